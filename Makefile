@@ -1,0 +1,22 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+.PHONY: setup run test
+setup: $(STAMP) node_modules/.package-lock.json
+
+run: setup
+	$(VENV)/bin/llmviz serve
+
+test: setup
+	$(PY) -m pytest -q

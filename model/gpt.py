@@ -1,0 +1,89 @@
+"""One GPT-2 forward pass, top to bottom like the textbook, each intermediate handed to `rec`.
+
+Parameters are a flat dict keyed by GPT-2 checkpoint names (`h.0.attn.c_attn.weight`), linears in×out
+(GPT-2's Conv1D layout). No batch dimension: the visualizer looks at one sequence at a time.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from model import ops
+from model.config import GPTConfig
+from model.recorder import NULL_RECORDER, Recorder
+
+
+def layer_norm(x, g, b, eps, rec, prefix):  # [T, C] -> [T, C]
+    mean, std = ops.layer_norm_stats(x, eps)
+    rec(f"{prefix}.hook_mean", mean)
+    rec(f"{prefix}.hook_scale", std)
+    normalized = rec(f"{prefix}.hook_normalized", (x - mean[:, None]) / std[:, None])
+    return rec(f"{prefix}.hook_out", normalized * g + b)
+
+
+def attention(x, p, n_head, rec, prefix):  # [T, C] -> [T, C]
+    qkv = ops.linear(x, p["attn.c_attn.weight"], p["attn.c_attn.bias"])  # [T, 3C]
+    q, k, v = (ops.split_heads(m, n_head) for m in np.split(qkv, 3, axis=-1))  # 3 × [T, H, D]
+    q = rec(f"{prefix}.attn.hook_q", q)
+    k = rec(f"{prefix}.attn.hook_k", k)
+    v = rec(f"{prefix}.attn.hook_v", v)
+    scores = rec(f"{prefix}.attn.hook_attn_scores", ops.attention_scores(q, k))  # [H, T, T]
+    pattern = rec(f"{prefix}.attn.hook_pattern", ops.softmax(scores))  # [H, T, T]
+    z = rec(f"{prefix}.attn.hook_z", ops.weighted_values(pattern, v))  # [T, H, D]
+    return ops.linear(ops.merge_heads(z), p["attn.c_proj.weight"], p["attn.c_proj.bias"])  # [T, C]
+
+
+def mlp(x, p, rec, prefix):  # [T, C] -> [T, C]
+    pre = rec(f"{prefix}.mlp.hook_pre", ops.linear(x, p["mlp.c_fc.weight"], p["mlp.c_fc.bias"]))  # [T, F]
+    post = rec(f"{prefix}.mlp.hook_post", ops.gelu(pre))  # [T, F]
+    return ops.linear(post, p["mlp.c_proj.weight"], p["mlp.c_proj.bias"])  # [T, C]
+
+
+def block(x, p, config, rec, prefix):  # [T, C] -> [T, C]: pre-norm, attend, add; pre-norm, MLP, add
+    eps = config.layer_norm_epsilon
+    x = rec(f"{prefix}.hook_resid_pre", x)
+    h = layer_norm(x, p["ln_1.weight"], p["ln_1.bias"], eps, rec, f"{prefix}.ln1")
+    x = rec(f"{prefix}.hook_resid_mid", x + rec(f"{prefix}.hook_attn_out", attention(h, p, config.n_head, rec, prefix)))
+    h = layer_norm(x, p["ln_2.weight"], p["ln_2.bias"], eps, rec, f"{prefix}.ln2")
+    return rec(f"{prefix}.hook_resid_post", x + rec(f"{prefix}.hook_mlp_out", mlp(h, p, rec, prefix)))
+
+
+def block_params(params, i):
+    prefix = f"h.{i}."
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def forward(params, config: GPTConfig, tokens, rec=NULL_RECORDER, temperature: float = 1.0):
+    """[T] token ids -> ([T, V] logits, [T, V] probabilities at `temperature`).
+
+    Temperature 0 means greedy decoding; its probabilities are shown at temperature 1.
+    """
+    tokens = np.asarray(tokens, dtype=np.int64)
+    T = len(tokens)
+    if not 0 < T <= config.n_ctx:
+        raise ValueError(f"a pass needs 1 to {config.n_ctx} tokens, got {T}")
+    rec("hook_tokens", tokens)
+    embed = rec("hook_embed", params["wte.weight"][tokens])  # [T, C]
+    pos_embed = rec("hook_pos_embed", params["wpe.weight"][:T])  # [T, C]
+    x = embed + pos_embed
+    for i in range(config.n_layer):
+        x = block(x, block_params(params, i), config, rec, f"blocks.{i}")
+    x = layer_norm(x, params["ln_f.weight"], params["ln_f.bias"], config.layer_norm_epsilon, rec, "ln_final")
+    unembed = params.get("lm_head.weight", params["wte.weight"])  # [V, C]
+    logits = rec("hook_logits", x @ unembed.T)  # [T, V]
+    probs = rec("hook_probs", ops.softmax(logits / np.float32(temperature or 1.0)))  # [T, V]
+    return logits, probs
+
+
+@dataclass
+class Trace:
+    """What one recorded pass produced: the tokens, every intermediate in order, logits, probabilities."""
+    tokens: np.ndarray
+    records: dict[str, np.ndarray]
+    logits: np.ndarray
+    probs: np.ndarray
+
+
+def trace(params, config: GPTConfig, tokens, temperature: float = 1.0, on_record=None) -> Trace:
+    rec = Recorder(on_record)
+    logits, probs = forward(params, config, tokens, rec, temperature)
+    return Trace(np.asarray(tokens, dtype=np.int64), rec.records, logits, probs)

@@ -1,0 +1,65 @@
+"""Choosing the next token from the last row of the logits: greedy, temperature, top-k, top-p, seeded."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from model import ops
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 1.0  # 0 = greedy (always the most likely token)
+    top_k: int | None = None  # keep only the k most likely tokens
+    top_p: float | None = None  # keep the smallest set whose probability reaches p
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be ≥ 0, got {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k must be ≥ 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+def next_token_distribution(logits_row, sampling: Sampling):  # [V] -> [V] probabilities after all filters
+    if sampling.temperature == 0:
+        probs = np.zeros(len(logits_row), dtype=np.float64)
+        probs[int(np.argmax(logits_row))] = 1.0
+        return probs
+    probs = ops.softmax(np.asarray(logits_row, dtype=np.float64) / sampling.temperature)
+    keep = np.ones(len(probs), dtype=bool)
+    order = np.argsort(-probs, kind="stable")
+    if sampling.top_k is not None:
+        keep[order[sampling.top_k:]] = False
+    if sampling.top_p is not None:
+        cumulative = np.cumsum(probs[order])
+        beyond = order[np.searchsorted(cumulative, sampling.top_p) + 1:]  # the first token that reaches p stays
+        keep[beyond] = False
+    probs = np.where(keep, probs, 0.0)
+    return probs / probs.sum()
+
+
+def sample(logits_row, sampling: Sampling, rng: np.random.Generator) -> int:
+    probs = next_token_distribution(logits_row, sampling)
+    if sampling.temperature == 0:
+        return int(np.argmax(probs))
+    return int(rng.choice(len(probs), p=probs))
+
+
+def generate(params, config, tokens, max_new_tokens, sampling: Sampling, stop_token=None):
+    """Yield (token, distribution) one new token at a time until the budget, the context or `stop_token` ends it."""
+    from model.gpt import forward
+
+    rng = np.random.default_rng(sampling.seed)
+    tokens = list(tokens)
+    for _ in range(max_new_tokens):
+        if len(tokens) >= config.n_ctx:
+            return
+        logits, _ = forward(params, config, tokens)
+        distribution = next_token_distribution(logits[-1], sampling)
+        token = sample(logits[-1], sampling, rng)
+        tokens.append(token)
+        yield token, distribution
+        if token == stop_token:
+            return
