@@ -54,3 +54,16 @@ def nano_sort(weights_dir: Path = WEIGHTS_DIR) -> ModelBundle:
         prompt_length=NANO_SORT_LENGTH, answer_length=NANO_SORT_LENGTH,
     )
 
+
+
+def available_models(models_dir: Path | None = None) -> tuple[dict[str, ModelBundle], list[str]]:
+    """Every model the app can serve, by id, and a line per model that could not be loaded (skipped, not fatal)."""
+    bundles, problems = {}, []
+    for load in (nano_sort,):
+        try:
+            bundle = load()
+        except (OSError, ValueError) as e:
+            problems.append(f"{load.__name__}: {e}")
+            continue
+        bundles[bundle.id] = bundle
+    return bundles, problems
