@@ -1,5 +1,7 @@
 """Loading and saving parameters: our own `.npz` + JSON config, and Hugging Face GPT-2 folders."""
 import json
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +35,24 @@ def save_npz(path: Path, params: dict, config: GPTConfig, dtype=np.float16) -> N
 
 def load_npz(path: Path) -> tuple[dict, GPTConfig]:
     path = Path(path)
+    config = read_config(path.with_suffix(".json"))
+    npz = path.with_suffix(".npz")
     try:
-        config = GPTConfig.from_dict(json.loads(path.with_suffix(".json").read_text()))
-        with np.load(path.with_suffix(".npz")) as f:
-            params = {k: f[k] for k in f.files}
+        archive = np.load(npz, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not named tensors")
+        with archive:
+            params = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise WeightsError(f"cannot read weights {npz}: not a readable .npz archive ({e})") from e
+    return check_params(params, config, str(npz)), config
+
+
+def read_config(path: Path) -> GPTConfig:
+    try:
+        return GPTConfig.from_dict(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise WeightsError(f"cannot read weights {path.with_suffix('.npz')}: {e}") from e
-    return check_params(params, config, str(path)), config
+        raise WeightsError(f"cannot read model config {path}: {e}") from e
 
 
 def config_from_hf(hf: dict) -> GPTConfig:
@@ -52,13 +65,14 @@ def config_from_hf(hf: dict) -> GPTConfig:
 
 def load_hf_folder(folder: Path) -> tuple[dict, GPTConfig]:
     """A Hugging Face GPT-2 checkpoint folder: `config.json` + `model.safetensors` (Conv1D weights are in×out)."""
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     folder = Path(folder)
     try:
         config = config_from_hf(json.loads((folder / "config.json").read_text()))
         raw = load_file(folder / "model.safetensors")
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
         raise WeightsError(f"cannot read GPT-2 checkpoint in {folder}: {e}") from e
     params = {}
     for name, arr in raw.items():

@@ -100,3 +100,10 @@ def test_folder_without_weights_says_so(checkpoint_copy):
     (checkpoint_copy / "model.safetensors").unlink()
     with pytest.raises(WeightsError, match="model.safetensors"):
         load_hf_folder(checkpoint_copy)
+
+
+def test_corrupt_weights_file_raises_weights_error(checkpoint_copy):
+    weights = checkpoint_copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(WeightsError, match="cannot read GPT-2 checkpoint"):
+        load_hf_folder(checkpoint_copy)

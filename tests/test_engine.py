@@ -1,0 +1,154 @@
+"""Invariants of one recorded forward pass: names, shapes, order, and what each tensor must satisfy."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.gpt import forward, trace
+from model.recorder import Recorder, tensor_specs
+from tests.conftest import NANO_SORT_SHAPE, random_params
+
+GOLDEN = Path(__file__).parent / "golden" / "nano_sort_T6.txt"  # "name TxC" per line, in forward order
+TOKENS = [2, 1, 0, 1, 1, 2]  # CBABBC
+
+
+@pytest.fixture(scope="module")
+def params():
+    return random_params(NANO_SORT_SHAPE)
+
+
+@pytest.fixture(scope="module")
+def result(params):
+    return trace(params, NANO_SORT_SHAPE, TOKENS)
+
+
+def golden_names_and_shapes():
+    rows = [line.split() for line in GOLDEN.read_text().splitlines()]
+    return [(name, tuple(int(n) for n in shape.split("x"))) for name, shape in rows]
+
+
+def test_recorded_names_and_shapes_equal_the_golden_list(result):
+    recorded = [(name, x.shape) for name, x in result.records.items()]
+    assert recorded == golden_names_and_shapes()
+
+
+def test_specs_announce_exactly_what_is_recorded(result):
+    specs = tensor_specs(NANO_SORT_SHAPE, len(TOKENS))
+    assert [(s.name, s.shape) for s in specs] == [(name, x.shape) for name, x in result.records.items()]
+
+
+def test_pattern_rows_sum_to_one_and_never_look_ahead(result):
+    T = len(TOKENS)
+    future = np.triu(np.ones((T, T), dtype=bool), k=1)
+    for i in range(NANO_SORT_SHAPE.n_layer):
+        pattern = result.records[f"blocks.{i}.attn.hook_pattern"]  # [H, T, T]
+        np.testing.assert_allclose(pattern.sum(-1), 1.0, atol=1e-6)
+        assert np.all(pattern[:, future] == 0.0)
+        assert np.all(pattern[:, ~future] > 0.0)
+
+
+def test_scores_are_masked_exactly_in_the_future(result):
+    T = len(TOKENS)
+    future = np.triu(np.ones((T, T), dtype=bool), k=1)
+    scores = result.records["blocks.0.attn.hook_attn_scores"]  # [H, T, T]
+    assert np.all(np.isneginf(scores[:, future]))
+    assert np.all(np.isfinite(scores[:, ~future]))
+
+
+def test_each_block_hands_its_output_to_the_next(result):
+    for i in range(NANO_SORT_SHAPE.n_layer - 1):
+        np.testing.assert_array_equal(result.records[f"blocks.{i}.hook_resid_post"],
+                                      result.records[f"blocks.{i + 1}.hook_resid_pre"])
+
+
+def test_first_residual_is_token_plus_position_embedding(result, params):
+    records = result.records
+    np.testing.assert_array_equal(records["hook_embed"], params["wte.weight"][TOKENS])
+    np.testing.assert_array_equal(records["hook_pos_embed"], params["wpe.weight"][:len(TOKENS)])
+    np.testing.assert_array_equal(records["hook_embed"] + records["hook_pos_embed"],
+                                  records["blocks.0.hook_resid_pre"])
+
+
+def test_residual_adds_attention_then_mlp(result):
+    records = result.records
+    for i in range(NANO_SORT_SHAPE.n_layer):
+        b = f"blocks.{i}"
+        np.testing.assert_allclose(records[f"{b}.hook_resid_mid"],
+                                   records[f"{b}.hook_resid_pre"] + records[f"{b}.hook_attn_out"], atol=1e-6)
+        np.testing.assert_allclose(records[f"{b}.hook_resid_post"],
+                                   records[f"{b}.hook_resid_mid"] + records[f"{b}.hook_mlp_out"], atol=1e-6)
+
+
+@pytest.mark.parametrize("prefix, source", [
+    ("blocks.0.ln1", "blocks.0.hook_resid_pre"), ("blocks.1.ln2", "blocks.1.hook_resid_mid"),
+    ("ln_final", "blocks.2.hook_resid_post"),
+])
+def test_layer_norm_records_its_statistics(result, prefix, source):
+    x, records = result.records[source], result.records
+    normalized = records[f"{prefix}.hook_normalized"]  # [T, C]
+    np.testing.assert_allclose(records[f"{prefix}.hook_mean"], x.mean(-1), atol=1e-5)
+    np.testing.assert_allclose(records[f"{prefix}.hook_scale"], np.sqrt(x.var(-1) + 1e-5), rtol=1e-5)
+    np.testing.assert_allclose(normalized.mean(-1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(normalized.std(-1), 1.0, atol=1e-3)  # ε makes it a hair under 1
+
+
+def test_heads_split_the_width_in_order(result, params):
+    q = result.records["blocks.0.attn.hook_q"]  # [T, H, D]
+    ln = result.records["blocks.0.ln1.hook_out"]  # [T, C]
+    C = NANO_SORT_SHAPE.n_embd
+    w, b = params["h.0.attn.c_attn.weight"][:, :C], params["h.0.attn.c_attn.bias"][:C]
+    np.testing.assert_allclose(q.reshape(len(TOKENS), C), ln @ w + b, atol=1e-5)
+
+
+def test_probabilities_are_a_distribution_per_token(result):
+    np.testing.assert_allclose(result.probs.sum(-1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(result.records["hook_logits"], result.logits)
+
+
+def test_null_recorder_gives_identical_logits(params, result):
+    logits, probs = forward(params, NANO_SORT_SHAPE, TOKENS)
+    np.testing.assert_array_equal(logits, result.logits)
+    np.testing.assert_array_equal(probs, result.probs)
+
+
+def test_temperature_reshapes_probabilities_but_not_logits(params, result):
+    hot = trace(params, NANO_SORT_SHAPE, TOKENS, temperature=2.0)
+    np.testing.assert_array_equal(hot.logits, result.logits)
+    assert np.all(hot.probs.max(-1) < result.probs.max(-1))
+
+
+def test_on_record_sees_every_tensor_in_order_as_it_is_made(params, result):
+    seen = []
+    recorded = trace(params, NANO_SORT_SHAPE, TOKENS, on_record=lambda name, x: seen.append((name, x.copy())))
+    assert [name for name, _ in seen] == list(result.records)
+    for name, x in seen:
+        np.testing.assert_array_equal(x, recorded.records[name])
+
+
+class ClientLeft(Exception):
+    pass
+
+
+def test_an_exception_in_on_record_stops_the_pass(params):
+    seen = []
+
+    def leave_after_five(name, x):
+        seen.append(name)
+        if len(seen) == 5:
+            raise ClientLeft
+
+    rec = Recorder(leave_after_five)
+    with pytest.raises(ClientLeft):
+        forward(params, NANO_SORT_SHAPE, TOKENS, rec)
+    assert len(seen) == 5 and len(rec.records) == 5
+
+
+@pytest.mark.parametrize("tokens", [[], [0] * (NANO_SORT_SHAPE.n_ctx + 1)])
+def test_a_pass_outside_the_context_says_the_limit(params, tokens):
+    with pytest.raises(ValueError, match=f"1 to {NANO_SORT_SHAPE.n_ctx} tokens, got {len(tokens)}"):
+        forward(params, NANO_SORT_SHAPE, tokens)
+
+
+def test_a_prefix_pass_agrees_with_the_full_pass(params, result):
+    short = trace(params, NANO_SORT_SHAPE, TOKENS[:4])
+    np.testing.assert_allclose(short.logits, result.logits[:4], atol=1e-5)  # causality: the future never leaks
