@@ -1,0 +1,144 @@
+// Talking to the server: the model list, weights, and the NDJSON trace/generate streams (docs/protocol.md).
+// Lines are handed on the moment they are read, so the scene can fill while the pass is still streaming.
+
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;  // HTTP status, or 0 when the server could not be reached at all
+  }
+}
+
+// float16 bit pattern -> float32 value, for all 65536 patterns: one table lookup per value beats bit math.
+const HALF_TO_FLOAT = (() => {
+  const table = new Float32Array(65536);
+  for (let bits = 0; bits < 65536; bits++) {
+    const sign = bits & 0x8000 ? -1 : 1;
+    const exponent = (bits >> 10) & 0x1f;
+    const fraction = bits & 0x3ff;
+    if (exponent === 0) table[bits] = sign * 2 ** -14 * (fraction / 1024);
+    else if (exponent === 31) table[bits] = fraction ? NaN : sign * Infinity;
+    else table[bits] = sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+  }
+  return table;
+})();
+
+function base64ToBytes(text) {
+  if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function decodeValues(dtype, data, count) {
+  if (dtype === "json") return Float32Array.from(data);
+  const bytes = base64ToBytes(data);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const width = { f16: 2, f32: 4, i32: 4 }[dtype];
+  if (!width) throw new ApiError(`the server sent an unknown dtype "${dtype}"`, 0);
+  if (bytes.byteLength !== count * width) {
+    throw new ApiError(`a tensor carries ${bytes.byteLength} bytes, expected ${count * width}`, 0);
+  }
+  if (dtype === "i32") {
+    const ints = new Int32Array(count);
+    for (let i = 0; i < count; i++) ints[i] = view.getInt32(i * 4, true);
+    return ints;
+  }
+  const floats = new Float32Array(count);
+  if (dtype === "f16") for (let i = 0; i < count; i++) floats[i] = HALF_TO_FLOAT[view.getUint16(i * 2, true)];
+  else for (let i = 0; i < count; i++) floats[i] = view.getFloat32(i * 4, true);
+  return floats;
+}
+
+/** A `tensor` or `weight` line -> {name, shape, data: Float32Array|Int32Array, stats, mask: Uint8Array|null}. */
+export function decodeTensor(line) {
+  const count = line.shape.reduce((a, b) => a * b, 1);
+  return {
+    name: line.name,
+    shape: line.shape,
+    data: decodeValues(line.dtype, line.data, count),
+    stats: line.stats,
+    mask: line.mask ? base64ToBytes(line.mask) : null,
+  };
+}
+
+async function failureMessage(response) {
+  try {
+    const body = await response.json();
+    if (typeof body.message === "string") return body.message;
+    if (typeof body.detail === "string") return body.detail;
+    if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+  } catch {
+    // not JSON: fall through to the status text
+  }
+  return `${response.status} ${response.statusText}`;
+}
+
+async function request(url, options) {
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError("the server could not be reached", 0);
+  }
+  if (!response.ok) throw new ApiError(await failureMessage(response), response.status);
+  return response;
+}
+
+export async function fetchModels() {
+  const body = await (await request("/api/models")).json();
+  return Array.isArray(body) ? body : body.models;
+}
+
+export async function fetchWeight(modelId, name, precision, signal) {
+  const url = `/api/models/${encodeURIComponent(modelId)}/weights/${encodeURIComponent(name)}?precision=${precision}`;
+  return decodeTensor(await (await request(url, { signal })).json());
+}
+
+/** Yields each parsed line of an NDJSON body as soon as its newline has arrived. */
+async function* readLines(body) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let pending = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      pending += decoder.decode(value, { stream: true });
+      let newline;
+      while ((newline = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, newline).trim();
+        pending = pending.slice(newline + 1);
+        if (line) yield JSON.parse(line);
+      }
+    }
+    pending += decoder.decode();
+    if (pending.trim()) yield JSON.parse(pending);
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/**
+ * POST a trace or generate request and hand every line to `handlers` as it is read:
+ * onHeader(header), onTensor(tensor), onOutput(output), onDone(done). An `error` line throws ApiError.
+ */
+export async function stream(endpoint, body, handlers, signal) {
+  const response = await request(`/api/${endpoint}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/x-ndjson" },
+    body: JSON.stringify(body),
+    signal,
+  });
+  for await (const line of readLines(response.body)) {
+    switch (line.type) {
+      case "header": handlers.onHeader(line); break;
+      case "tensor": handlers.onTensor(decodeTensor(line)); break;
+      case "output": handlers.onOutput(line); break;
+      case "done": handlers.onDone(line); break;
+      case "error": throw new ApiError(line.message, line.status);
+      default: throw new ApiError(`the server sent an unknown line type "${line.type}"`, 0);
+    }
+  }
+}

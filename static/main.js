@@ -1,0 +1,394 @@
+// The App: wires the stream (api.js), the scene (Viewer), the narration and the DOM (ui.js) together,
+// and keeps the address bar in step with what is on screen.
+import * as api from "./api.js";
+import { LANGUAGES, t } from "./i18n.js";
+import { CHAPTERS, buildSteps } from "./narration.js";
+import { computeLayout } from "./layout.js";
+import { promptProblem } from "./prompt.js";
+import { nextTokenDistribution, topEntries } from "./sampling.js";
+import { UI } from "./ui.js";
+import { readUrlState, writeUrlState } from "./urlstate.js";
+import { Viewer } from "./viewer.js";
+
+const BARS_SHOWN = 10;             // the protocol's `top` holds at most 10 entries too
+const DEFAULT_NEW_TOKENS = 8;      // for models without a fixed answer length
+const EXACT_TRACE_PARAMS = 5e6;    // below this many parameters the trace is small enough to fetch as exact f32
+const LARGEST_WEIGHT_FETCHED = 4e6;  // values; bigger matrices (a 50k vocabulary) stay as grey blocks
+const CAMERA_URL_DELAY_MS = 400;
+const PLAY_MIN_MS = 2500;          // how long autoplay dwells on a step: long enough to read it
+const PLAY_MAX_MS = 8000;
+const PLAY_MS_PER_CHAR = 30;
+
+function webglAvailable() {
+  try {
+    return Boolean(document.createElement("canvas").getContext("webgl2"));
+  } catch {
+    return false;
+  }
+}
+
+function preferredLanguage(requested) {
+  if (LANGUAGES.includes(requested)) return requested;
+  return navigator.language?.toLowerCase().startsWith("ko") ? "ko" : "en";
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+class App {
+  constructor() {
+    const url = readUrlState();
+    this.url = url;
+    this.lang = preferredLanguage(url.lang);
+    this.models = [];
+    this.model = null;
+    this.prompt = "";
+    this.pass = null;         // {header, tensors: Map, output, tokens, promptCount}
+    this.weights = new Map();  // checkpoint name -> tensor, for the current model
+    this.steps = [];
+    this.stepIndex = 0;
+    this.playing = false;
+    this.state = "loading";
+    this.timing = {};
+    this.abort = null;
+    this.ui = new UI({
+      onSubmit: (text) => this.submit(text),
+      onPromptInput: () => this.ui.setPromptError(null),
+      onModelChange: (id) => this.chooseModel(id),
+      onLanguage: (lang) => this.setLanguage(lang),
+      onStep: (delta) => { this.stopPlaying(); this.goToStep(this.stepIndex + delta); },
+      onChapter: (chapter) => { this.stopPlaying(); this.goToStep(this.steps.findIndex((s) => s.chapter === chapter)); },
+      onPlay: () => (this.playing ? this.stopPlaying() : this.play()),
+      onSampling: (sampling) => this.showDistribution(sampling),
+      onGenerate: () => this.generate(),
+      onSavePNG: () => this.savePNG(),
+      onHome: () => this.viewer?.flyTo("home"),
+      onCameraMoved: () => this.scheduleUrlUpdate(),
+    });
+    this.ui.setLanguage(this.lang);
+    this.ui.setChapters(CHAPTERS);
+  }
+
+  async start() {
+    if (!webglAvailable()) return this.fail("error.webgl");
+    this.viewer = new Viewer(document.getElementById("viewer"));
+    this.viewer.onHover((info) => this.ui.showTooltip(info));
+    this.viewer.onSelect((id) => this.viewer.flyTo([id]));
+    try {
+      this.models = await api.fetchModels();
+    } catch (error) {
+      return this.fail("error.server_down");
+    }
+    if (!this.models.length) return this.fail("error.no_models");
+    const wanted = this.url.model ?? document.body.dataset.defaultModel;
+    this.useModel(this.models.find((m) => m.id === wanted) ?? this.models[0]);
+    this.ui.setModels(this.models, this.model.id);
+    const prompt = this.url.prompt ?? this.model.examples?.[0] ?? "";
+    this.ui.setPrompt(prompt);
+    await this.submit(prompt, { restore: this.url });
+  }
+
+  /** A plain message instead of the scene; `key` is kept so a language switch can re-say it. */
+  fail(key) {
+    this.state = "error";
+    this.errorKey = key;
+    this.ui.showFatal(t(this.lang, key));
+  }
+
+  useModel(model) {
+    this.model = model;
+    this.weights = new Map();
+    this.ui.fillTopKChoices(model.config.vocab_size);
+  }
+
+  async chooseModel(id) {
+    this.useModel(this.models.find((m) => m.id === id));
+    const prompt = this.model.examples?.[0] ?? "";
+    this.ui.setPrompt(prompt);
+    await this.submit(prompt);
+  }
+
+  requestBody(prompt) {
+    const { temperature, topK, topP } = this.ui.sampling();
+    return {
+      model: this.model.id, prompt, temperature, top_k: topK, top_p: topP, seed: null,
+      // Small models come exact, so hover values and the client-side sampling bars match the engine.
+      precision: this.model.n_params < EXACT_TRACE_PARAMS ? "f32" : "f16",
+    };
+  }
+
+  /** Runs one traced pass of `text`; `restore` (from the URL) picks the step and camera to show after it. */
+  async submit(text, { restore = null } = {}) {
+    const problem = promptProblem(text, this.model);
+    if (problem) {
+      this.ui.setPromptError(t(this.lang, problem.key, problem.params));
+      return;
+    }
+    this.ui.setPromptError(null);
+    this.prompt = text;
+    const keepStep = restore?.step ?? this.steps[this.stepIndex]?.id;
+    await this.runStream("trace", this.requestBody(text), { keepStep, camera: restore?.camera ?? null });
+  }
+
+  async generate() {
+    if (!this.pass || this.state === "streaming") return;
+    const context = this.model.context_length ?? this.model.config.n_ctx;
+    const budget = Math.max(1, Math.min(this.model.answer_length ?? DEFAULT_NEW_TOKENS, context - this.pass.promptCount));
+    const body = { ...this.requestBody(this.prompt), max_new_tokens: budget };
+    this.ui.setGenerating(true);
+    try {
+      await this.runStream("generate", body, { keepStep: this.steps[this.stepIndex]?.id, camera: null });
+    } finally {
+      this.ui.setGenerating(false);
+    }
+  }
+
+  async runStream(endpoint, body, { keepStep, camera }) {
+    this.abort?.abort();
+    const abort = (this.abort = new AbortController());
+    this.stopPlaying();
+    this.state = "streaming";
+    this.ui.setBusy(true);
+    this.ui.hideTooltip();
+    this.ui.setStatus(t(this.lang, "status.loading"));
+    const submitted = performance.now();
+    this.timing = { submitted };
+    const generated = [];
+    let promptCount = null;
+    try {
+      await api.stream(endpoint, body, {
+        onHeader: (header) => {
+          promptCount ??= header.tokens.length;
+          this.startPass(header, promptCount);
+          this.applyStep(keepStep, { moveCamera: !camera && header.step === 0 });
+        },
+        onTensor: (tensor) => this.receiveTensor(tensor),
+        onOutput: (output) => {
+          this.pass.output = output;
+          this.showDistribution(null);
+          if (endpoint === "generate") {
+            generated.push(output.sampled);
+            this.ui.setTokens([...this.pass.header.tokens, output.sampled], promptCount);
+          }
+        },
+        onDone: (done) => { this.timing.serverMs = done.timings?.total_ms; },
+      }, abort.signal);
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      this.state = "error";
+      this.ui.setBusy(false);
+      if (error.status === 422) this.ui.setPromptError(t(this.lang, "prompt.error.server", { message: error.message }));
+      else if (error.status === 0) this.fail("error.server_down");
+      else this.ui.setStatus(t(this.lang, "error.stream", { message: error.message }));
+      return;
+    }
+    if (abort.signal.aborted) return;
+    this.finishPass(keepStep, camera);
+    if (endpoint === "generate" && generated.length && !this.model.prompt_length) {
+      this.prompt += generated.map((token) => token.piece).join("");
+      this.ui.setPrompt(this.prompt);
+    }
+  }
+
+  startPass(header, promptCount) {
+    this.pass = { header, tensors: new Map(), output: null, promptCount };
+    this.viewer.setScene(header, this.weightShapes());
+    for (const [name, weight] of this.weights) this.viewer.fillWeight(name, weight);
+    this.ui.setTokens(header.tokens, Math.min(promptCount, header.tokens.length));
+    this.errorKey = null;
+    this.ui.showFatal(null);
+    this.steps = buildSteps(this.narrationInput(), this.lang);
+    this.loadWeights(header);
+  }
+
+  receiveTensor(tensor) {
+    this.pass.tensors.set(tensor.name, tensor);
+    this.viewer.fillTensor(tensor.name, tensor);
+    const filled = this.pass.tensors.size;
+    const expected = this.pass.header.tensors.length;
+    if (filled === 1 && this.timing.firstFillMs === undefined) {
+      this.timing.firstFillMs = performance.now() - this.timing.submitted;
+      requestAnimationFrame(() => { this.timing.firstFrameMs ??= performance.now() - this.timing.submitted; });
+    }
+    if (filled === expected) this.timing.allFilledMs = performance.now() - this.timing.submitted;
+    this.ui.setStatus(t(this.lang, "status.streaming", { done: filled, total: expected }));
+  }
+
+  finishPass(keepStep, camera) {
+    this.state = "ready";
+    this.ui.setBusy(false);
+    this.steps = buildSteps(this.narrationInput(), this.lang);
+    this.applyStep(keepStep, { moveCamera: false });
+    if (camera) this.viewer.setCameraState(camera);
+    else if (!this.cameraPlaced) this.viewer.flyTo(this.steps[this.stepIndex].camera, { duration: 0 });
+    this.cameraPlaced = true;
+    this.ui.setStatus(t(this.lang, "status.ready", { ms: Math.round(performance.now() - this.timing.submitted) }));
+    this.updateUrl();
+  }
+
+  narrationInput() {
+    const pass = this.pass;
+    return { header: pass.header, tensors: pass.tensors, output: pass.output, model: this.model };
+  }
+
+  /** Checkpoint name -> shape of every weight the layout draws, so the scene can place them before they load. */
+  weightShapes() {
+    const { n_embd: C, vocab_size: V, n_ctx: N, n_layer: L } = this.model.config;
+    const shapes = new Map([["wte.weight", [V, C]], ["wpe.weight", [N, C]], ["ln_f.weight", [C]], ["ln_f.bias", [C]]]);
+    for (let i = 0; i < L; i++) {
+      for (const [name, shape] of [
+        ["ln_1.weight", [C]], ["ln_1.bias", [C]], ["attn.c_attn.weight", [C, 3 * C]], ["attn.c_attn.bias", [3 * C]],
+        ["attn.c_proj.weight", [C, C]], ["attn.c_proj.bias", [C]], ["ln_2.weight", [C]], ["ln_2.bias", [C]],
+        ["mlp.c_fc.weight", [C, 4 * C]], ["mlp.c_fc.bias", [4 * C]], ["mlp.c_proj.weight", [4 * C, C]], ["mlp.c_proj.bias", [C]],
+      ]) shapes.set(`h.${i}.${name}`, shape);
+    }
+    return shapes;
+  }
+
+  /** Fetches, once per model, every weight the layout shows, filling each block as it arrives. */
+  async loadWeights(header) {
+    const modelId = this.model.id;
+    const shapes = this.weightShapes();
+    const wanted = computeLayout(header).blocks.filter((b) => b.kind === "weight").map((b) => b.tensor);
+    for (const name of new Set(wanted)) {
+      if (this.weights.has(name) || this.loadingWeights?.has(name)) continue;
+      const size = (shapes.get(name) ?? []).reduce((a, b) => a * b, 1);
+      if (size > LARGEST_WEIGHT_FETCHED) continue;
+      (this.loadingWeights ??= new Set()).add(name);
+      try {
+        const weight = await api.fetchWeight(modelId, name, this.requestBody("").precision);
+        if (this.model.id !== modelId) return;
+        this.weights.set(name, weight);
+        this.viewer.fillWeight(name, weight);
+      } catch (error) {
+        this.ui.setStatus(t(this.lang, "error.stream", { message: error.message }));
+      } finally {
+        this.loadingWeights.delete(name);
+      }
+    }
+  }
+
+  /** Bars for `sampling` computed from the last row of the logits; null = the server's own `top`. */
+  showDistribution(sampling) {
+    const pass = this.pass;
+    if (!pass?.output) return this.ui.setOutput([], null);
+    const pieceOf = (id) => pass.output.top.find((e) => e.id === id)?.piece ?? this.vocabularyPiece(id);
+    const logits = pass.tensors.get("hook_logits");
+    if (!sampling || !logits) return this.ui.setOutput(pass.output.top.slice(0, BARS_SHOWN), pass.output.sampled);
+    const [T, V] = logits.shape;
+    const probs = nextTokenDistribution(logits.data.subarray((T - 1) * V, T * V), sampling);
+    const entries = topEntries(probs, Math.min(BARS_SHOWN, V)).filter((e) => e.prob > 0);
+    this.ui.setOutput(entries.map((e) => ({ ...e, piece: pieceOf(e.id) })), null);
+  }
+
+  /** A token's piece when the server's top list does not name it: letter models spell their alphabet. */
+  vocabularyPiece(id) {
+    const alphabet = this.model.allowed_characters;
+    return alphabet && id < alphabet.length ? alphabet[id] : `#${id}`;
+  }
+
+  /** Shows the step with id `stepId` (or the first), without moving the camera unless asked. */
+  applyStep(stepId, { moveCamera }) {
+    const index = Math.max(0, this.steps.findIndex((s) => s.id === stepId));
+    this.showStep(index, { moveCamera });
+  }
+
+  goToStep(index) {
+    if (!this.steps.length || index < 0 || index >= this.steps.length) return Promise.resolve();
+    return this.showStep(index, { moveCamera: true });
+  }
+
+  /** Highlights, text and (optionally) the camera flight and animation of step `index`; resolves when done. */
+  async showStep(index, { moveCamera }) {
+    const step = this.steps[index];
+    this.stepIndex = index;
+    this.ui.showStep(step, index, this.steps.length);
+    this.viewer.focus(step.focus ?? []);
+    for (const id of this.highlighted ?? []) this.viewer.highlightCells(id, []);
+    this.highlighted = Object.keys(step.cells ?? {});
+    for (const [id, cells] of Object.entries(step.cells ?? {})) this.viewer.highlightCells(id, cells);
+    this.updateUrl();
+    if (!moveCamera) return;
+    await this.viewer.flyTo(step.camera);
+    if (step.anim && this.stepIndex === index) await this.viewer.play(step.anim);
+    this.updateUrl();
+  }
+
+  async play() {
+    if (!this.steps.length) return;
+    this.playing = true;
+    this.ui.setPlaying(true);
+    if (this.stepIndex === this.steps.length - 1) await this.goToStep(0);
+    while (this.playing && this.stepIndex < this.steps.length - 1) {
+      const dwell = this.steps[this.stepIndex].text.length * PLAY_MS_PER_CHAR;
+      await sleep(Math.min(PLAY_MAX_MS, Math.max(PLAY_MIN_MS, dwell)));
+      if (!this.playing) break;
+      await this.goToStep(this.stepIndex + 1);
+    }
+    this.stopPlaying();
+  }
+
+  stopPlaying() {
+    if (!this.playing) return;
+    this.playing = false;
+    this.ui.setPlaying(false);
+  }
+
+  setLanguage(lang) {
+    this.lang = lang;
+    this.ui.setLanguage(lang);
+    this.ui.setChapters(CHAPTERS);
+    if (this.pass) {
+      this.steps = buildSteps(this.narrationInput(), lang);
+      this.showStep(Math.min(this.stepIndex, this.steps.length - 1), { moveCamera: false });
+      this.showDistribution(null);
+    }
+    if (this.errorKey) this.ui.showFatal(t(lang, this.errorKey));
+    this.updateUrl();
+  }
+
+  async savePNG() {
+    const blob = await this.viewer.snapshotPNG();
+    const step = this.steps[this.stepIndex]?.id ?? "view";
+    this.ui.download(blob, `llmviz-${this.model.id}-${this.prompt}-${step}.png`.replace(/[^\w.-]+/g, "_"));
+  }
+
+  scheduleUrlUpdate() {
+    clearTimeout(this.urlTimer);
+    this.urlTimer = setTimeout(() => this.updateUrl(), CAMERA_URL_DELAY_MS);
+  }
+
+  updateUrl() {
+    if (!this.model) return;
+    writeUrlState({
+      model: this.model.id, prompt: this.prompt, step: this.steps[this.stepIndex]?.id, lang: this.lang,
+      camera: this.viewer?.cameraState(),
+    });
+  }
+
+  /** What tests and the benchmark may read; a fresh frozen copy each time, so nothing outside can steer the app. */
+  snapshot() {
+    const pass = this.pass;
+    return Object.freeze({
+      state: this.state,
+      error: this.errorKey ?? null,
+      model: this.model?.id ?? null,
+      prompt: this.prompt,
+      lang: this.lang,
+      tokens: pass ? pass.header.tokens.map((tk) => tk.piece) : [],
+      tensorsExpected: pass ? pass.header.tensors.length : 0,
+      tensorsFilled: pass ? pass.tensors.size : 0,
+      timing: { ...this.timing },
+      stepIndex: this.stepIndex,
+      stepId: this.steps[this.stepIndex]?.id ?? null,
+      steps: this.steps.map((s) => ({ id: s.id, chapter: s.chapter })),
+      playing: this.playing,
+      camera: this.viewer?.cameraState() ?? null,
+      stats: this.viewer?.stats() ?? null,
+      cellToScreen: (id, row, col) => this.viewer?.cellToScreen(id, row, col) ?? null,
+    });
+  }
+}
+
+const app = new App();
+Object.defineProperty(window, "__llmviz", { get: () => app.snapshot() });
+app.start();

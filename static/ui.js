@@ -1,0 +1,317 @@
+// Every piece of the page outside the 3D canvas. Text from the user, the model or the server is only
+// ever set with textContent (never innerHTML), so a prompt or a token piece can never become markup.
+import { t } from "./i18n.js";
+
+const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 50, 100];
+const TOOLTIP_MARGIN = 14;  // px between the pointer and the tooltip
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** A token piece as a person can read it: spaces, newlines and other invisible bytes made visible. */
+export function visiblePiece(piece) {
+  return Array.from(piece, (ch) => {
+    if (ch === " ") return "␣";
+    if (ch === "\n") return "↵";
+    if (ch === "\t") return "⇥";
+    const code = ch.codePointAt(0);
+    if (code < 0x20 || (code >= 0x7f && code < 0xa0) || ch === "\ufffd") return `\\x${code.toString(16).padStart(2, "0")}`;
+    return ch;
+  }).join("");
+}
+
+/** Narration text into `parent`: blank lines split paragraphs, `backticks` become <code>, all as text nodes. */
+function appendRichText(parent, text) {
+  for (const paragraph of text.split(/\n\s*\n/)) {
+    const p = element("p");
+    paragraph.split("`").forEach((part, i) => {
+      if (!part) return;
+      p.append(i % 2 ? element("code", null, part) : document.createTextNode(part));
+    });
+    parent.append(p);
+  }
+}
+
+export function formatValue(value) {
+  if (!Number.isFinite(value)) return String(value);
+  if (value !== 0 && Math.abs(value) < 1e-3) return value.toExponential(3);
+  return value.toFixed(4);
+}
+
+export class UI {
+  /** `actions`: callbacks the App reacts to; the UI never decides anything about the model. */
+  constructor(actions) {
+    this.actions = actions;
+    this.lang = "en";
+    this.$ = (id) => document.getElementById(id);
+    this.pointer = { x: 0, y: 0 };
+    this.chapterIds = [];
+    this.bindEvents();
+  }
+
+  bindEvents() {
+    const { actions, $ } = this;
+    $("prompt-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      actions.onSubmit($("prompt-input").value);
+    });
+    $("prompt-input").addEventListener("input", () => actions.onPromptInput($("prompt-input").value));
+    $("model-picker").addEventListener("change", (event) => actions.onModelChange(event.target.value));
+    for (const button of document.querySelectorAll("[data-lang]")) {
+      button.addEventListener("click", () => actions.onLanguage(button.dataset.lang));
+    }
+    $("prev-button").addEventListener("click", () => actions.onStep(-1));
+    $("next-button").addEventListener("click", () => actions.onStep(+1));
+    $("play-button").addEventListener("click", () => actions.onPlay());
+    $("png-button").addEventListener("click", () => actions.onSavePNG());
+    $("home-button").addEventListener("click", () => actions.onHome());
+    $("generate-button").addEventListener("click", () => actions.onGenerate());
+    for (const id of ["temperature", "top-k", "top-p"]) {
+      $(id).addEventListener("input", () => {
+        this.showSamplingValues();
+        actions.onSampling(this.sampling());
+      });
+    }
+    $("viewer").addEventListener("pointermove", (event) => {
+      const box = $("viewer").getBoundingClientRect();
+      this.pointer = { x: event.clientX - box.left, y: event.clientY - box.top };
+    });
+    $("viewer").addEventListener("pointerleave", () => this.hideTooltip());
+    document.addEventListener("keydown", (event) => {
+      const target = event.target;
+      if (target.closest && target.closest("input, select, textarea")) return;
+      if (event.altKey || event.ctrlKey || event.metaKey) return;
+      if (event.key === "ArrowRight") actions.onStep(+1);
+      else if (event.key === "ArrowLeft") actions.onStep(-1);
+      else if (event.key === " " && !target.closest("button")) actions.onPlay();
+      else return;
+      event.preventDefault();
+    });
+    for (const type of ["pointerup", "wheel", "keyup"]) {
+      $("viewer").addEventListener(type, () => actions.onCameraMoved(), { passive: true });
+    }
+  }
+
+  /** Re-labels everything marked data-i18n, and the dynamic parts the App asks for again afterwards. */
+  setLanguage(lang) {
+    this.lang = lang;
+    document.documentElement.lang = lang;
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(lang, node.dataset.i18n);
+    this.$("prompt-input").placeholder = t(lang, "prompt.placeholder");
+    for (const button of document.querySelectorAll("[data-lang]")) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
+    }
+    this.fillTopKChoices(this.topKLimit ?? TOP_K_CHOICES.at(-1));
+    this.showSamplingValues();
+  }
+
+  setModels(models, selectedId) {
+    const picker = this.$("model-picker");
+    picker.replaceChildren(...models.map((model) => {
+      const option = element("option", null, model.title || model.id);
+      option.value = model.id;
+      return option;
+    }));
+    picker.value = selectedId;
+  }
+
+  setPrompt(text) {
+    this.$("prompt-input").value = text;
+  }
+
+  /** `message`: already translated text, or null to clear the error. */
+  setPromptError(message) {
+    const box = this.$("prompt-error");
+    box.hidden = !message;
+    box.textContent = message || "";
+    this.$("prompt-input").setAttribute("aria-invalid", String(Boolean(message)));
+  }
+
+  /** tokens: [{id, piece}]; the first `promptCount` came from the prompt, the rest were generated. */
+  setTokens(tokens, promptCount = tokens.length) {
+    this.$("token-chips").replaceChildren(...tokens.map((token, position) => {
+      const chip = element("li", position < promptCount ? "token-chip" : "token-chip generated");
+      chip.title = `t = ${position}`;
+      chip.append(element("span", "token-piece", visiblePiece(token.piece)), element("span", "token-id", String(token.id)));
+      return chip;
+    }));
+  }
+
+  /** chapters: [{id, title:{ko,en}}]. */
+  setChapters(chapters) {
+    this.chapters = chapters;
+    const list = this.$("chapter-list");
+    list.replaceChildren(...chapters.map((chapter, i) => {
+      const item = element("li");
+      const button = element("button", "chapter-button");
+      button.type = "button";
+      button.dataset.chapter = chapter.id;
+      button.append(element("span", "chapter-number", String(i + 1)), element("span", "chapter-name", chapter.title[this.lang]));
+      button.addEventListener("click", () => this.actions.onChapter(chapter.id));
+      item.append(button);
+      return item;
+    }));
+  }
+
+  /** step: {chapter, title, text}; index is 0-based. */
+  showStep(step, index, total) {
+    const chapter = this.chapters?.find((c) => c.id === step.chapter);
+    this.$("step-chapter").textContent = chapter ? chapter.title[this.lang] : step.chapter;
+    this.$("step-title").textContent = step.title;
+    const text = this.$("step-text");
+    text.replaceChildren();
+    appendRichText(text, step.text);
+    text.scrollTop = 0;
+    for (const button of document.querySelectorAll(".chapter-button")) {
+      button.classList.toggle("current", button.dataset.chapter === step.chapter);
+      if (button.dataset.chapter === step.chapter) button.setAttribute("aria-current", "step");
+      else button.removeAttribute("aria-current");
+    }
+    this.$("progress-bar").style.width = `${((index + 1) / total) * 100}%`;
+    this.$("progress-label").textContent = t(this.lang, "step.progress", { current: index + 1, total });
+    this.$("prev-button").disabled = index === 0;
+    this.$("next-button").disabled = index === total - 1;
+    document.body.dataset.step = step.id;
+  }
+
+  setPlaying(playing) {
+    const button = this.$("play-button");
+    button.dataset.i18n = playing ? "step.pause" : "step.play";
+    button.textContent = t(this.lang, button.dataset.i18n);
+    button.setAttribute("aria-pressed", String(playing));
+  }
+
+  /** Sets the largest top-k worth offering (the vocabulary size) and keeps the current choice if it still fits. */
+  fillTopKChoices(limit) {
+    this.topKLimit = limit;
+    const select = this.$("top-k");
+    const current = select.value;
+    const off = element("option", null, t(this.lang, "output.off"));
+    off.value = "";
+    const choices = TOP_K_CHOICES.filter((k) => k < limit).map((k) => {
+      const option = element("option", null, String(k));
+      option.value = String(k);
+      return option;
+    });
+    select.replaceChildren(off, ...choices);
+    select.value = choices.some((o) => o.value === current) ? current : "";
+  }
+
+  sampling() {
+    const topK = this.$("top-k").value;
+    const topP = Number(this.$("top-p").value);
+    return {
+      temperature: Number(this.$("temperature").value),
+      topK: topK ? Number(topK) : null,
+      topP: topP >= 1 ? null : topP,  // keeping 100% of the mass is the same as no top-p filter
+    };
+  }
+
+  setSampling({ temperature, topK, topP }) {
+    this.$("temperature").value = String(temperature);
+    this.$("top-k").value = topK ? String(topK) : "";
+    this.$("top-p").value = String(topP ?? 1);
+    this.showSamplingValues();
+  }
+
+  showSamplingValues() {
+    const { temperature, topP } = this.sampling();
+    this.$("temperature-value").textContent = temperature.toFixed(2);
+    this.$("top-p-value").textContent = topP === null ? t(this.lang, "output.off") : topP.toFixed(2);
+  }
+
+  /** entries: [{id, piece, prob}] highest first; sampled/greedy: {id, piece} or null. */
+  setOutput(entries, sampled) {
+    this.$("output-empty").hidden = entries.length > 0;
+    const best = entries.length ? entries[0].prob : 1;
+    this.$("prob-bars").replaceChildren(...entries.map((entry) => {
+      const row = element("li", "prob-row");
+      if (sampled && entry.id === sampled.id) row.classList.add("sampled");
+      row.dataset.tokenId = String(entry.id);
+      row.dataset.prob = String(entry.prob);
+      const bar = element("span", "prob-bar");
+      bar.style.width = `${best > 0 ? (entry.prob / best) * 100 : 0}%`;
+      const track = element("span", "prob-track");
+      track.append(bar);
+      row.append(
+        element("span", "prob-piece", visiblePiece(entry.piece)),
+        track,
+        element("span", "prob-value", `${(entry.prob * 100).toFixed(1)}%`),
+      );
+      return row;
+    }));
+  }
+
+  setGenerating(busy) {
+    const button = this.$("generate-button");
+    button.disabled = busy;
+    button.dataset.i18n = busy ? "output.generating" : "output.generate";
+    button.textContent = t(this.lang, button.dataset.i18n);
+  }
+
+  setBusy(busy) {
+    document.body.classList.toggle("busy", busy);
+  }
+
+  setStatus(text) {
+    this.$("status").textContent = text;
+  }
+
+  /** info: viewer.onHover's {tensor, indices:[{axis, index, meaning}], value, formula, inputs} or null. */
+  showTooltip(info) {
+    const tip = this.$("tooltip");
+    if (!info) return this.hideTooltip();
+    const rows = info.indices.map(({ axis, index, meaning }) => {
+      const row = element("div", "tooltip-index");
+      row.append(element("span", "tooltip-axis", `${axis} = ${index}`));
+      if (meaning) row.append(element("span", "tooltip-meaning", meaning));
+      return row;
+    });
+    const value = element("div", "tooltip-value");
+    value.append(element("span", "tooltip-key", t(this.lang, "tooltip.value")), element("strong", null, formatValue(info.value)));
+    value.dataset.value = String(info.value);
+    tip.replaceChildren(element("div", "tooltip-name", info.tensor), ...rows, value);
+    if (info.formula) {
+      const formula = element("div", "tooltip-formula");
+      formula.append(element("span", "tooltip-key", t(this.lang, "tooltip.formula")), element("code", null, info.formula));
+      tip.append(formula);
+    }
+    tip.hidden = false;
+    this.placeTooltip(tip);
+  }
+
+  placeTooltip(tip) {
+    const stage = this.$("viewer").getBoundingClientRect();
+    const { offsetWidth: w, offsetHeight: h } = tip;
+    let x = this.pointer.x + TOOLTIP_MARGIN;
+    let y = this.pointer.y + TOOLTIP_MARGIN;
+    if (x + w > stage.width) x = this.pointer.x - TOOLTIP_MARGIN - w;
+    if (y + h > stage.height) y = this.pointer.y - TOOLTIP_MARGIN - h;
+    tip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+  }
+
+  hideTooltip() {
+    this.$("tooltip").hidden = true;
+  }
+
+  /** A plain message over the whole stage (no WebGL, server down); null clears it. */
+  showFatal(message) {
+    const box = this.$("fatal");
+    box.hidden = !message;
+    box.textContent = message || "";
+  }
+
+  /** Offers a Blob to the user as a file download. */
+  download(blob, filename) {
+    const url = URL.createObjectURL(blob);
+    const link = element("a");
+    link.href = url;
+    link.download = filename;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 0);
+  }
+}
