@@ -1,0 +1,81 @@
+"""Arrays into the JSON fields of a `tensor` or `weight` line (docs/protocol.md), and lines into bytes.
+
+JSON cannot carry ±inf or NaN. The engine marks causally masked attention scores with -inf; those
+cells travel as 0 plus a separate mask, and the stats describe only the cells a query may see.
+"""
+import base64
+import json
+
+import numpy as np
+
+PRECISIONS = ("f16", "f32", "json")
+F16_MAX = float(np.finfo(np.float16).max)  # 65504: larger magnitudes would become inf in float16
+
+
+class NonFiniteTensor(ValueError):
+    """A tensor holds NaN or +inf where no mask explains it: the model's numbers have blown up."""
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _stats(values: np.ndarray, lo: float, hi: float) -> dict:  # [N] float32, all finite, its min and max
+    mean = float(values.sum(dtype=np.float64)) / values.size
+    centered = values - np.float32(mean)  # [N]; two passes keep the variance from cancelling
+    return {"min": float(lo), "max": float(hi), "mean": mean,
+            "std": float(np.sqrt(float(np.dot(centered, centered)) / values.size))}
+
+
+def encode_integers(array: np.ndarray) -> dict:
+    """Token ids: little-endian int32 whatever the requested precision (ids are exact small integers)."""
+    values = np.asarray(array).astype("<i4")
+    as_float = values.ravel().astype(np.float32)
+    return {"shape": list(values.shape), "dtype": "i32", "data": _b64(values.tobytes()),
+            "stats": _stats(as_float, as_float.min(), as_float.max())}
+
+
+def encode_floats(array: np.ndarray, precision: str, name: str) -> dict:
+    """Float values as `precision`; -inf cells (causal mask) become 0 with a uint8 mask; stats over the rest."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    x = np.asarray(array, dtype=np.float32)
+    lo, hi = x.min(), x.max()  # NaN anywhere makes both NaN; a masked cell makes lo -inf
+    masked = np.isneginf(x) if lo == -np.inf else None
+    values = np.where(masked, np.float32(0), x) if masked is not None else x
+    visible = x[~masked] if masked is not None else x.ravel()
+    if masked is not None and visible.size:
+        lo, hi = visible.min(), visible.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise NonFiniteTensor(f"{name} contains NaN or infinite values; the weights or inputs make the model overflow")
+    fields = {"shape": list(x.shape), "dtype": precision, "stats": _stats(visible, lo, hi)}
+    if precision == "f16":
+        if hi > F16_MAX or lo < -F16_MAX:
+            values = np.clip(values, -F16_MAX, F16_MAX)
+        fields["data"] = _b64(values.astype("<f2").tobytes())
+    elif precision == "f32":
+        fields["data"] = _b64(values.astype("<f4").tobytes())
+    else:
+        fields["data"] = values.ravel().tolist()  # float32 -> Python float is exact, so JSON keeps every bit
+    if masked is not None:
+        fields["mask"] = _b64(masked.astype(np.uint8).tobytes())
+    return fields
+
+
+def encode_array(array: np.ndarray, precision: str, name: str) -> dict:
+    if np.issubdtype(np.asarray(array).dtype, np.integer):
+        return encode_integers(array)
+    return encode_floats(array, precision, name)
+
+
+def tensor_line(name: str, array: np.ndarray, precision: str) -> dict:
+    return {"type": "tensor", "name": name, **encode_array(array, precision, name)}
+
+
+def weight_line(model_id: str, name: str, array: np.ndarray, precision: str) -> dict:
+    return {"type": "weight", "model": model_id, "name": name, **encode_array(array, precision, name)}
+
+
+def dump_line(line: dict) -> bytes:
+    """One NDJSON line; allow_nan=False turns any stray inf/NaN into an error instead of invalid JSON."""
+    return json.dumps(line, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"

@@ -1,0 +1,128 @@
+"""What one request computes, as a sequence of protocol lines handed to `emit` (runs in a worker thread).
+
+`emit(line)` may raise to stop the work: the response does so when its client has gone, and the
+exception travels out through the engine's `on_record`, so an abandoned pass stops at its next tensor.
+"""
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from model.bundles import ModelBundle
+from model.gpt import trace
+from model.recorder import tensor_specs
+from model.sampling import Sampling, next_token_distribution
+from server.encoding import tensor_line
+from server.settings import PROTOCOL_VERSION
+
+TOP_CANDIDATES = 10  # entries in an `output` line's `top`
+Emit = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The next token after one pass: the distribution it came from, the draw, and the argmax."""
+    distribution: np.ndarray  # [V] probabilities the draw used
+    sampled: int
+    greedy: int
+
+
+def choose_next(logits_row: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> Choice:  # [V] -> Choice
+    greedy = int(np.argmax(logits_row))
+    if sampling.temperature == 0:
+        # A greedy pick has a one-hot distribution; the page learns more from the plain softmax it was picked from.
+        return Choice(next_token_distribution(logits_row, Sampling(temperature=1.0)), greedy, greedy)
+    distribution = next_token_distribution(logits_row, sampling)
+    return Choice(distribution, int(rng.choice(len(distribution), p=distribution)), greedy)
+
+
+def autoregress(bundle: ModelBundle, tokens: list[int], max_new_tokens: int,
+                next_token: Callable[[int, list[int]], int]) -> Iterator[int]:
+    """Yield new tokens one pass at a time; `next_token(step, tokens)` runs a pass over `tokens` and picks one.
+
+    A pass holds up to n_ctx tokens and predicts one more, so the last token may land at position
+    n_ctx (nano-sort: 6 letters in, 6 out, through passes of 6 to 11 tokens). Stops at the budget,
+    at the context limit, or after the bundle's stop token.
+    """
+    tokens = list(tokens)
+    for step in range(max_new_tokens):
+        if len(tokens) > bundle.config.n_ctx:
+            return
+        token = next_token(step, tokens)
+        tokens.append(token)
+        yield token
+        if token == bundle.stop_token:
+            return
+
+
+def token_entry(bundle: ModelBundle, token_id: int) -> dict:
+    return {"id": int(token_id), "piece": bundle.tokenizer.piece(int(token_id))}
+
+
+def model_info(bundle: ModelBundle) -> dict:
+    return {"id": bundle.id, "title": bundle.title, "config": bundle.config.to_dict(),
+            "n_params": bundle.config.n_params(), "vocabulary": bundle.tokenizer.kind}
+
+
+def sampling_info(sampling: Sampling) -> dict:
+    return {"temperature": sampling.temperature, "top_k": sampling.top_k, "top_p": sampling.top_p, "seed": sampling.seed}
+
+
+def header_line(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str, step: int) -> dict:
+    return {
+        "type": "header", "protocol": PROTOCOL_VERSION, "step": step, "model": model_info(bundle),
+        "tokens": [token_entry(bundle, t) for t in tokens], "precision": precision,
+        "sampling": sampling_info(sampling),
+        "tensors": [{"name": s.name, "shape": list(s.shape), "chapter": s.chapter, "layer": s.layer,
+                     "description": s.description} for s in tensor_specs(bundle.config, len(tokens))],
+    }
+
+
+def output_line(bundle: ModelBundle, choice: Choice, position: int, step: int) -> dict:
+    order = np.argsort(-choice.distribution, kind="stable")[:TOP_CANDIDATES]
+    top = [{**token_entry(bundle, i), "prob": float(choice.distribution[i])} for i in order if choice.distribution[i] > 0]
+    return {"type": "output", "step": step, "position": position, "top": top,
+            "sampled": token_entry(bundle, choice.sampled), "greedy": token_entry(bundle, choice.greedy)}
+
+
+@dataclass
+class StreamedPasses:
+    """Runs passes whose tensors go to `emit` as the engine records them, and keeps their wall time."""
+    bundle: ModelBundle
+    sampling: Sampling
+    precision: str
+    emit: Emit
+    forward_seconds: float = 0.0
+
+    def run(self, tokens: list[int], step: int, rng: np.random.Generator) -> Choice:
+        """header, one tensor line per record, output; returns the choice for the next token."""
+        self.emit(header_line(self.bundle, tokens, self.sampling, self.precision, step))
+        started = time.perf_counter()
+        result = trace(self.bundle.params, self.bundle.config, tokens, self.sampling.temperature,
+                       on_record=lambda name, x: self.emit(tensor_line(name, x, self.precision)))
+        self.forward_seconds += time.perf_counter() - started
+        choice = choose_next(result.logits[-1], self.sampling, rng)
+        self.emit(output_line(self.bundle, choice, position=len(tokens) - 1, step=step))
+        return choice
+
+    def timings(self, request_started: float) -> dict:
+        return {"forward_ms": self.forward_seconds * 1e3, "total_ms": (time.perf_counter() - request_started) * 1e3}
+
+
+def stream_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
+                 emit: Emit, request_started: float) -> None:
+    """/api/trace: header, tensors, output, done."""
+    passes = StreamedPasses(bundle, sampling, precision, emit)
+    passes.run(tokens, step=0, rng=np.random.default_rng(sampling.seed))
+    emit({"type": "done", "timings": passes.timings(request_started)})
+
+
+def stream_generate(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
+                    max_new_tokens: int, emit: Emit, request_started: float) -> None:
+    """/api/generate: header, tensors, output for each new token, then one done with the generated tokens."""
+    passes = StreamedPasses(bundle, sampling, precision, emit)
+    rng = np.random.default_rng(sampling.seed)
+    new = autoregress(bundle, tokens, max_new_tokens, lambda step, so_far: passes.run(so_far, step, rng).sampled)
+    generated = [token_entry(bundle, t) for t in new]
+    emit({"type": "done", "timings": passes.timings(request_started), "generated": generated})

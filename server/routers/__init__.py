@@ -1,0 +1,1 @@
+"""One router per prefix: `pages` (the HTML page) and `api` (JSON and NDJSON)."""

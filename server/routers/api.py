@@ -1,0 +1,100 @@
+"""/api: models, health, weights, and the two streaming endpoints (docs/protocol.md)."""
+import time
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from model.bundles import ModelBundle
+from model.sampling import Sampling
+from model.tokenizers import PromptError
+from server.dependencies import AppSettings, DefaultModel, Limiter, PassExecutor, Registry
+from server.encoding import weight_line
+from server.passes import stream_generate, stream_trace
+from server.schemas import (GenerateRequest, HealthResponse, ModelsResponse, Precision, TraceRequest,
+                            WeightLine)
+from server.settings import PROTOCOL_VERSION, Settings
+from server.streaming import PassLimiter, PassResponse
+
+router = APIRouter(prefix="/api")
+STREAM_RESPONSES = {200: {"content": {"application/x-ndjson": {}},
+                          "description": "header, tensor…, output, done (or error): see docs/protocol.md"}}
+
+
+def find_model(registry: dict[str, ModelBundle], model_id: str) -> ModelBundle:
+    if model_id not in registry:
+        known = ", ".join(sorted(registry)) or "none (the server found no usable weights)"
+        raise HTTPException(404, f"unknown model {model_id!r}; available: {known}")
+    return registry[model_id]
+
+
+def prompt_tokens(bundle: ModelBundle, prompt: str) -> list[int]:
+    try:
+        return bundle.encode_prompt(prompt)
+    except PromptError as e:
+        raise HTTPException(422, str(e)) from e
+
+
+def sampling_of(body: TraceRequest) -> Sampling:
+    return Sampling(temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, seed=body.seed)
+
+
+def pass_response(job, settings: Settings, limiter: PassLimiter, executor) -> PassResponse:
+    return PassResponse(job, limiter, executor, settings.stream_buffer_lines, settings.retry_after_seconds)
+
+
+@router.get("/health")
+def health(registry: Registry, limiter: Limiter) -> HealthResponse:
+    return HealthResponse(status="ok", protocol=PROTOCOL_VERSION, models=sorted(registry),
+                          passes_running=limiter.running, max_concurrent_passes=limiter.limit)
+
+
+@router.get("/models")
+def models(settings: AppSettings, registry: Registry, default: DefaultModel) -> ModelsResponse:
+    return ModelsResponse(protocol=PROTOCOL_VERSION, default_model=default, max_new_tokens=settings.max_new_tokens,
+                          models=[bundle.summary() for bundle in registry.values()])
+
+
+@router.get("/models/{model_id}/weights")
+def weight_names(model_id: str, registry: Registry) -> dict:
+    """Every weight's checkpoint name and shape, so the page can lay out weight blocks before fetching any."""
+    bundle = find_model(registry, model_id)
+    return {"model": model_id, "weights": [{"name": n, "shape": list(a.shape)} for n, a in bundle.params.items()]}
+
+
+@router.get("/models/{model_id}/weights/{name}", response_model=WeightLine)
+def weight(model_id: str, name: str, registry: Registry, precision: Precision = "f16") -> JSONResponse:
+    """One weight in a tensor line's encoding (returned as is: validating millions of numbers would cost more than encoding them)."""
+    bundle = find_model(registry, model_id)
+    if name not in bundle.params:
+        examples = ", ".join(list(bundle.params)[:3])
+        raise HTTPException(404, f"no weight named {name!r} in {model_id}; GET /api/models/{model_id}/weights lists "
+                                 f"all {len(bundle.params)} (e.g. {examples})")
+    return JSONResponse(weight_line(model_id, name, bundle.params[name], precision))
+
+
+@router.post("/trace", response_class=PassResponse, responses=STREAM_RESPONSES)
+async def post_trace(body: TraceRequest, settings: AppSettings, registry: Registry, limiter: Limiter,
+                     executor: PassExecutor) -> PassResponse:
+    started = time.perf_counter()
+    bundle = find_model(registry, body.model)
+    tokens = prompt_tokens(bundle, body.prompt)
+    sampling = sampling_of(body)
+    return pass_response(lambda emit: stream_trace(bundle, tokens, sampling, body.precision, emit, started),
+                         settings, limiter, executor)
+
+
+@router.post("/generate", response_class=PassResponse, responses=STREAM_RESPONSES)
+async def post_generate(body: GenerateRequest, settings: AppSettings, registry: Registry, limiter: Limiter,
+                        executor: PassExecutor) -> PassResponse:
+    started = time.perf_counter()
+    bundle = find_model(registry, body.model)
+    tokens = prompt_tokens(bundle, body.prompt)
+    max_new_tokens = body.max_new_tokens or bundle.answer_length or settings.max_new_tokens
+    if max_new_tokens > settings.max_new_tokens:
+        raise HTTPException(422, f"max_new_tokens is {max_new_tokens}; this server generates at most "
+                                 f"{settings.max_new_tokens} per request")
+    sampling = sampling_of(body)
+    return pass_response(
+        lambda emit: stream_generate(bundle, tokens, sampling, body.precision, max_new_tokens, emit, started),
+        settings, limiter, executor)

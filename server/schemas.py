@@ -1,0 +1,171 @@
+"""The normative schema of the stream protocol (docs/protocol.md): the requests and every line type.
+
+Lines are built as plain dicts on the hot path; these models are what the tests validate real
+streams against (`StreamLine`), and what `/openapi.json` publishes. `extra="forbid"` everywhere, so
+a field the document does not name fails validation.
+"""
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+Precision = Literal["f16", "f32", "json"]
+Chapter = Literal["introduction", "embedding", "layer_norm", "self_attention", "projection",
+                  "mlp", "transformer", "softmax", "output"]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TraceRequest(Strict):
+    model: str = Field(min_length=1, description="a model id from GET /api/models")
+    prompt: str = Field(description="the text to run; its characters must be in the model's vocabulary")
+    temperature: Finite = Field(1.0, ge=0, description="0 = greedy; probabilities are then shown at temperature 1")
+    top_k: int | None = Field(None, ge=1, description="keep only the k most likely tokens")
+    top_p: Finite | None = Field(None, gt=0, le=1, description="keep the smallest set whose probability reaches p")
+    seed: int | None = Field(None, ge=0, lt=2**63, description="makes sampling repeatable")
+    precision: Precision = Field("f16", description="f16 (default), f32 (exact) or json (plain numbers, debugging)")
+
+
+class GenerateRequest(TraceRequest):
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="tokens to add; default: the model's answer length, else the server's cap")
+
+
+class Token(Strict):
+    id: int
+    piece: str
+
+
+class ModelConfig(Strict):
+    vocab_size: int
+    n_ctx: int
+    n_embd: int
+    n_head: int
+    n_layer: int
+    layer_norm_epsilon: float
+    tied_embeddings: bool
+
+
+class ModelInfo(Strict):
+    id: str
+    title: str
+    config: ModelConfig
+    n_params: int
+    vocabulary: str
+
+
+class SamplingInfo(Strict):
+    temperature: float
+    top_k: int | None
+    top_p: float | None
+    seed: int | None
+
+
+class TensorInfo(Strict):
+    name: str
+    shape: list[int]
+    chapter: Chapter
+    layer: int | None
+    description: str
+
+
+class HeaderLine(Strict):
+    type: Literal["header"]
+    protocol: Literal[1]
+    step: int = Field(ge=0)
+    model: ModelInfo
+    tokens: list[Token]
+    precision: Precision
+    sampling: SamplingInfo
+    tensors: list[TensorInfo]
+
+
+class Stats(Strict):
+    min: Finite
+    max: Finite
+    mean: Finite
+    std: Finite
+
+
+class EncodedArray(Strict):
+    shape: list[int]
+    dtype: Literal["f16", "f32", "i32", "json"]
+    data: str | list[Finite]
+    stats: Stats
+    mask: str | None = None
+
+
+class TensorLine(EncodedArray):
+    type: Literal["tensor"]
+    name: str
+
+
+class Candidate(Token):
+    prob: Finite = Field(ge=0, le=1)
+
+
+class OutputLine(Strict):
+    type: Literal["output"]
+    step: int = Field(ge=0)
+    position: int = Field(ge=0)
+    top: list[Candidate]
+    sampled: Token
+    greedy: Token
+
+
+class Timings(Strict):
+    forward_ms: Finite
+    total_ms: Finite
+
+
+class DoneLine(Strict):
+    type: Literal["done"]
+    timings: Timings
+    generated: list[Token] | None = None
+
+
+class ErrorLine(Strict):
+    type: Literal["error"]
+    status: int
+    message: str
+
+
+StreamLine = Annotated[Union[HeaderLine, TensorLine, OutputLine, DoneLine, ErrorLine], Field(discriminator="type")]
+stream_line = TypeAdapter(StreamLine)
+
+
+class WeightLine(EncodedArray):
+    type: Literal["weight"]
+    model: str
+    name: str
+
+
+class ModelSummary(Strict):
+    id: str
+    title: str
+    description: str
+    config: ModelConfig
+    n_params: int
+    vocabulary: str
+    context_length: int
+    allowed_characters: str | None
+    prompt_length: int | None
+    answer_length: int | None
+    examples: list[str]
+
+
+class ModelsResponse(Strict):
+    protocol: Literal[1]
+    default_model: str | None
+    max_new_tokens: int
+    models: list[ModelSummary]
+
+
+class HealthResponse(Strict):
+    status: Literal["ok"]
+    protocol: Literal[1]
+    models: list[str]
+    passes_running: int
+    max_concurrent_passes: int
