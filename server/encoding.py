@@ -79,3 +79,15 @@ def weight_line(model_id: str, name: str, array: np.ndarray, precision: str) -> 
 def dump_line(line: dict) -> bytes:
     """One NDJSON line; allow_nan=False turns any stray inf/NaN into an error instead of invalid JSON."""
     return json.dumps(line, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"
+
+
+def decode_array(fields: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """The inverse of `encode_array`, for clients written in Python (tests, benchmarks): (values, mask or None)."""
+    shape = tuple(fields["shape"])
+    if fields["dtype"] == "json":
+        values = np.asarray(fields["data"], dtype=np.float32).reshape(shape)
+    else:
+        dtype = {"f16": "<f2", "f32": "<f4", "i32": "<i4"}[fields["dtype"]]
+        values = np.frombuffer(base64.b64decode(fields["data"]), dtype=dtype).reshape(shape)
+    mask = fields.get("mask")
+    return values, None if mask is None else np.frombuffer(base64.b64decode(mask), dtype=np.uint8).reshape(shape).astype(bool)

@@ -1,0 +1,96 @@
+"""Arrays into protocol fields and back: exact f32 and JSON, f16 within its precision, masks instead of inf."""
+import json
+
+import numpy as np
+import pytest
+
+from model import ops
+from server.encoding import F16_MAX, NonFiniteTensor, decode_array, dump_line, encode_array, tensor_line
+from server.schemas import TensorLine
+
+
+@pytest.fixture
+def values():
+    return np.random.default_rng(0).standard_normal((4, 5, 6)).astype(np.float32) * 3
+
+
+def test_f32_and_json_round_trip_exactly(values):
+    for precision in ("f32", "json"):
+        decoded, mask = decode_array(json.loads(dump_line(encode_array(values, precision, "x"))))
+        assert mask is None
+        np.testing.assert_array_equal(decoded, values)
+
+
+def test_f16_round_trips_within_half_precision(values):
+    fields = encode_array(values, "f16", "x")
+    decoded, _ = decode_array(fields)
+    assert decoded.dtype == np.float16 and decoded.shape == values.shape
+    np.testing.assert_allclose(decoded.astype(np.float32), values, rtol=1e-3, atol=1e-4)
+
+
+def test_f16_base64_costs_at_most_three_bytes_per_value(values):
+    line = dump_line(tensor_line("x", values, "f16"))
+    payload = len(json.loads(line)["data"])
+    assert payload / values.size <= 3
+
+
+def test_stats_describe_the_exact_values(values):
+    stats = encode_array(values, "f16", "x")["stats"]
+    assert stats["min"] == pytest.approx(float(values.min()))
+    assert stats["max"] == pytest.approx(float(values.max()))
+    assert stats["mean"] == pytest.approx(float(values.mean()), abs=1e-6)
+    assert stats["std"] == pytest.approx(float(values.std()), rel=1e-5)
+
+
+def test_token_ids_are_int32_whatever_the_precision():
+    for precision in ("f16", "f32", "json"):
+        fields = encode_array(np.array([2, 1, 0, 1], dtype=np.int64), precision, "hook_tokens")
+        decoded, _ = decode_array(fields)
+        assert fields["dtype"] == "i32"
+        assert decoded.dtype == np.int32 and decoded.tolist() == [2, 1, 0, 1]
+
+
+@pytest.mark.parametrize("precision", ["f16", "f32", "json"])
+def test_causal_mask_travels_as_zero_plus_mask_with_stats_over_visible_cells(precision):
+    q = k = np.random.default_rng(1).standard_normal((5, 2, 4)).astype(np.float32)  # [T, H, D]
+    scores = ops.attention_scores(q, k)  # [H, T, T], -inf above the diagonal
+    line = dump_line(tensor_line("blocks.0.attn.hook_attn_scores", scores, precision))
+    fields = json.loads(line)
+    TensorLine.model_validate(fields)
+    decoded, mask = decode_array(fields)
+    expected_mask = np.broadcast_to(ops.causal_mask(5), scores.shape)
+    np.testing.assert_array_equal(mask, expected_mask)
+    assert (decoded[mask] == 0).all()
+    visible = scores[~expected_mask]
+    np.testing.assert_allclose(decoded[~mask].astype(np.float32), visible, rtol=1e-3, atol=1e-3)
+    assert fields["stats"]["min"] == pytest.approx(float(visible.min()))
+    assert fields["stats"]["max"] == pytest.approx(float(visible.max()))
+
+
+def test_unmasked_tensors_carry_no_mask(values):
+    assert "mask" not in encode_array(values, "f16", "x")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_positive_infinity_is_an_error_naming_the_tensor(values, bad):
+    values[1, 2, 3] = bad
+    with pytest.raises(NonFiniteTensor, match="blocks.1.hook_resid_mid"):
+        encode_array(values, "f16", "blocks.1.hook_resid_mid")
+
+
+def test_values_beyond_half_precision_range_stay_finite():
+    big = np.array([1e6, -1e6, 3.0], dtype=np.float32)
+    decoded, _ = decode_array(encode_array(big, "f16", "x"))
+    assert np.isfinite(decoded).all()
+    assert decoded.tolist() == [F16_MAX, -F16_MAX, 3.0]
+
+
+def test_unknown_precision_is_refused(values):
+    with pytest.raises(ValueError, match="f16, f32, json"):
+        encode_array(values, "f8", "x")
+
+
+def test_a_line_never_contains_nan():
+    with pytest.raises(ValueError):
+        dump_line({"type": "done", "timings": {"forward_ms": float("nan"), "total_ms": 1.0}})
+    assert dump_line({"type": "x"}).endswith(b"\n")
