@@ -86,9 +86,15 @@ async function request(url, options) {
   return response;
 }
 
+/** GET /api/models: {models: [summary], default_model, max_new_tokens}. */
 export async function fetchModels() {
-  const body = await (await request("/api/models")).json();
-  return Array.isArray(body) ? body : body.models;
+  return (await request("/api/models")).json();
+}
+
+/** Checkpoint name -> shape of every weight the model has (GET /api/models/{id}/weights). */
+export async function fetchWeightShapes(modelId) {
+  const body = await (await request(`/api/models/${encodeURIComponent(modelId)}/weights`)).json();
+  return new Map(body.weights.map((w) => [w.name, w.shape]));
 }
 
 export async function fetchWeight(modelId, name, precision, signal) {

@@ -1,7 +1,7 @@
 // The App: wires the stream (api.js), the scene (Viewer), the narration and the DOM (ui.js) together,
 // and keeps the address bar in step with what is on screen.
 import * as api from "./api.js";
-import { LANGUAGES, t } from "./i18n.js";
+import { LANGUAGES, pickLanguage, t } from "./i18n.js";
 import { CHAPTERS, buildSteps } from "./narration.js";
 import { computeLayout } from "./layout.js";
 import { promptProblem } from "./prompt.js";
@@ -28,8 +28,7 @@ function webglAvailable() {
 }
 
 function preferredLanguage(requested) {
-  if (LANGUAGES.includes(requested)) return requested;
-  return navigator.language?.toLowerCase().startsWith("ko") ? "ko" : "en";
+  return LANGUAGES.includes(requested) ? requested : pickLanguage(navigator.language);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -50,6 +49,8 @@ class App {
     this.state = "loading";
     this.timing = {};
     this.abort = null;
+    this.flight = null;  // token of the step transition in progress, null when the camera is at rest
+    this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     this.ui = new UI({
       onSubmit: (text) => this.submit(text),
       onPromptInput: () => this.ui.setPromptError(null),
@@ -74,13 +75,15 @@ class App {
     this.viewer.onHover((info) => this.ui.showTooltip(info));
     this.viewer.onSelect((id) => this.viewer.flyTo([id]));
     try {
-      this.models = await api.fetchModels();
-    } catch (error) {
+      const listing = await api.fetchModels();
+      this.models = listing.models;
+      this.maxNewTokens = listing.max_new_tokens;
+      if (!this.models.length) return this.fail("error.no_models");
+      const wanted = this.url.model ?? document.body.dataset.defaultModel;
+      await this.useModel(this.models.find((m) => m.id === wanted) ?? this.models[0]);
+    } catch {
       return this.fail("error.server_down");
     }
-    if (!this.models.length) return this.fail("error.no_models");
-    const wanted = this.url.model ?? document.body.dataset.defaultModel;
-    this.useModel(this.models.find((m) => m.id === wanted) ?? this.models[0]);
     this.ui.setModels(this.models, this.model.id);
     const prompt = this.url.prompt ?? this.model.examples?.[0] ?? "";
     this.ui.setPrompt(prompt);
@@ -94,14 +97,20 @@ class App {
     this.ui.showFatal(t(this.lang, key));
   }
 
-  useModel(model) {
+  /** Switches to `model`; resolves once its weight list (names and shapes, for the layout) is known. */
+  async useModel(model) {
     this.model = model;
     this.weights = new Map();
     this.ui.fillTopKChoices(model.config.vocab_size);
+    this.weightShapes = await api.fetchWeightShapes(model.id);
   }
 
   async chooseModel(id) {
-    this.useModel(this.models.find((m) => m.id === id));
+    try {
+      await this.useModel(this.models.find((m) => m.id === id));
+    } catch {
+      return this.fail("error.server_down");
+    }
     const prompt = this.model.examples?.[0] ?? "";
     this.ui.setPrompt(prompt);
     await this.submit(prompt);
@@ -132,7 +141,9 @@ class App {
   async generate() {
     if (!this.pass || this.state === "streaming") return;
     const context = this.model.context_length ?? this.model.config.n_ctx;
-    const budget = Math.max(1, Math.min(this.model.answer_length ?? DEFAULT_NEW_TOKENS, context - this.pass.promptCount));
+    const wanted = Math.min(this.model.answer_length ?? DEFAULT_NEW_TOKENS, this.maxNewTokens);
+    // The last new token comes from a pass over a full context, so one more than the free slots fits.
+    const budget = Math.max(1, Math.min(wanted, context - this.pass.promptCount + 1));
     const body = { ...this.requestBody(this.prompt), max_new_tokens: budget };
     this.ui.setGenerating(true);
     try {
@@ -170,7 +181,10 @@ class App {
             this.ui.setTokens([...this.pass.header.tokens, output.sampled], promptCount);
           }
         },
-        onDone: (done) => { this.timing.serverMs = done.timings?.total_ms; },
+        onDone: (done) => {
+          this.timing.doneMs = performance.now() - submitted;
+          this.timing.serverMs = done.timings?.total_ms;
+        },
       }, abort.signal);
     } catch (error) {
       if (error.name === "AbortError") return;
@@ -191,7 +205,7 @@ class App {
 
   startPass(header, promptCount) {
     this.pass = { header, tensors: new Map(), output: null, promptCount };
-    this.viewer.setScene(header, this.weightShapes());
+    this.viewer.setScene(header, this.weightShapes);
     for (const [name, weight] of this.weights) this.viewer.fillWeight(name, weight);
     this.ui.setTokens(header.tokens, Math.min(promptCount, header.tokens.length));
     this.errorKey = null;
@@ -227,31 +241,16 @@ class App {
 
   narrationInput() {
     const pass = this.pass;
-    return { header: pass.header, tensors: pass.tensors, output: pass.output, model: this.model };
-  }
-
-  /** Checkpoint name -> shape of every weight the layout draws, so the scene can place them before they load. */
-  weightShapes() {
-    const { n_embd: C, vocab_size: V, n_ctx: N, n_layer: L } = this.model.config;
-    const shapes = new Map([["wte.weight", [V, C]], ["wpe.weight", [N, C]], ["ln_f.weight", [C]], ["ln_f.bias", [C]]]);
-    for (let i = 0; i < L; i++) {
-      for (const [name, shape] of [
-        ["ln_1.weight", [C]], ["ln_1.bias", [C]], ["attn.c_attn.weight", [C, 3 * C]], ["attn.c_attn.bias", [3 * C]],
-        ["attn.c_proj.weight", [C, C]], ["attn.c_proj.bias", [C]], ["ln_2.weight", [C]], ["ln_2.bias", [C]],
-        ["mlp.c_fc.weight", [C, 4 * C]], ["mlp.c_fc.bias", [4 * C]], ["mlp.c_proj.weight", [4 * C, C]], ["mlp.c_proj.bias", [C]],
-      ]) shapes.set(`h.${i}.${name}`, shape);
-    }
-    return shapes;
+    return { header: pass.header, tensors: pass.tensors, output: pass.output, model: this.model, weights: this.weights };
   }
 
   /** Fetches, once per model, every weight the layout shows, filling each block as it arrives. */
   async loadWeights(header) {
     const modelId = this.model.id;
-    const shapes = this.weightShapes();
     const wanted = computeLayout(header).blocks.filter((b) => b.kind === "weight").map((b) => b.tensor);
     for (const name of new Set(wanted)) {
-      if (this.weights.has(name) || this.loadingWeights?.has(name)) continue;
-      const size = (shapes.get(name) ?? []).reduce((a, b) => a * b, 1);
+      if (this.weights.has(name) || this.loadingWeights?.has(name) || !this.weightShapes.has(name)) continue;
+      const size = this.weightShapes.get(name).reduce((a, b) => a * b, 1);
       if (size > LARGEST_WEIGHT_FETCHED) continue;
       (this.loadingWeights ??= new Set()).add(name);
       try {
@@ -308,8 +307,11 @@ class App {
     for (const [id, cells] of Object.entries(step.cells ?? {})) this.viewer.highlightCells(id, cells);
     this.updateUrl();
     if (!moveCamera) return;
-    await this.viewer.flyTo(step.camera);
-    if (step.anim && this.stepIndex === index) await this.viewer.play(step.anim);
+    const flight = (this.flight = {});
+    // People who ask for reduced motion get the same views without flights and animations.
+    await this.viewer.flyTo(step.camera, this.reducedMotion ? { duration: 0 } : {});
+    if (step.anim && !this.reducedMotion && this.stepIndex === index) await this.viewer.play(step.anim);
+    if (this.flight === flight) this.flight = null;
     this.updateUrl();
   }
 
@@ -380,7 +382,8 @@ class App {
       timing: { ...this.timing },
       stepIndex: this.stepIndex,
       stepId: this.steps[this.stepIndex]?.id ?? null,
-      steps: this.steps.map((s) => ({ id: s.id, chapter: s.chapter })),
+      steps: this.steps.map((s) => ({ id: s.id, chapter: s.chapter, camera: s.camera })),
+      settled: this.flight === null,
       playing: this.playing,
       camera: this.viewer?.cameraState() ?? null,
       stats: this.viewer?.stats() ?? null,

@@ -1,5 +1,6 @@
 // Every piece of the page outside the 3D canvas. Text from the user, the model or the server is only
 // ever set with textContent (never innerHTML), so a prompt or a token piece can never become markup.
+import { visiblePiece } from "./format.js";
 import { t } from "./i18n.js";
 
 const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 50, 100];
@@ -10,18 +11,6 @@ function element(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
-}
-
-/** A token piece as a person can read it: spaces, newlines and other invisible bytes made visible. */
-export function visiblePiece(piece) {
-  return Array.from(piece, (ch) => {
-    if (ch === " ") return "␣";
-    if (ch === "\n") return "↵";
-    if (ch === "\t") return "⇥";
-    const code = ch.codePointAt(0);
-    if (code < 0x20 || (code >= 0x7f && code < 0xa0) || ch === "\ufffd") return `\\x${code.toString(16).padStart(2, "0")}`;
-    return ch;
-  }).join("");
 }
 
 /** Narration text into `parent`: blank lines split paragraphs, `backticks` become <code>, all as text nodes. */

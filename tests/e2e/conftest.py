@@ -1,0 +1,109 @@
+"""Browser tests: a real uvicorn serving the app on loopback, driven by Playwright through Debian's Chromium.
+
+In CI (CI=true) a missing /usr/bin/chromium is a failure; elsewhere these tests skip and say why.
+"""
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from model.bundles import WEIGHTS_DIR, nano_sort
+
+CHROMIUM = Path("/usr/bin/chromium")
+# SwiftShader gives WebGL without a GPU; --no-sandbox because test machines often run as root.
+CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"]
+VIEWPORT = {"width": 1280, "height": 720}
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+SERVER_START_TIMEOUT_S = 30
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(item.fspath).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+def require_chromium():
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing; install it with: apt-get install -y --no-install-recommends chromium fonts-noto-cjk"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def trained_nano_sort_available() -> bool:
+    return (WEIGHTS_DIR / "nano-sort.npz").is_file()
+
+
+@pytest.fixture(scope="session")
+def served_bundle():
+    """The very model the server answers with, loaded here too so tests can compare with the engine."""
+    if trained_nano_sort_available():
+        return nano_sort()
+    from tests.conftest import random_letter_bundle
+    return random_letter_bundle()
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the test server exited early:\n{process.stderr.read()}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/api/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the test server at {base_url} did not answer within {SERVER_START_TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """Base URL of a uvicorn process serving nano-sort on a free loopback port."""
+    require_chromium()
+    models = "nano-sort" if trained_nano_sort_available() else "nano-sort-random"
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "serve.py"), "--models", models],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base_url = f"http://127.0.0.1:{process.stdout.readline().strip()}"
+        wait_until_healthy(base_url, process)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh 1280×720 page; `page.problems` collects console errors and uncaught exceptions."""
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda message: message.type == "error" and page.problems.append(f"console: {message.text}"))
+    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
+    page.base_url = live_server
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
