@@ -1,0 +1,185 @@
+"""`llmviz`: trace or sample a model in the terminal, serve the page, or retrain nano-sort.
+
+Bad input ends with one line on stderr and exit status 2, never a traceback.
+"""
+import argparse
+import socket
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from model.bundles import ModelBundle, available_models
+from model.gpt import forward, trace
+from model.sampling import Sampling
+from model.tokenizers import PromptError
+from model.weights import WeightsError, load_npz
+from server.passes import autoregress, choose_next
+from server.settings import Settings
+
+DEFAULT_NEW_TOKENS = 16  # completion length for models without a fixed answer length
+
+
+class UsageError(Exception):
+    """Input the command cannot use; the message says what to change."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage and exits 2; keep the exit status, make it one line
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def load_bundle(model_id: str, weights: Path | None, models_dir: Path | None) -> ModelBundle:
+    """The model by id, with its weights replaced by `weights` (an .npz with its .json config) if given."""
+    bundles, problems = available_models(models_dir)
+    if model_id not in bundles:
+        known = ", ".join(sorted(bundles)) or "none"
+        skipped = f"; skipped: {' | '.join(problems)}" if problems else ""
+        raise UsageError(f"unknown model {model_id!r}; available: {known}{skipped}")
+    bundle = bundles[model_id]
+    if weights is None:
+        return bundle
+    params, config = load_npz(weights)
+    if config != bundle.config:
+        raise UsageError(f"{weights} holds a model shaped {config.to_dict()}, but {model_id} is {bundle.config.to_dict()}")
+    return replace(bundle, params=params)
+
+
+def sampling_from(args) -> Sampling:
+    try:
+        return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+
+
+def completion(bundle: ModelBundle, tokens: list[int], sampling: Sampling, max_new_tokens: int):
+    """Yield new token ids, one forward pass each (nothing recorded)."""
+    rng = np.random.default_rng(sampling.seed)
+
+    def next_token(step, so_far):
+        logits, _ = forward(bundle.params, bundle.config, so_far)
+        return choose_next(logits[-1], sampling, rng).sampled
+
+    return autoregress(bundle, tokens, max_new_tokens, next_token)
+
+
+def summarize(array: np.ndarray) -> str:
+    """min/max/mean over the cells a query may see (causally masked scores are -inf and left out)."""
+    x = np.asarray(array, dtype=np.float64)
+    visible = x[np.isfinite(x)]
+    note = f"  ({x.size - visible.size} masked)" if visible.size < x.size else ""
+    return f"min {visible.min():>10.4f}  max {visible.max():>10.4f}  mean {visible.mean():>10.4f}{note}"
+
+
+def run_trace(args) -> int:
+    bundle = load_bundle(args.model, args.weights, args.models_dir)
+    tokens = bundle.encode_prompt(args.prompt)
+    pieces = " ".join(bundle.tokenizer.piece(t) for t in tokens)
+    print(f"{bundle.id}: {len(tokens)} tokens [{pieces}], ids {tokens}")
+    result = trace(bundle.params, bundle.config, tokens)
+    for name, array in result.records.items():
+        print(f"{name:<34} {str(tuple(array.shape)):<14} {summarize(array)}")
+    budget = args.max_new_tokens or bundle.answer_length or DEFAULT_NEW_TOKENS
+    answer = list(completion(bundle, tokens, Sampling(temperature=0.0), budget))
+    print(f"greedy completion: {bundle.tokenizer.decode(answer)}")
+    return 0
+
+
+def run_generate(args) -> int:
+    bundle = load_bundle(args.model, args.weights, args.models_dir)
+    tokens = bundle.encode_prompt(args.prompt)
+    sampling = sampling_from(args)
+    budget = args.max_new_tokens or bundle.answer_length or DEFAULT_NEW_TOKENS
+    print(args.prompt, end="", flush=True)
+    for token in completion(bundle, tokens, sampling, budget):
+        print(bundle.tokenizer.piece(token), end="", flush=True)
+    print()
+    return 0
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}; choose another --port") from e
+
+
+def run_serve(args) -> int:
+    import uvicorn
+
+    from server.main import create_app
+
+    check_port_free(args.host, args.port)
+    app = create_app(Settings(models_dir=args.models_dir, max_concurrent_passes=args.max_concurrent_passes))
+    models = ", ".join(app.state.registry) or "none (see the warnings above)"
+    print(f"llmviz: open http://{args.host}:{args.port}/ (models: {models}; Ctrl+C stops)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def run_train(args) -> int:
+    from model.train import train_nano_sort  # pulls in the trainer only when asked to train
+
+    train_nano_sort(seed=args.seed, progress=True)
+    return 0
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="llmviz", description="A GPT's forward pass, tensor by tensor.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def model_command(name, help_text, run):
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("prompt", help="the text to run, e.g. CBABBC for nano-sort")
+        command.add_argument("--model", default=Settings().default_model, help="model id (default: %(default)s)")
+        command.add_argument("--weights", type=Path, help="an .npz of weights (its .json config beside it) to use instead")
+        command.add_argument("--models-dir", type=Path, help="where to look for models' weights")
+        command.add_argument("--max-new-tokens", type=positive_int,
+                             help=f"tokens to add (default: the model's answer length, else {DEFAULT_NEW_TOKENS})")
+        command.set_defaults(run=run)
+        return command
+
+    model_command("trace", "print every recorded tensor (name, shape, min/max/mean) and the greedy completion", run_trace)
+    generate = model_command("generate", "sample a completion token by token", run_generate)
+    generate.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default: %(default)s)")
+    generate.add_argument("--top-k", type=int, help="keep only the k most likely tokens")
+    generate.add_argument("--top-p", type=float, help="keep the smallest set whose probability reaches p")
+    generate.add_argument("--seed", type=int, help="makes sampling repeatable")
+
+    serve = commands.add_parser("serve", help="serve the page and the API", description="serve the page and the API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
+    serve.add_argument("--models-dir", type=Path, help="where to look for models' weights")
+    serve.add_argument("--max-concurrent-passes", type=positive_int, default=Settings().max_concurrent_passes,
+                       help="passes computed at once; more get 503 (default: %(default)s)")
+    serve.set_defaults(run=run_serve)
+
+    train = commands.add_parser("train", help="retrain a bundled model from scratch", description="retrain nano-sort")
+    train.add_argument("model", choices=["nano-sort"])
+    train.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    train.set_defaults(run=run_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except (UsageError, PromptError, WeightsError) as e:
+        print(f"llmviz: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
