@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { LANGUAGES, pickLanguage, t } from "./i18n.js";
 import { CHAPTERS, buildSteps } from "./narration.js";
-import { computeLayout } from "./layout.js";
+import { blocksOfTensor, computeLayout, flatToCell } from "./layout.js";
 import { promptProblem } from "./prompt.js";
 import { nextTokenDistribution, topEntries } from "./sampling.js";
 import { UI } from "./ui.js";
@@ -13,7 +13,7 @@ import { Viewer } from "./viewer.js";
 const BARS_SHOWN = 10;             // the protocol's `top` holds at most 10 entries too
 const DEFAULT_NEW_TOKENS = 8;      // for models without a fixed answer length
 const EXACT_TRACE_PARAMS = 5e6;    // below this many parameters the trace is small enough to fetch as exact f32
-const LARGEST_WEIGHT_FETCHED = 4e6;  // values; bigger matrices (a 50k vocabulary) stay as grey blocks
+const WEIGHT_BUDGET = 4e6;  // values fetched per model: all of nano-sort; GPT-2 small's first layers, the rest stay grey
 const CAMERA_URL_DELAY_MS = 400;
 const PLAY_MIN_MS = 2500;          // how long autoplay dwells on a step: long enough to read it
 const PLAY_MAX_MS = 8000;
@@ -205,13 +205,14 @@ class App {
 
   startPass(header, promptCount) {
     this.pass = { header, tensors: new Map(), output: null, promptCount };
+    this.layout = computeLayout(header);
     this.viewer.setScene(header, this.weightShapes);
     for (const [name, weight] of this.weights) this.viewer.fillWeight(name, weight);
     this.ui.setTokens(header.tokens, Math.min(promptCount, header.tokens.length));
     this.errorKey = null;
     this.ui.showFatal(null);
     this.steps = buildSteps(this.narrationInput(), this.lang);
-    this.loadWeights(header);
+    this.loadWeights();
   }
 
   receiveTensor(tensor) {
@@ -244,14 +245,17 @@ class App {
     return { header: pass.header, tensors: pass.tensors, output: pass.output, model: this.model, weights: this.weights };
   }
 
-  /** Fetches, once per model, every weight the layout shows, filling each block as it arrives. */
-  async loadWeights(header) {
+  /** Fetches, once per model and within WEIGHT_BUDGET, the weights the layout shows, filling each block as it arrives. */
+  async loadWeights() {
     const modelId = this.model.id;
-    const wanted = computeLayout(header).blocks.filter((b) => b.kind === "weight").map((b) => b.tensor);
+    const wanted = this.layout.blocks.filter((b) => b.kind === "weight").map((b) => b.tensor);
+    let budget = WEIGHT_BUDGET;
     for (const name of new Set(wanted)) {
-      if (this.weights.has(name) || this.loadingWeights?.has(name) || !this.weightShapes.has(name)) continue;
+      if (!this.weightShapes.has(name)) continue;
       const size = this.weightShapes.get(name).reduce((a, b) => a * b, 1);
-      if (size > LARGEST_WEIGHT_FETCHED) continue;
+      if (size > budget) continue;
+      budget -= size;
+      if (this.weights.has(name) || this.loadingWeights?.has(name)) continue;
       (this.loadingWeights ??= new Set()).add(name);
       try {
         const weight = await api.fetchWeight(modelId, name, this.requestBody("").precision);
@@ -367,6 +371,18 @@ class App {
     });
   }
 
+  /** The block and cell showing element `index` (a multi-index) of tensor `name`: {blockId, row, col} or null. */
+  cellOf(name, index) {
+    const shape = this.pass?.header.tensors.find((d) => d.name === name)?.shape;
+    if (!shape) return null;
+    const flat = index.reduce((acc, i, axis) => acc * shape[axis] + i, 0);
+    for (const block of blocksOfTensor(this.layout, name)) {
+      const cell = flatToCell(block, flat);
+      if (cell) return { blockId: block.id, row: cell[0], col: cell[1] };
+    }
+    return null;
+  }
+
   /** What tests and the benchmark may read; a fresh frozen copy each time, so nothing outside can steer the app. */
   snapshot() {
     const pass = this.pass;
@@ -388,6 +404,7 @@ class App {
       camera: this.viewer?.cameraState() ?? null,
       stats: this.viewer?.stats() ?? null,
       cellToScreen: (id, row, col) => this.viewer?.cellToScreen(id, row, col) ?? null,
+      cellOf: (name, index) => this.cellOf(name, index),
     });
   }
 }

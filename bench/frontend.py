@@ -1,0 +1,123 @@
+"""Front-end figures in headless Chromium (SwiftShader) at 1280×720, against a real server on loopback.
+
+    .venv/bin/python bench/frontend.py                 # nano-sort and a GPT-2-small-shaped model
+    .venv/bin/python bench/frontend.py --only nano-sort --runs 10
+
+Prints, per model: time from submit to the first filled block and to every block filled (median of
+--runs passes), frames per second while orbiting, draw calls per frame, textures and their memory.
+The GPT-2-small shape (12 layers, width 768, vocabulary 50257, 16 tokens) uses random weights.
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVE = ROOT / "tests" / "e2e" / "serve.py"
+CHROMIUM = "/usr/bin/chromium"
+RENDERERS = {
+    "swiftshader": ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
+    "llvmpipe": ["--use-gl=angle", "--use-angle=gl-egl", "--ignore-gpu-blocklist"],
+}
+CASES = {  # name -> (serve.py --models, model id, prompt)
+    "nano-sort": ("nano-sort", "nano-sort", "CBABBC"),
+    "gpt2-small-shape": ("gpt2-small-shape", "gpt2-small-shape", "ABCDEFGHIJKLMNOP"),
+}
+ORBIT_SECONDS = 3.0
+
+
+def start_server(models: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, str(SERVE), "--models", models], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base_url = f"http://127.0.0.1:{process.stdout.readline().strip()}"
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"{base_url}/api/health", timeout=1):
+                return process, base_url
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"the server for {models} exited: {process.stderr.read()}")
+            time.sleep(0.1)
+    process.terminate()
+    raise SystemExit(f"the server for {models} did not start")
+
+
+def wait_ready(page, timeout_ms: int) -> dict:
+    page.wait_for_function("() => { const s = window.__llmviz; return s && s.state === 'ready' && s.settled; }",
+                           timeout=timeout_ms)
+    return page.evaluate("() => { const s = window.__llmviz; return {timing: s.timing, stats: s.stats, "
+                         "filled: s.tensorsFilled, expected: s.tensorsExpected}; }")
+
+
+def orbit_fps(page) -> float:
+    """Drags across the canvas for ORBIT_SECONDS and counts the frames the viewer rendered meanwhile."""
+    box = page.locator("#viewer").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    frames_before = page.evaluate("() => window.__llmviz.stats.frames")
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    started = time.perf_counter()
+    step = 0
+    while time.perf_counter() - started < ORBIT_SECONDS:
+        step += 1
+        page.mouse.move(cx + 200 * ((step % 40) / 40 - 0.5), cy + 20 * ((step % 10) / 10 - 0.5))
+        page.wait_for_timeout(16)
+    page.mouse.up()
+    elapsed = time.perf_counter() - started
+    return (page.evaluate("() => window.__llmviz.stats.frames") - frames_before) / elapsed
+
+
+def measure(browser, name: str, runs: int) -> None:
+    models, model_id, prompt = CASES[name]
+    process, base_url = start_server(models)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.emulate_media(reduced_motion="reduce")  # no camera flights between runs
+        page.goto(f"{base_url}/?model={model_id}&prompt={prompt}&lang=en")
+        state = wait_ready(page, 300_000)
+        first, framed, full = [], [], []
+        for _ in range(runs):
+            page.locator("#prompt-input").fill(prompt)
+            page.locator("#prompt-input").press("Enter")
+            page.wait_for_function("() => window.__llmviz.state === 'streaming'")
+            state = wait_ready(page, 300_000)
+            first.append(state["timing"]["firstFillMs"])
+            framed.append(state["timing"]["firstFrameMs"])
+            full.append(state["timing"]["allFilledMs"])
+        fps = orbit_fps(page)
+        stats = page.evaluate("() => window.__llmviz.stats")
+        print(f"{name}: {state['expected']} tensors, {runs} passes (median)")
+        print(f"  submit -> first filled block   {statistics.median(first):8.1f} ms "
+              f"(first frame after it {statistics.median(framed):.1f} ms)")
+        print(f"  submit -> all blocks filled    {statistics.median(full):8.1f} ms")
+        print(f"  orbiting                       {fps:8.1f} fps")
+        print(f"  draw calls per frame           {stats['drawCalls']:8d}")
+        print(f"  textures                       {stats['textures']:8d} ({stats['textureBytes'] / 2**20:.1f} MiB)")
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(CASES))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--renderer", choices=sorted(RENDERERS), default="swiftshader")
+    args = parser.parse_args()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=RENDERERS[args.renderer] + ["--no-sandbox"])
+        try:
+            for name in [args.only] if args.only else list(CASES):
+                measure(browser, name, args.runs)
+        finally:
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
