@@ -14,7 +14,7 @@ const BARS_SHOWN = 10;             // the protocol's `top` holds at most 10 entr
 const DEFAULT_NEW_TOKENS = 8;      // for models without a fixed answer length
 const EXACT_TRACE_PARAMS = 5e6;    // below this many parameters the trace is small enough to fetch as exact f32
 const WEIGHT_BUDGET = 4e6;  // values fetched per model: all of nano-sort; GPT-2 small's first layers, the rest stay grey
-const CAMERA_URL_DELAY_MS = 400;
+const CAMERA_URL_DELAY_MS = 1200;  // after orbit damping or a click's flight has come to rest
 const PLAY_MIN_MS = 2500;          // how long autoplay dwells on a step: long enough to read it
 const PLAY_MAX_MS = 8000;
 const PLAY_MS_PER_CHAR = 30;
@@ -73,7 +73,7 @@ class App {
     if (!webglAvailable()) return this.fail("error.webgl");
     this.viewer = new Viewer(document.getElementById("viewer"));
     this.viewer.onHover((info) => this.ui.showTooltip(info));
-    this.viewer.onSelect((id) => this.viewer.flyTo([id]));
+    this.viewer.onSelect(() => this.scheduleUrlUpdate());  // the viewer flies to a clicked block itself
     try {
       const listing = await api.fetchModels();
       this.models = listing.models;
@@ -206,8 +206,7 @@ class App {
   startPass(header, promptCount) {
     this.pass = { header, tensors: new Map(), output: null, promptCount };
     this.layout = computeLayout(header);
-    this.viewer.setScene(header, this.weightShapes);
-    for (const [name, weight] of this.weights) this.viewer.fillWeight(name, weight);
+    this.viewer.setScene(header);  // the viewer keeps the weights it was given across scenes
     this.ui.setTokens(header.tokens, Math.min(promptCount, header.tokens.length));
     this.errorKey = null;
     this.ui.showFatal(null);
@@ -306,8 +305,7 @@ class App {
     this.stepIndex = index;
     this.ui.showStep(step, index, this.steps.length);
     this.viewer.focus(step.focus ?? []);
-    for (const id of this.highlighted ?? []) this.viewer.highlightCells(id, []);
-    this.highlighted = Object.keys(step.cells ?? {});
+    this.viewer.highlightCells(null);
     for (const [id, cells] of Object.entries(step.cells ?? {})) this.viewer.highlightCells(id, cells);
     this.updateUrl();
     if (!moveCamera) return;

@@ -13,14 +13,18 @@ function element(tag, className, text) {
   return node;
 }
 
-/** Narration text into `parent`: blank lines split paragraphs, `backticks` become <code>, all as text nodes. */
+/** One line of text into `parent`, `backticks` becoming <code>; text nodes only, never markup. */
+function appendInline(parent, text) {
+  text.split("`").forEach((part, i) => {
+    if (part) parent.append(i % 2 ? element("code", null, part) : document.createTextNode(part));
+  });
+}
+
+/** Narration text into `parent`: blank lines split paragraphs. */
 function appendRichText(parent, text) {
   for (const paragraph of text.split(/\n\s*\n/)) {
     const p = element("p");
-    paragraph.split("`").forEach((part, i) => {
-      if (!part) return;
-      p.append(i % 2 ? element("code", null, part) : document.createTextNode(part));
-    });
+    appendInline(p, paragraph);
     parent.append(p);
   }
 }
@@ -37,7 +41,6 @@ export class UI {
     this.actions = actions;
     this.lang = "en";
     this.$ = (id) => document.getElementById(id);
-    this.pointer = { x: 0, y: 0 };
     this.chapterIds = [];
     this.bindEvents();
   }
@@ -65,11 +68,6 @@ export class UI {
         actions.onSampling(this.sampling());
       });
     }
-    $("viewer").addEventListener("pointermove", (event) => {
-      const box = $("viewer").getBoundingClientRect();
-      this.pointer = { x: event.clientX - box.left, y: event.clientY - box.top };
-    });
-    $("viewer").addEventListener("pointerleave", () => this.hideTooltip());
     document.addEventListener("keydown", (event) => {
       const target = event.target;
       if (target.closest && target.closest("input, select, textarea")) return;
@@ -250,36 +248,45 @@ export class UI {
     this.$("status").textContent = text;
   }
 
-  /** info: viewer.onHover's {tensor, indices:[{axis, index, meaning}], value, formula, inputs} or null. */
+  /**
+   * info: viewer.onHover's {tensor, indices:[{axis, index, meaning}], value, masked, filled, formula, screen}
+   * or null. `meaning` and `formula` may carry `backticks`, drawn as code like the narration's.
+   */
   showTooltip(info) {
-    const tip = this.$("tooltip");
     if (!info) return this.hideTooltip();
+    const tip = this.$("tooltip");
     const rows = info.indices.map(({ axis, index, meaning }) => {
       const row = element("div", "tooltip-index");
-      row.append(element("span", "tooltip-axis", `${axis} = ${index}`));
-      if (meaning) row.append(element("span", "tooltip-meaning", meaning));
+      appendInline(row, meaning || `${axis} ${index}`);
       return row;
     });
     const value = element("div", "tooltip-value");
-    value.append(element("span", "tooltip-key", t(this.lang, "tooltip.value")), element("strong", null, formatValue(info.value)));
-    value.dataset.value = String(info.value);
+    value.append(element("span", "tooltip-key", t(this.lang, "tooltip.value")));
+    if (info.value === null || info.value === undefined) {
+      value.append(element("span", "tooltip-missing", t(this.lang, info.masked ? "tooltip.masked" : "tooltip.pending")));
+    } else {
+      value.append(element("strong", null, formatValue(info.value)));
+      value.dataset.value = String(info.value);
+    }
     tip.replaceChildren(element("div", "tooltip-name", info.tensor), ...rows, value);
     if (info.formula) {
       const formula = element("div", "tooltip-formula");
-      formula.append(element("span", "tooltip-key", t(this.lang, "tooltip.formula")), element("code", null, info.formula));
+      appendInline(formula, info.formula);
       tip.append(formula);
     }
     tip.hidden = false;
-    this.placeTooltip(tip);
+    this.placeTooltip(tip, info.screen);
   }
 
-  placeTooltip(tip) {
+  /** Puts the tooltip beside `screen` (client pixels), flipped to stay inside the stage. */
+  placeTooltip(tip, screen) {
     const stage = this.$("viewer").getBoundingClientRect();
+    const pointer = { x: screen.x - stage.left, y: screen.y - stage.top };
     const { offsetWidth: w, offsetHeight: h } = tip;
-    let x = this.pointer.x + TOOLTIP_MARGIN;
-    let y = this.pointer.y + TOOLTIP_MARGIN;
-    if (x + w > stage.width) x = this.pointer.x - TOOLTIP_MARGIN - w;
-    if (y + h > stage.height) y = this.pointer.y - TOOLTIP_MARGIN - h;
+    let x = pointer.x + TOOLTIP_MARGIN;
+    let y = pointer.y + TOOLTIP_MARGIN;
+    if (x + w > stage.width) x = pointer.x - TOOLTIP_MARGIN - w;
+    if (y + h > stage.height) y = pointer.y - TOOLTIP_MARGIN - h;
     tip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
   }
 
