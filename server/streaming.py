@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import Executor
 from typing import AsyncIterator, Callable
 
@@ -54,37 +55,50 @@ class LineChannel:
     def __init__(self, loop: asyncio.AbstractEventLoop, capacity: int):
         self._loop = loop
         self._capacity = capacity
-        self._lines: asyncio.Queue = asyncio.Queue()  # unbounded itself; `_room` bounds what is in flight
-        self._room = threading.Semaphore(capacity)
-        self._closed = threading.Event()
+        self._lines: deque = deque()  # lines the response has not taken yet, at most `capacity`
+        self._changed = threading.Condition()  # guards everything below; the worker waits on it when full
+        self._waiter: asyncio.Future | None = None  # set while the response waits for a line
+        self._closed = False
 
     def put(self, line: bytes) -> None:
-        """Worker thread: hand over one line, waiting while `capacity` lines are still unsent."""
-        self._room.acquire()
-        if self._closed.is_set():
-            raise PassCancelled
-        self._call_in_loop(self._lines.put_nowait, line)
+        """Worker thread: hand over one line, waiting while `capacity` lines are still untaken."""
+        with self._changed:
+            while len(self._lines) >= self._capacity and not self._closed:
+                self._changed.wait()
+            if self._closed:
+                raise PassCancelled
+            self._append(line)
 
     def finish(self) -> None:
         """Worker thread: no more lines."""
-        self._call_in_loop(self._lines.put_nowait, _END)
+        with self._changed:
+            self._append(_END)
 
-    def _call_in_loop(self, fn, arg) -> None:
-        try:
-            self._loop.call_soon_threadsafe(fn, arg)
-        except RuntimeError as e:  # the event loop has closed: the server is shutting down
-            raise PassCancelled from e
+    def _append(self, item) -> None:
+        # Wake the event loop only when the response is idle: a wake-up per line would cost more than the line.
+        self._lines.append(item)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            try:
+                self._loop.call_soon_threadsafe(_resolve, waiter)
+            except RuntimeError as e:  # the event loop has closed: the server is shutting down
+                raise PassCancelled from e
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Event loop: every line waiting at the moment, joined, so a fast pass costs few socket writes."""
         while True:
-            batch = [await self._lines.get()]
-            while not self._lines.empty():
-                batch.append(self._lines.get_nowait())
+            with self._changed:
+                batch = list(self._lines)
+                self._lines.clear()
+                if batch:
+                    self._changed.notify()
+                else:
+                    self._waiter = waiter = self._loop.create_future()
+            if not batch:
+                await waiter
+                continue
             done = batch[-1] is _END
             lines = batch[:-1] if done else batch
-            for _ in lines:
-                self._room.release()
             if lines:
                 yield b"".join(lines)
             if done:
@@ -92,8 +106,14 @@ class LineChannel:
 
     def close(self) -> None:
         """Event loop: the response is over; wake a waiting worker so it sees the channel closed."""
-        self._closed.set()
-        self._room.release(self._capacity)
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+
+def _resolve(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 Job = Callable[[Callable[[dict], None]], None]

@@ -1,0 +1,219 @@
+"""Stream speed against a real uvicorn process on loopback: first/last line, bytes per value, load.
+
+    .venv/bin/python bench/server.py            # everything (about a minute on 2 cores)
+    .venv/bin/python bench/server.py --quick    # fewer repetitions
+
+Prints, for nano-sort and for a GPT-2-small-shaped model with random weights (12 layers, width 768,
+12 heads, vocabulary 50257): time to the first `tensor` line and to the last line; bytes on the wire per
+value for f16/f32 base64 and plain JSON; then throughput and p50/p99 latency of nano-sort traces under
+32 concurrent clients. Targets (issue 3): first tensor line before 20% of the pass on the GPT-2 shape,
+f16 ≤ 3 bytes per value, nano-sort p50 under 20 ms.
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from model.bundles import ModelBundle, available_models  # noqa: E402
+from model.config import GPTConfig  # noqa: E402
+from model.tokenizers import LetterTokenizer, PromptError  # noqa: E402
+
+GPT2_SMALL = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
+NANO_SORT = GPTConfig(vocab_size=3, n_ctx=11, n_embd=48, n_head=3, n_layer=3)
+CLIENTS = 32
+
+
+@dataclass(frozen=True)
+class CodepointTokenizer:
+    """One token per character, its Unicode code point as the id: enough to drive a random GPT-2-sized model."""
+    vocab_size: int
+
+    kind = "codepoints"
+
+    def encode(self, text: str) -> list[int]:
+        bad = sorted({ch for ch in text if ord(ch) >= self.vocab_size})
+        if bad:
+            raise PromptError(f"characters beyond code point {self.vocab_size - 1}: {', '.join(bad)}")
+        return [ord(ch) for ch in text]
+
+    def decode(self, ids) -> str:
+        return "".join(chr(i) for i in ids)
+
+    def piece(self, token_id: int) -> str:
+        return chr(token_id)
+
+
+def random_params(config: GPTConfig, seed: int) -> dict:  # GPT-2's init scale, float32 throughout
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, shape in config.param_shapes().items():
+        if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
+            params[name] = np.ones(shape, dtype=np.float32)
+        elif name.endswith("bias"):
+            params[name] = np.zeros(shape, dtype=np.float32)
+        else:
+            params[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
+    return params
+
+
+def bench_registry() -> tuple[dict[str, ModelBundle], str]:
+    bundles, _ = available_models()
+    nano = bundles.get("nano-sort")
+    note = "trained weights"
+    if nano is None:
+        note = "random weights (trained ones not found)"
+        nano = ModelBundle(id="nano-sort", title="nano-sort", description="random weights, nano-sort's shape",
+                           config=NANO_SORT, params=random_params(NANO_SORT, 0), tokenizer=LetterTokenizer("ABC"))
+    gpt2 = ModelBundle(id="gpt2-small-shape", title="GPT-2 small shape", description="random weights",
+                       config=GPT2_SMALL, params=random_params(GPT2_SMALL, 0),
+                       tokenizer=CodepointTokenizer(GPT2_SMALL.vocab_size))
+    return {"nano-sort": nano, "gpt2-small-shape": gpt2}, note
+
+
+def serve(port: int) -> None:
+    import uvicorn
+
+    from server.main import create_app
+    from server.settings import Settings
+
+    registry, note = bench_registry()
+    print(f"nano-sort: {note}", flush=True)
+    app = create_app(Settings(max_concurrent_passes=CLIENTS, max_body_bytes=1 << 16), registry=registry)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120  # building 124M random weights takes a while on a busy machine
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the server process exited")
+        try:
+            httpx.get(f"{url}/api/health", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGTERM)
+    raise SystemExit("the server did not start within 120 s")
+
+
+def ndjson_lines(response: httpx.Response):
+    """Complete lines as they arrive (httpx's iter_lines is slow on multi-megabyte lines)."""
+    pending = b""
+    for chunk in response.iter_bytes():
+        *complete, pending = (pending + chunk).split(b"\n")
+        yield from complete
+
+
+def timed_trace(http: httpx.Client, body: dict) -> tuple[float, float, int, int]:
+    """(seconds to the first tensor line, seconds to the last line, bytes of tensor lines, values in them)."""
+    started = time.perf_counter()
+    first = None
+    tensor_bytes = values = 0
+    with http.stream("POST", "/api/trace", json=body) as response:
+        if response.status_code != 200:
+            raise SystemExit(f"trace failed: {response.status_code} {response.read()[:200]!r}")
+        for raw in ndjson_lines(response):
+            if raw.startswith(b'{"type":"tensor"'):
+                if first is None:
+                    first = time.perf_counter() - started
+                tensor_bytes += len(raw) + 1
+                values += int(np.prod(json.loads(raw)["shape"]))
+            last = raw
+    if json.loads(last)["type"] != "done":
+        raise SystemExit(f"the stream ended with {last[:200]!r}")
+    return first, time.perf_counter() - started, tensor_bytes, values
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:8.1f} ms"
+
+
+def first_and_last(http: httpx.Client, model: str, prompt: str, repeats: int) -> None:
+    runs = [timed_trace(http, {"model": model, "prompt": prompt}) for _ in range(repeats)]
+    first = statistics.median(r[0] for r in runs)
+    last = statistics.median(r[1] for r in runs)
+    print(f"{model:<18} T={len(prompt):<3} first tensor line {ms(first)}   last line {ms(last)}   "
+          f"first/last {first / last:6.1%}   (median of {repeats})")
+
+
+def bytes_per_value(http: httpx.Client, model: str, prompt: str) -> None:
+    cells = []
+    for precision in ("f16", "f32", "json"):
+        _, _, size, values = timed_trace(http, {"model": model, "prompt": prompt, "precision": precision})
+        cells.append(f"{precision} {size / values:5.2f}")
+    print(f"{model:<18} T={len(prompt):<3} bytes per value (whole tensor lines): {'   '.join(cells)}")
+
+
+def load(url: str, traces_per_client: int) -> None:
+    def session(client: int) -> list[float]:
+        latencies = []
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for n in range(traces_per_client):
+                prompt = "".join(np.random.default_rng(client * 997 + n).choice(list("ABC"), 6))
+                started = time.perf_counter()
+                response = http.post("/api/trace", json={"model": "nano-sort", "prompt": prompt})
+                if response.status_code != 200 or json.loads(response.text.splitlines()[-1])["type"] != "done":
+                    raise SystemExit(f"client {client}: {response.status_code} {response.text[-200:]}")
+                latencies.append(time.perf_counter() - started)
+        return latencies
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        latencies = sorted(t for ts in pool.map(session, range(CLIENTS)) for t in ts)
+    wall = time.perf_counter() - started
+    p50, p99 = np.percentile(latencies, [50, 99])
+    print(f"nano-sort, {CLIENTS} clients × {traces_per_client} traces: {len(latencies) / wall:7.1f} traces/s   "
+          f"p50 {ms(p50)}   p99 {ms(p99)}   (0 errors)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    process, url = start_server()
+    try:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            nano_runs, gpt2_runs = (20, 3) if args.quick else (100, 7)
+            timed_trace(http, {"model": "gpt2-small-shape", "prompt": "warm up"})
+            print(f"loopback, uvicorn, one client at a time (2-core machine, load average {os.getloadavg()[0]:.1f})")
+            first_and_last(http, "nano-sort", "CBABBC", nano_runs)
+            for T in (16, 64):
+                first_and_last(http, "gpt2-small-shape", ("The quick brown fox jumps over the lazy dog. " * 2)[:T],
+                               gpt2_runs)
+            bytes_per_value(http, "nano-sort", "CBABBC")
+            bytes_per_value(http, "gpt2-small-shape", "Hello, world!!!!")
+        load(url, 5 if args.quick else 20)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
