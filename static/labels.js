@@ -1,0 +1,141 @@
+// Text labels over the 3D scene as plain DOM elements in one overlay: block names with shapes, axis
+// letters, token pieces and layer titles. Each frame a label is placed at its projected anchor, shown
+// only when its block is big enough on screen to be worth naming, and skipped when it would overlap a
+// label of higher priority, so the picture never turns into a pile of tags.
+import * as THREE from "three";
+
+const FONT = `"Noto Sans", "Noto Sans CJK KR", system-ui, sans-serif`;
+const STYLES = {
+  block: { size: 13, css: "font-weight:600;color:#edf1f8;background:rgba(12,16,24,0.82);padding:2px 7px;"
+    + "border-radius:4px;border-left:3px solid var(--frame);" },
+  axis: { size: 12, css: "font-weight:600;color:#b9c3d6;text-shadow:0 0 3px #0f131b,0 0 3px #0f131b;" },
+  // Rows run down a block, so their axis name reads upwards along its left edge, inside the gap.
+  axisUp: { size: 12, css: "font-weight:600;color:#b9c3d6;text-shadow:0 0 3px #0f131b,0 0 3px #0f131b;"
+    + "writing-mode:vertical-rl;transform-origin:center;", vertical: true },
+  token: { size: 16, css: "font-weight:700;color:#fff;background:rgba(240,138,75,0.22);padding:1px 3px;"
+    + "border:1px solid rgba(240,138,75,0.7);border-radius:5px;" },
+  title: { size: 18, css: "font-weight:700;color:#dfe6f3;letter-spacing:0.02em;"
+    + "text-shadow:0 0 4px #0f131b,0 0 4px #0f131b;" },
+};
+// Where the label sits relative to its anchor point, as CSS translate fractions of its own size.
+const ANCHORS = {
+  above: [0, -1, 0, -4],  // [fx, fy, px, py]: left-aligned above a block's top-left corner
+  below: [-0.5, 0, 0, 4],
+  top: [-0.5, -1, 0, -4],  // centred above the anchor
+  under: [0, 0, 0, 4],  // left-aligned under a block's bottom-left corner
+  left: [-1, -0.5, -6, 0],
+  center: [-0.5, -0.5, 0, 0],
+};
+
+const _v = new THREE.Vector3();
+
+export class LabelLayer {
+  constructor(container) {
+    this.root = document.createElement("div");
+    this.root.style.cssText = "position:absolute;inset:0;overflow:hidden;pointer-events:none;"
+      + `font-family:${FONT};line-height:1.25;`;
+    container.appendChild(this.root);
+    this.labels = [];
+  }
+
+  /**
+   * text, world anchor {x,y,z}, style (block|axis|token|title), anchor (above|below|left|center),
+   * extent: world size of the thing named (shown when it spans at least minPx pixels), priority.
+   */
+  add({ text, at, style = "block", anchor = "above", extent = 1, minPx = 40, focusMinPx = minPx, priority = 0, frame = null,
+    owner = null, fitTo = 0 }) {
+    const el = document.createElement("div");
+    const look = STYLES[style];
+    el.textContent = text;
+    el.style.cssText = `position:absolute;left:0;top:0;white-space:nowrap;display:none;font-size:${look.size}px;`
+      + look.css + (frame ? `--frame:${frame};` : "");
+    this.root.appendChild(el);
+    const label = {
+      el, at: new THREE.Vector3(at.x, at.y, at.z), anchor: ANCHORS[anchor], extent, minPx, focusMinPx, priority, owner,
+      width: estimateWidth(text, look.size, style), height: look.size * 1.25 + (style === "block" ? 4 : 0),
+      shown: false, x: NaN, y: NaN, opacity: "1", text, style, fontSize: look.size, fitTo,
+    };
+    if (look.vertical) [label.width, label.height] = [label.height, label.width];
+    this.labels.push(label);
+    return label;
+  }
+
+  clear() {
+    this.root.replaceChildren();
+    this.labels = [];
+  }
+
+  /**
+   * Places every label for this camera. `state.dimmed(owner)` / `state.focused(owner)` say whether the
+   * block a label names is faded or is what the narration talks about (its labels show sooner).
+   */
+  update(camera, width, height, state) {
+    const dimmed = state.dimmed;
+    const pxPerUnitAt1 = height / (2 * Math.tan(THREE.MathUtils.degToRad(camera.fov) / 2));
+    const placed = [];
+    const order = [...this.labels].sort((a, b) => labelRank(b, dimmed) - labelRank(a, dimmed));
+    for (const label of order) {
+      let show = false;
+      _v.copy(label.at);
+      const distance = _v.distanceTo(camera.position);
+      const minPx = label.owner && state.focused(label.owner) ? label.focusMinPx : label.minPx;
+      const extentPx = label.extent * (pxPerUnitAt1 / distance);
+      if (label.fitTo) this.fit(label, extentPx * label.fitTo);
+      if (extentPx >= minPx) {
+        _v.project(camera);
+        if (_v.z > -1 && _v.z < 1) {
+          const [fx, fy, px, py] = label.anchor;
+          const x = (_v.x * 0.5 + 0.5) * width + fx * label.width + px;
+          const y = (-_v.y * 0.5 + 0.5) * height + fy * label.height + py;
+          const rect = [x, y, x + label.width, y + label.height];
+          const onScreen = rect[2] > 0 && rect[0] < width && rect[3] > 0 && rect[1] < height;
+          if (onScreen && !placed.some((p) => overlaps(p, rect))) {
+            placed.push(rect);
+            show = true;
+            if (x !== label.x || y !== label.y) {
+              label.el.style.transform = `translate(${Math.round(x)}px, ${Math.round(y)}px)`
+                + (STYLES[label.style].vertical ? " rotate(180deg)" : "");
+              [label.x, label.y] = [x, y];
+            }
+            const opacity = label.owner && dimmed(label.owner) ? "0.35" : "1";
+            if (opacity !== label.opacity) label.el.style.opacity = label.opacity = opacity;
+          }
+        }
+      }
+      if (show !== label.shown) {
+        label.el.style.display = show ? "" : "none";
+        label.shown = show;
+      }
+    }
+  }
+
+  /** Token pieces scale with their column so they stay inside it: font size follows the space. */
+  fit(label, px) {
+    const size = Math.round(Math.max(9, Math.min(STYLES[label.style].size, px)));
+    if (size === label.fontSize) return;
+    label.fontSize = size;
+    label.el.style.fontSize = `${size}px`;
+    label.width = estimateWidth(label.text, size, label.style);
+    label.height = size * 1.25;
+  }
+
+  dispose() {
+    this.root.remove();
+  }
+}
+
+function labelRank(label, dimmed) {
+  return label.priority - (label.owner && dimmed(label.owner) ? 100 : 0);
+}
+
+function overlaps(a, b) {
+  const pad = 2;
+  return a[0] < b[2] + pad && b[0] < a[2] + pad && a[1] < b[3] + pad && b[1] < a[3] + pad;
+}
+
+// Layout-free width estimate (reading offsetWidth for thousands of labels would force reflows).
+function estimateWidth(text, size, style) {
+  let units = 0;
+  for (const ch of text) units += ch.charCodeAt(0) > 0x2e80 ? 1 : ch === " " ? 0.3 : 0.6;
+  return units * size + (style === "block" ? 17 : style === "token" ? 8 : 2);
+}

@@ -1,0 +1,506 @@
+// Where every block of the scene goes, computed from the stream's header alone (shapes are known before
+// any value arrives). Pure: no three.js, no DOM, so node's test runner checks the math.
+//
+// The picture follows the classic 3D walkthrough: tokens run along x (one column per token), the
+// residual stream flows down (−y) in the "main" column at x ∈ [0, T), each stage sits in a row below the
+// last, the work of a stage branches off to the left (activations nearest the stream, the weights they
+// are multiplied by further left), attention heads stand side by side. One world unit is one cell.
+//
+// Every block shows a 2D grid of cells: `shape2d` = [rows, cols] on screen (rows run down, cols across).
+// `map` = {offset, rowStride, colStride} turns a cell (r, c) into the tensor's flat row-major index, so
+// transposes and per-head slices cost nothing. Very long axes are folded into segments (`fold`) so no
+// texture is wider or taller than MAX_TEXTURE and long blocks stay viewable.
+
+export const FOLD_RUN = 1024;  // longest run of cells kept in one straight segment
+export const MAX_TEXTURE = 4096;  // texel limit per texture side, safe on every WebGL2 implementation
+export const TOKEN_CELL = 2;  // world width of a token's cell: token columns are wide enough to label
+
+const WEIGHT_PREFIX = "w:";
+const HEAD_SEPARATOR = "#";
+
+/** Block id for a tensor name ("blocks.0.attn.hook_q") or a checkpoint name given as "w:<name>". */
+export function blockIdFor(tensorName) {
+  return tensorName;
+}
+
+/** Block id of one head's slice of a per-head tensor or weight. */
+export function headBlockId(name, head) {
+  return `${name}${HEAD_SEPARATOR}${head}`;
+}
+
+export function weightBlockId(checkpointName) {
+  return WEIGHT_PREFIX + checkpointName;
+}
+
+/** Tensor (or checkpoint) name a block id belongs to: "blocks.0.attn.hook_q#2" -> "blocks.0.attn.hook_q". */
+export function tensorOfBlockId(id) {
+  const base = id.split(HEAD_SEPARATOR)[0];
+  return base.startsWith(WEIGHT_PREFIX) ? base.slice(WEIGHT_PREFIX.length) : base;
+}
+
+// ---- folding ---------------------------------------------------------------------------------------
+
+/**
+ * How a rows×cols grid is stored in a texture. Axes longer than FOLD_RUN are cut into segments of
+ * FOLD_RUN cells; segments of a long row axis are laid side by side, segments of a long column axis are
+ * stacked, wrapping into a near-square grid of segments only when one line would exceed MAX_TEXTURE.
+ * -> {fold: null | {axis, run, count, across, down}, texWidth, texHeight}
+ */
+export function foldGrid(rows, cols) {
+  const axis = rows >= cols ? "rows" : "cols";
+  const length = Math.max(rows, cols);
+  if (length <= FOLD_RUN) return { fold: null, texWidth: cols, texHeight: rows };
+  const run = FOLD_RUN;
+  const count = Math.ceil(length / run);
+  const segWidth = axis === "rows" ? cols : run;
+  const segHeight = axis === "rows" ? run : rows;
+  let across;
+  if (axis === "rows" && count * segWidth <= MAX_TEXTURE) across = count;
+  else if (axis === "cols" && count * segHeight <= MAX_TEXTURE) across = 1;
+  else across = nearSquareAcross(count, segWidth, segHeight);
+  const down = Math.ceil(count / across);
+  return { fold: { axis, run, count, across, down }, texWidth: across * segWidth, texHeight: down * segHeight };
+}
+
+function nearSquareAcross(count, segWidth, segHeight) {
+  let best = 1;
+  let bestScore = Infinity;
+  for (let across = 1; across <= count; across++) {
+    const score = Math.abs(Math.log((across * segWidth) / (Math.ceil(count / across) * segHeight)));
+    if (score < bestScore) [best, bestScore] = [across, score];
+  }
+  return best;
+}
+
+/** Cell (r, c) of a block -> texel [x, y] (y counted down from the top row). */
+export function cellToTexel(block, r, c) {
+  const f = block.fold;
+  if (!f) return [c, r];
+  const [rows, cols] = block.shape2d;
+  if (f.axis === "rows") {
+    const segment = Math.floor(r / f.run);
+    return [(segment % f.across) * cols + c, Math.floor(segment / f.across) * f.run + (r % f.run)];
+  }
+  const segment = Math.floor(c / f.run);
+  return [(segment % f.across) * f.run + (c % f.run), Math.floor(segment / f.across) * rows + r];
+}
+
+/** Texel [x, y] -> cell [r, c], or null for texels past the end of the last segment. */
+export function texelToCell(block, x, y) {
+  const f = block.fold;
+  const [rows, cols] = block.shape2d;
+  let r;
+  let c;
+  if (!f) {
+    [r, c] = [y, x];
+  } else if (f.axis === "rows") {
+    const segment = Math.floor(y / f.run) * f.across + Math.floor(x / cols);
+    [r, c] = [segment * f.run + (y % f.run), x % cols];
+  } else {
+    const segment = Math.floor(y / rows) * f.across + Math.floor(x / f.run);
+    [r, c] = [y % rows, segment * f.run + (x % f.run)];
+  }
+  return r >= 0 && r < rows && c >= 0 && c < cols ? [r, c] : null;
+}
+
+/** Cell (r, c) -> flat row-major index into the block's tensor data. */
+export function cellToFlat(block, r, c) {
+  const m = block.map;
+  return m.offset + r * m.rowStride + c * m.colStride;
+}
+
+/** Flat index -> the tensor's multi-index, e.g. 37 in a [6, 3, 16] tensor -> [0, 2, 5]. */
+export function unravel(flat, shape) {
+  const index = new Array(shape.length);
+  for (let i = shape.length - 1; i >= 0; i--) {
+    index[i] = flat % shape[i];
+    flat = Math.floor(flat / shape[i]);
+  }
+  return index;
+}
+
+/** Flat index -> cell [r, c] of this block, or null when the element is not shown by it. */
+export function flatToCell(block, flat) {
+  const m = block.map;
+  const rel = flat - m.offset;
+  if (rel < 0) return null;
+  const [rows, cols] = block.shape2d;
+  if (m.rowStride === 0 || m.colStride === 0) {  // a single row or column: one stride does all the work
+    const stride = m.rowStride || m.colStride;
+    if (rel % stride) return null;
+    const [r, c] = m.rowStride ? [rel / stride, 0] : [0, rel / stride];
+    return r < rows && c < cols ? [r, c] : null;
+  }
+  // Strides of a block are always nested (one divides the other), so the larger one is peeled first.
+  const [big, small, bigIsRow] = m.rowStride >= m.colStride
+    ? [m.rowStride, m.colStride, true] : [m.colStride, m.rowStride, false];
+  const a = Math.floor(rel / big);
+  const rest = rel - a * big;
+  if (rest % small) return null;
+  const b = rest / small;
+  const [r, c] = bigIsRow ? [a, b] : [b, a];
+  return r < rows && c < cols ? [r, c] : null;
+}
+
+// ---- block descriptions ------------------------------------------------------------------------------
+
+const TRANSPOSED = (C) => ({ offset: 0, rowStride: 1, colStride: C });  // a [N, C] tensor drawn C down, N across
+
+function specOf(header, name) {
+  return header.tensors.find((t) => t.name === name);
+}
+
+/**
+ * Every block, built from the header. Shapes come from the header's tensor list (activations) and the
+ * model config (weights, as GPT-2 checkpoints lay them out: linears are in×out).
+ */
+function describeBlocks(header) {
+  const cfg = header.model.config;
+  const T = header.tokens.length;
+  const C = cfg.n_embd;
+  const H = cfg.n_head;
+  const D = C / H;
+  const F = 4 * C;
+  const V = cfg.vocab_size;
+  const blocks = {};
+  const act = (name, props) => {
+    const spec = specOf(header, name);
+    if (!spec) return null;
+    const block = { id: name, kind: "activation", tensor: name, tensorShape: spec.shape, chapter: spec.chapter,
+      layer: spec.layer ?? null, ...props };
+    blocks[block.id] = block;
+    return block;
+  };
+  const weight = (checkpoint, tensorShape, props) => {
+    const id = props.id ?? weightBlockId(checkpoint);
+    const block = { kind: "weight", tensor: checkpoint, tensorShape, layer: null, ...props, id };
+    blocks[id] = block;
+    return block;
+  };
+  const stream = (name, label, extra = {}) => act(name, {
+    label: `${label} · T×C`, shape2d: [C, T], map: TRANSPOSED(C), axes: { rows: "C", cols: "T" }, ...extra });
+  const perToken = (name, label, kind) => act(name, {
+    kind, label: `${label} · T`, shape2d: [1, T], map: { offset: 0, rowStride: 0, colStride: 1 },
+    axes: { rows: "", cols: "T" } });
+
+  perToken("hook_tokens", "tokens", "activation");
+  stream("hook_embed", "token embedding");
+  stream("hook_pos_embed", "position embedding");
+  weight("wte.weight", [V, C], { label: "wte · token embedding · C×V", shape2d: [C, V], map: TRANSPOSED(C),
+    axes: { rows: "C", cols: "vocabulary" }, chapter: "embedding" });
+  weight("wpe.weight", [cfg.n_ctx, C], { label: "wpe · position embedding · C×n_ctx", shape2d: [C, cfg.n_ctx],
+    map: TRANSPOSED(C), axes: { rows: "C", cols: "position" }, chapter: "embedding" });
+
+  const layerNorm = (prefix, checkpoint, title, chapter, layer) => {
+    perToken(`${prefix}.hook_mean`, `${title} μ`, "aggregate");
+    perToken(`${prefix}.hook_scale`, `${title} σ`, "aggregate");
+    stream(`${prefix}.hook_normalized`, `${title} (x−μ)/σ`);
+    stream(`${prefix}.hook_out`, `${title} out`);
+    for (const [part, symbol] of [["weight", "γ"], ["bias", "β"]]) {
+      weight(`${checkpoint}.${part}`, [C], { label: `${symbol} · C`, shape2d: [C, 1], labelBelow: part === "bias",
+        map: { offset: 0, rowStride: 1, colStride: 0 }, axes: { rows: "C", cols: "" }, chapter, layer });
+    }
+  };
+
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const b = `blocks.${i}`;
+    const h = `h.${i}`;
+    stream(`${b}.hook_resid_pre`, `residual in · block ${i}`);
+    layerNorm(`${b}.ln1`, `${h}.ln_1`, "LN1", "layer_norm", i);
+    ["q", "k", "v"].forEach((part, p) => {
+      const P = part.toUpperCase();
+      for (let head = 0; head < H; head++) {
+        const spec = specOf(header, `${b}.attn.hook_${part}`);
+        if (spec) {
+          const id = headBlockId(spec.name, head);
+          blocks[id] = { id, kind: "activation", tensor: spec.name, tensorShape: spec.shape, chapter: spec.chapter,
+            layer: i, head, label: `${P} · head ${head} · T×D`, shape2d: [D, T],
+            map: { offset: head * D, rowStride: 1, colStride: H * D }, axes: { rows: "D", cols: "T" } };
+        }
+        weight(`${h}.attn.c_attn.weight`, [C, 3 * C], {
+          id: headBlockId(weightBlockId(`${h}.attn.c_attn.weight`), `${part}${head}`), part, head,
+          label: `W_${part} · head ${head} · D×C`, shape2d: [D, C],
+          map: { offset: p * C + head * D, rowStride: 1, colStride: 3 * C }, axes: { rows: "D", cols: "C" },
+          chapter: "self_attention", layer: i });
+      }
+    });
+    for (const [hook, title] of [["hook_attn_scores", "scores"], ["hook_pattern", "pattern"]]) {
+      const spec = specOf(header, `${b}.attn.${hook}`);
+      if (!spec) continue;
+      for (let head = 0; head < H; head++) {
+        const id = headBlockId(spec.name, head);
+        blocks[id] = { id, kind: "activation", tensor: spec.name, tensorShape: spec.shape, chapter: spec.chapter,
+          layer: i, head, label: `${title} · head ${head} · T×T`, shape2d: [T, T],
+          map: { offset: head * T * T, rowStride: T, colStride: 1 }, axes: { rows: "T query", cols: "T key" } };
+      }
+    }
+    const zSpec = specOf(header, `${b}.attn.hook_z`);
+    for (let head = 0; zSpec && head < H; head++) {
+      const id = headBlockId(zSpec.name, head);
+      blocks[id] = { id, kind: "activation", tensor: zSpec.name, tensorShape: zSpec.shape, chapter: zSpec.chapter,
+        layer: i, head, label: `z · head ${head} · T×D`, shape2d: [D, T],
+        map: { offset: head * D, rowStride: 1, colStride: H * D }, axes: { rows: "D", cols: "T" } };
+    }
+    weight(`${h}.attn.c_proj.weight`, [C, C], { label: "W_proj · C×C", shape2d: [C, C],
+      map: TRANSPOSED(C), axes: { rows: "C out", cols: "C in" }, chapter: "projection", layer: i });
+    stream(`${b}.hook_attn_out`, `attention out · block ${i}`);
+    stream(`${b}.hook_resid_mid`, `residual mid · block ${i}`);
+    layerNorm(`${b}.ln2`, `${h}.ln_2`, "LN2", "mlp", i);
+    weight(`${h}.mlp.c_fc.weight`, [C, F], { label: "W_fc · F×C", shape2d: [F, C],
+      map: TRANSPOSED(F), axes: { rows: "F", cols: "C" }, chapter: "mlp", layer: i });
+    act(`${b}.mlp.hook_pre`, { label: "MLP pre · T×F", shape2d: [F, T], map: TRANSPOSED(F), axes: { rows: "F", cols: "T" } });
+    act(`${b}.mlp.hook_post`, { label: "GELU · T×F", shape2d: [F, T], map: TRANSPOSED(F), axes: { rows: "F", cols: "T" } });
+    weight(`${h}.mlp.c_proj.weight`, [F, C], { label: "W_mlp_proj · C×F", shape2d: [C, F],
+      map: TRANSPOSED(C), axes: { rows: "C", cols: "F" }, chapter: "mlp", layer: i });
+    stream(`${b}.hook_mlp_out`, `MLP out · block ${i}`);
+    stream(`${b}.hook_resid_post`, `residual out · block ${i}`);
+  }
+  layerNorm("ln_final", "ln_f", "LN final", "softmax", null);
+  if (!cfg.tied_embeddings) {
+    weight("lm_head.weight", [V, C], { label: "lm_head · V×C", shape2d: [V, C],
+      map: { offset: 0, rowStride: C, colStride: 1 }, axes: { rows: "vocabulary", cols: "C" }, chapter: "softmax" });
+  }
+  for (const [name, title] of [["hook_logits", "logits"], ["hook_probs", "probabilities"]]) {
+    act(name, { label: `${title} · T×V`, shape2d: [V, T], map: TRANSPOSED(V), axes: { rows: "vocabulary", cols: "T" } });
+  }
+  for (const block of Object.values(blocks)) {
+    Object.assign(block, foldGrid(block.shape2d[0], block.shape2d[1]));
+    block.cell = { x: block.axes.cols.startsWith("T") ? TOKEN_CELL : 1, y: block.axes.rows.startsWith("T") ? TOKEN_CELL : 1 };
+    block.worldW = block.texWidth * block.cell.x;
+    block.worldH = block.texHeight * block.cell.y;
+  }
+  return blocks;
+}
+
+// ---- placement -------------------------------------------------------------------------------------
+
+/**
+ * Rows from top to bottom. A row holds `left` columns (placed leftwards from the main column, the last
+ * one nearest it), an optional `main` column at x = 0, and `right` columns. A column is a stack of block
+ * ids. `under` puts a row's columns at x positions of an earlier row's columns (heads stay aligned).
+ */
+function describeRows(header) {
+  const cfg = header.model.config;
+  const H = cfg.n_head;
+  const heads = (name) => Array.from({ length: H }, (_, h) => headBlockId(name, h));
+  const ln = (prefix, checkpoint) => [[weightBlockId(`${checkpoint}.bias`)], [weightBlockId(`${checkpoint}.weight`)],
+    [`${prefix}.hook_out`], [`${prefix}.hook_mean`, `${prefix}.hook_scale`, `${prefix}.hook_normalized`]];
+  const rows = [
+    { key: "tokens", main: ["hook_tokens"] },
+    { key: "embedding", left: [[weightBlockId("wte.weight")], ["hook_embed"]], main: [],
+      right: [["hook_pos_embed"], [weightBlockId("wpe.weight")]] },
+  ];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const b = `blocks.${i}`;
+    const h = `h.${i}`;
+    const headColumns = [];
+    const attnColumns = [];
+    for (let head = 0; head < H; head++) {
+      headColumns.push(["q", "k", "v"].map((p) => headBlockId(weightBlockId(`${h}.attn.c_attn.weight`), `${p}${head}`)));
+      headColumns.push(["q", "k", "v"].map((p) => heads(`${b}.attn.hook_${p}`)[head]));
+      attnColumns.push({ alignRightTo: 2 * head + 1, columns: [[heads(`${b}.attn.hook_attn_scores`)[head]],
+        [heads(`${b}.attn.hook_pattern`)[head]], [heads(`${b}.attn.hook_z`)[head]]] });
+    }
+    rows.push(
+      { key: `${b}.ln1`, layer: i, left: ln(`${b}.ln1`, `${h}.ln_1`), main: [`${b}.hook_resid_pre`] },
+      { key: `${b}.qkv`, layer: i, left: headColumns, main: [] },
+      { key: `${b}.attention`, layer: i, aligned: attnColumns },
+      { key: `${b}.projection`, layer: i, left: [[weightBlockId(`${h}.attn.c_proj.weight`)], [`${b}.hook_attn_out`]],
+        main: [`${b}.hook_resid_mid`] },
+      { key: `${b}.ln2`, layer: i, left: ln(`${b}.ln2`, `${h}.ln_2`), main: [] },
+      { key: `${b}.mlp`, layer: i, left: [[weightBlockId(`${h}.mlp.c_fc.weight`)], [`${b}.mlp.hook_pre`],
+        [`${b}.mlp.hook_post`]], main: [] },
+      { key: `${b}.mlp_out`, layer: i, left: [[weightBlockId(`${h}.mlp.c_proj.weight`)], [`${b}.hook_mlp_out`]],
+        main: [`${b}.hook_resid_post`] },
+    );
+  }
+  rows.push(
+    { key: "ln_final", left: ln("ln_final", "ln_f"), main: [] },
+    { key: "logits", left: [[weightBlockId("lm_head.weight")], ["hook_logits"], ["hook_probs"]], main: [] },
+  );
+  return rows;
+}
+
+/** Gap between neighbouring blocks, in cells: wide models get wider gaps so the blocks stay apart. */
+export function gapFor(config) {
+  return Math.max(2, Math.round(config.n_embd / 16));
+}
+
+function placeRows(rows, blocks, mainWidth, gap) {
+  const stackGap = gap;
+  const columnSize = (ids) => {
+    const present = ids.map((id) => blocks[id]).filter(Boolean);
+    const width = Math.max(0, ...present.map((b) => b.worldW));
+    const height = present.reduce((sum, b) => sum + b.worldH, 0) + stackGap * Math.max(0, present.length - 1);
+    return { present, width, height };
+  };
+  const placeColumn = (ids, xRight, yTop) => {
+    const { present } = columnSize(ids);
+    let y = yTop;
+    for (const b of present) {
+      b.rect = { x: xRight - b.worldW, y, w: b.worldW, h: b.worldH };  // right-aligned, y down
+      y += b.worldH + stackGap;
+    }
+  };
+  const columnX = {};  // row key -> right edges of its left columns, for rows aligned under it
+  let yTop = 0;
+  let previous = null;
+  const rowExtents = [];
+  for (const row of rows) {
+    let height = 0;
+    const rights = [];
+    if (row.aligned) {
+      for (const group of row.aligned) {
+        let xRight = columnX[previous.key][group.alignRightTo];
+        for (const ids of [...group.columns].reverse()) {
+          const size = columnSize(ids);
+          placeColumn(ids, xRight, yTop);
+          height = Math.max(height, size.height);
+          xRight -= size.width + (size.present.length ? gap : 0);
+        }
+      }
+    } else {
+      let xRight = -gap;
+      for (const ids of [...(row.left ?? [])].reverse()) {
+        const size = columnSize(ids);
+        if (!size.present.length) { rights.unshift(xRight); continue; }
+        placeColumn(ids, xRight, yTop);
+        rights.unshift(xRight);
+        height = Math.max(height, size.height);
+        xRight -= size.width + gap;
+      }
+      if (row.main?.length) {
+        const size = columnSize(row.main);
+        placeColumn(row.main, mainWidth, yTop);
+        height = Math.max(height, size.height);
+      }
+      let xLeft = mainWidth + gap;
+      for (const ids of row.right ?? []) {
+        const size = columnSize(ids);
+        placeColumn(ids, xLeft + size.width, yTop);
+        height = Math.max(height, size.height);
+        xLeft += size.width + gap;
+      }
+    }
+    columnX[row.key] = rights;
+    rowExtents.push({ key: row.key, layer: row.layer ?? null, top: yTop, height });
+    yTop += height + 3 * gap;
+    previous = row;
+  }
+  return rowExtents;
+}
+
+/** Grows the weight columns of the head rows so a head's attention group never reaches its neighbour. */
+function padHeadColumns(blocks, header, gap) {
+  const tokensWidth = header.tokens.length * TOKEN_CELL;
+  const needed = 3 * tokensWidth + 2 * gap;
+  for (const b of Object.values(blocks)) {
+    if (b.kind === "weight" && b.part && b.worldW + gap + tokensWidth < needed) b.padWidth = needed - gap - tokensWidth;
+  }
+}
+
+function box(blocks) {
+  const min = { x: Infinity, y: Infinity, z: Infinity };
+  const max = { x: -Infinity, y: -Infinity, z: -Infinity };
+  for (const b of blocks) {
+    for (const axis of ["x", "y", "z"]) {
+      min[axis] = Math.min(min[axis], b.position[axis] - b.size[axis === "x" ? "w" : axis === "y" ? "h" : "d"] / 2);
+      max[axis] = Math.max(max[axis], b.position[axis] + b.size[axis === "x" ? "w" : axis === "y" ? "h" : "d"] / 2);
+    }
+  }
+  return { min, max };
+}
+
+export const VIEW_FOV = 40;  // degrees, vertical; the viewer's camera uses the same
+const VIEW_ASPECT = 16 / 9;
+
+/** Camera target and distance that frame a box at the viewer's field of view. */
+export function frame(bounds, fov = VIEW_FOV, aspect = VIEW_ASPECT) {
+  const { min, max } = bounds;
+  const target = { x: (min.x + max.x) / 2, y: (min.y + max.y) / 2, z: (min.z + max.z) / 2 };
+  const halfHeight = (max.y - min.y) / 2;
+  const halfWidth = (max.x - min.x) / 2;
+  const tanHalf = Math.tan((fov * Math.PI) / 360);
+  const distance = 1.15 * Math.max(halfHeight / tanHalf, halfWidth / (tanHalf * aspect)) + (max.z - min.z);
+  return { target, distance: Math.max(distance, 4) };
+}
+
+/** The blocks a chapter is about: what the camera frames when the chapter opens. */
+function chapterBlocks(chapter, blocks) {
+  const all = Object.values(blocks);
+  const firstLayer = (b) => b.layer === 0 || b.layer === null;
+  switch (chapter) {
+    case "introduction": return all;
+    case "transformer": return all.filter((b) => b.layer !== null);
+    case "output": return all.filter((b) => b.tensor === "hook_probs" || b.tensor === "hook_logits");
+    default: return all.filter((b) => b.chapter === chapter && firstLayer(b));
+  }
+}
+
+const CHAPTER_IDS = ["introduction", "embedding", "layer_norm", "self_attention", "projection", "mlp",
+  "transformer", "softmax", "output"];
+
+/**
+ * header -> {blocks, bounds, chapterAnchors, rows, gap}. Blocks carry position (centre) and size in world
+ * units; y grows upwards in the world, so a row further down the model has a smaller y.
+ */
+export function computeLayout(header) {
+  const cfg = header.model.config;
+  const T = header.tokens.length;
+  const gap = gapFor(cfg);
+  const byId = describeBlocks(header);
+  padHeadColumns(byId, header, gap);
+  const rows = describeRows(header);
+  const rowExtents = placeRowsPadded(rows, byId, T * TOKEN_CELL, gap);
+  const depth = Math.max(0.4, gap * 0.2);
+  const blocks = [];
+  for (const b of Object.values(byId)) {
+    if (!b.rect) continue;
+    const { x, y, w, h } = b.rect;
+    b.position = { x: x + w / 2, y: -(y + h / 2), z: 0 };
+    b.size = { w, h, d: depth };
+    delete b.rect;
+    delete b.worldW;
+    delete b.worldH;
+    blocks.push(b);
+  }
+  const bounds = box(blocks);
+  const index = Object.fromEntries(blocks.map((b) => [b.id, b]));
+  const chapterAnchors = {};
+  for (const chapter of CHAPTER_IDS) {
+    const members = chapterBlocks(chapter, index);
+    if (members.length) chapterAnchors[chapter] = frame(box(members));
+  }
+  const layers = [];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const mine = rowExtents.filter((r) => r.layer === i);
+    const left = Math.min(...blocks.filter((bl) => bl.layer === i).map((bl) => bl.position.x - bl.size.w / 2));
+    layers.push({ layer: i, top: -mine[0].top, bottom: -(mine.at(-1).top + mine.at(-1).height), left });
+  }
+  return { blocks, bounds, chapterAnchors, layers, gap };
+}
+
+// Head weight columns may be padded wider than their block so each head's attention group fits under it.
+function placeRowsPadded(rows, byId, mainWidth, gap) {
+  const widths = new Map();
+  for (const b of Object.values(byId)) {
+    if (b.padWidth) {
+      widths.set(b, b.worldW);
+      b.worldW = b.padWidth;
+    }
+  }
+  const extents = placeRows(rows, byId, mainWidth, gap);
+  for (const [b, width] of widths) {
+    b.rect.w = width;
+    b.rect.x += b.worldW - width;
+    b.worldW = width;
+    delete b.padWidth;
+  }
+  return extents;
+}
+
+/** Every block id that shows a tensor or checkpoint (several for per-head tensors). */
+export function blocksOfTensor(layout, name) {
+  const weightName = name.startsWith(WEIGHT_PREFIX) ? name.slice(WEIGHT_PREFIX.length) : name;
+  return layout.blocks.filter((b) => b.id === name || b.tensor === weightName || b.tensor === name);
+}

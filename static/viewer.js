@@ -1,0 +1,541 @@
+// The 3D scene: renderer, camera, orbit controls, keyboard walking, an on-demand render loop, the tensor
+// blocks, their labels, picking, focus/dim, highlighted cells and camera flights. It never touches the
+// app's DOM panels: it reports hovers and clicks through callbacks.
+import * as THREE from "three";
+import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { TensorBlock, HL_MARK } from "./blocks.js";
+import { BACKGROUND, FRAME_COLORS } from "./colormap.js";
+import { explainCell } from "./hover.js";
+import { LabelLayer } from "./labels.js";
+import { TOKEN_CELL, VIEW_FOV, computeLayout, flatToCell, frame, texelToCell } from "./layout.js";
+import { playAnimation } from "./animations.js";
+import { WalkKeys } from "./walk.js";
+
+const VIEW_DIRECTION = new THREE.Vector3(0.24, 0.12, 1).normalize();  // oblique, so blocks read as 3D slabs
+const FLY_MS = 900;
+const FILL_MS = 450;
+const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
+const MIN_UPLOAD_PX = 24;  // a lazily uploaded block gets its texture once it is this tall on screen
+const CLICK_SLOP_PX = 5;
+
+const ease = (t) => (t < 0.5 ? 4 * t * t * t : 1 - (-2 * t + 2) ** 3 / 2);
+
+export class Viewer {
+  constructor(container) {
+    this.container = container;
+    if (getComputedStyle(container).position === "static") container.style.position = "relative";
+    this.renderer = new THREE.WebGLRenderer({ antialias: true, powerPreference: "high-performance" });
+    this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+    this.renderer.setClearColor(BACKGROUND);
+    const canvas = this.renderer.domElement;
+    canvas.tabIndex = 0;
+    canvas.style.cssText = "display:block;width:100%;height:100%;outline:none;touch-action:none;";
+    canvas.setAttribute("aria-label", "3D view of the model: drag to orbit, scroll to zoom, W A S D Q E to walk");
+    container.appendChild(canvas);
+
+    this.scene = new THREE.Scene();
+    this.blockGroup = new THREE.Group();
+    this.scene.add(this.blockGroup);
+    this.camera = new THREE.PerspectiveCamera(VIEW_FOV, 1, 0.1, 1e5);
+    this.controls = new OrbitControls(this.camera, canvas);
+    this.controls.enableDamping = true;
+    this.controls.dampingFactor = 0.12;
+    this.controls.zoomToCursor = true;
+    this.controls.addEventListener("change", () => this.requestRender());
+    this.labels = new LabelLayer(container);
+    this.walk = new WalkKeys(() => this.requestRender());
+
+    this.blocks = new Map();  // block id -> TensorBlock
+    this.tensors = new Map();
+    this.weights = new Map();
+    this.layout = null;
+    this.header = null;
+    this.tweens = new Set();
+    this.focused = new Set();
+    this.narrationCells = new Map();  // block id -> display cells the narration outlines
+    this.hoverCells = new Map();
+    this.hoverCallbacks = [];
+    this.selectCallbacks = [];
+    this.frameTimes = [];
+    this.frameRequested = false;
+    this.lastFrame = performance.now();
+    this.marker = makeMarker();
+    this.scene.add(this.marker);
+
+    this.raycaster = new THREE.Raycaster();
+    this.pointer = null;
+    this.pointerDown = null;
+    this.lastHoverKey = "";
+    this.bindPointer(canvas);
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(container);
+    this.resize();
+  }
+
+  // ---- scene -------------------------------------------------------------------------------------
+
+  /** Builds every block (empty) from the header alone; weight shapes come from header.model.config. */
+  setScene(header) {
+    const hadScene = Boolean(this.layout);
+    for (const block of this.blocks.values()) block.dispose();
+    this.blocks.clear();
+    this.blockGroup.clear();
+    this.labels.clear();
+    this.tensors.clear();
+    this.focused.clear();
+    this.narrationCells.clear();
+    this.hoverCells.clear();
+    this.header = header;
+    this.layout = computeLayout(header);
+    for (const spec of this.layout.blocks) {
+      const block = new TensorBlock(spec);
+      this.blocks.set(spec.id, block);
+      this.blockGroup.add(block.mesh);
+      this.addBlockLabels(spec);
+    }
+    for (const [name, tensor] of this.weights) this.fillWeight(name, tensor, { animate: false });
+    this.addSceneLabels();
+    if (!hadScene) this.setView(this.homeView());
+    this.requestRender();
+  }
+
+  addBlockLabels(spec) {
+    const { position: p, size: s } = spec;
+    const extent = Math.max(s.w, s.h);
+    const priority = (spec.kind === "activation" ? 2 : 1) + Math.log10(1 + s.w * s.h) / 10;
+    const owner = spec.id;
+    const shape = spec.label;
+    // Thin neighbours (γ and β) would share one spot above; β's label goes underneath instead.
+    const y = spec.labelBelow ? p.y - s.h / 2 : p.y + s.h / 2;
+    this.labels.add({ text: shape, at: { x: p.x - s.w / 2, y, z: p.z }, anchor: spec.labelBelow ? "under" : "above",
+      extent, minPx: 70, priority: priority + 1, frame: FRAME_COLORS[spec.kind], owner });
+    const [rows, cols] = spec.shape2d;
+    if (spec.axes.cols && cols > 1) {
+      this.labels.add({ text: `${spec.axes.cols} = ${cols}`, at: { x: p.x, y: p.y - s.h / 2, z: p.z }, style: "axis",
+        anchor: "below", extent, minPx: 320, focusMinPx: 90, priority, owner });
+    }
+    if (spec.axes.rows && rows > 1) {
+      this.labels.add({ text: `${spec.axes.rows} = ${rows}`, at: { x: p.x - s.w / 2, y: p.y, z: p.z }, style: "axisUp",
+        anchor: "left", extent, minPx: 320, focusMinPx: 90, priority, owner });
+    }
+  }
+
+  addSceneLabels() {
+    const tokens = this.blocks.get("hook_tokens")?.spec;
+    if (tokens) {
+      this.header.tokens.forEach((token, t) => {
+        this.labels.add({ text: token.piece, at: { x: (t + 0.5) * TOKEN_CELL, y: tokens.position.y + 1.5, z: 0 },
+          style: "token", anchor: "top", extent: TOKEN_CELL, minPx: 9, fitTo: 0.75, priority: 10, owner: "hook_tokens" });
+      });
+    }
+    for (const { layer, top, bottom, left } of this.layout.layers) {
+      this.labels.add({ text: `Transformer block ${layer}`, at: { x: left, y: top, z: 0 }, style: "title", anchor: "left",
+        extent: top - bottom, minPx: 40, priority: 20 });
+    }
+  }
+
+  /** A tensor arrived: its block(s) fill, sweeping down from the top. */
+  fillTensor(name, tensor, { animate = true } = {}) {
+    this.tensors.set(name, tensor);
+    this.fill(this.blocksOf(name).filter((b) => b.spec.kind !== "weight"), tensor, animate);
+  }
+
+  fillWeight(name, tensor, { animate = true } = {}) {
+    this.weights.set(name, tensor);
+    this.fill([...this.blocks.values()].filter((b) => b.spec.kind === "weight" && b.spec.tensor === name), tensor, animate);
+  }
+
+  fill(blocks, tensor, animate) {
+    for (const block of blocks) {
+      block.setTensor(tensor);
+      if (animate) {
+        block.uniforms.uReveal.value = 0;
+        this.tween(FILL_MS, (t) => { block.uniforms.uReveal.value = t; });
+      }
+      this.restoreHighlight(block.spec.id);
+    }
+    this.requestRender();
+  }
+
+  /** Blocks named by a block id, a tensor name (all its heads) or "w:" + checkpoint name. */
+  blocksOf(name) {
+    if (this.blocks.has(name)) return [this.blocks.get(name)];
+    const weight = name.startsWith("w:") ? name.slice(2) : null;
+    return [...this.blocks.values()].filter((b) => (weight ? b.spec.kind === "weight" && b.spec.tensor === weight
+      : b.spec.kind !== "weight" && b.spec.tensor === name));
+  }
+
+  // ---- focus and highlights ---------------------------------------------------------------------
+
+  focus(names = [], { dimOthers = true } = {}) {
+    const chosen = new Set(names.flatMap((n) => this.blocksOf(n)));
+    this.focused = new Set([...chosen].map((b) => b.spec.id));
+    const dim = dimOthers && chosen.size > 0;
+    for (const block of this.blocks.values()) {
+      const u = block.uniforms;
+      const [fromDim, toDim] = [u.uDim.value, chosen.has(block) || !dim ? 0 : 1];
+      u.uFocus.value = chosen.has(block) ? 1 : 0;
+      if (fromDim !== toDim) this.tween(350, (t) => { u.uDim.value = fromDim + (toDim - fromDim) * t; });
+    }
+    this.requestRender();
+  }
+
+  isDimmed(id) {
+    const block = this.blocks.get(id);
+    return Boolean(block && block.uniforms.uDim.value > 0.5);
+  }
+
+  /**
+   * Outlines cells of a block (or of every block of a tensor). Cells are tensor indices: the full index
+   * ([t, c], [h, t, s], [t, h, d]) or, for a one-head block id ("…hook_q#2"), the index without the head.
+   * An empty list clears that block's cells; highlightCells(null) clears all.
+   */
+  highlightCells(name, cells = []) {
+    if (name === null) {
+      const ids = [...this.narrationCells.keys()];
+      this.narrationCells.clear();
+      ids.forEach((id) => this.restoreHighlight(id));
+      return;
+    }
+    for (const block of this.blocksOf(name)) {
+      const display = cells.map((index) => tensorIndexToCell(block.spec, index, this.header)).filter(Boolean);
+      if (display.length) this.narrationCells.set(block.spec.id, display);
+      else this.narrationCells.delete(block.spec.id);
+      this.restoreHighlight(block.spec.id);
+    }
+  }
+
+  /** Re-applies narration + hover outlines to one block (after an animation or a hover changed them). */
+  restoreHighlight(id) {
+    const block = this.blocks.get(id);
+    if (!block) return;
+    const cells = [...(this.narrationCells.get(id) ?? []), ...(this.hoverCells.get(id) ?? [])];
+    if (cells.length) block.setHighlight(cells, HL_MARK);
+    else block.clearHighlight();
+    this.requestRender();
+  }
+
+  // ---- camera ------------------------------------------------------------------------------------
+
+  homeView() {
+    const { target, distance } = frame(this.layout.bounds, VIEW_FOV, this.camera.aspect);
+    return { target: new THREE.Vector3(target.x, target.y, target.z), distance };
+  }
+
+  viewOf(blocks) {
+    const box = new THREE.Box3();
+    for (const b of blocks) box.expandByObject(b.mesh);
+    const { target, distance } = frame({ min: box.min, max: box.max }, VIEW_FOV, this.camera.aspect);
+    return { target: new THREE.Vector3(target.x, target.y, target.z), distance };
+  }
+
+  setView({ target, distance }) {
+    this.controls.target.copy(target);
+    this.camera.position.copy(target).addScaledVector(VIEW_DIRECTION, distance);
+    this.controls.update();
+    this.requestRender();
+  }
+
+  /** Smoothly frames the named blocks ("home" = the whole model); resolves when the camera arrives. */
+  flyTo(names, { duration = FLY_MS } = {}) {
+    if (!this.layout) return Promise.resolve();
+    let view;
+    if (names === "home") view = this.homeView();
+    else {
+      const blocks = [...new Set([names].flat().flatMap((n) => this.blocksOf(n)))];
+      if (!blocks.length) return Promise.resolve();
+      view = this.viewOf(blocks);
+    }
+    const fromTarget = this.controls.target.clone();
+    const fromPos = this.camera.position.clone();
+    const toPos = view.target.clone().addScaledVector(VIEW_DIRECTION, view.distance);
+    this.flight?.cancel();
+    const flight = this.tween(duration, (t) => {
+      const k = ease(t);
+      this.controls.target.lerpVectors(fromTarget, view.target, k);
+      this.camera.position.lerpVectors(fromPos, toPos, k);
+    });
+    this.flight = flight;
+    return flight.done;
+  }
+
+  cameraState() {
+    const round = (v) => v.toArray().map((x) => Math.round(x * 100) / 100);
+    return { position: round(this.camera.position), target: round(this.controls.target) };
+  }
+
+  setCameraState(state) {
+    const ok = (a) => Array.isArray(a) && a.length === 3 && a.every(Number.isFinite);
+    if (!state || !ok(state.position) || !ok(state.target)) return false;
+    this.flight?.cancel();
+    this.camera.position.fromArray(state.position);
+    this.controls.target.fromArray(state.target);
+    this.controls.update();
+    this.requestRender();
+    return true;
+  }
+
+  // ---- animations --------------------------------------------------------------------------------
+
+  /** Runs one narration animation (kinds in animations.js); a new one cancels the one running. */
+  play(anim) {
+    this.currentAnimation?.cancel();
+    const run = { cancelled: false, cancel() { this.cancelled = true; } };
+    this.currentAnimation = run;
+    return playAnimation(this, anim, run).finally(() => {
+      if (this.currentAnimation === run) this.currentAnimation = null;
+    });
+  }
+
+  /** Calls step(t) with t from 0 to 1 over `ms`, one call per frame; {done: Promise, cancel()}. */
+  tween(ms, step) {
+    let resolve;
+    const done = new Promise((r) => { resolve = r; });
+    const tween = { start: performance.now(), ms, step, resolve, done, cancel: () => this.endTween(tween, false) };
+    this.tweens.add(tween);
+    this.requestRender();
+    return tween;
+  }
+
+  endTween(tween, complete) {
+    if (!this.tweens.delete(tween)) return;
+    if (complete) tween.step(1);
+    tween.resolve();
+    this.requestRender();
+  }
+
+  // ---- picking -----------------------------------------------------------------------------------
+
+  bindPointer(canvas) {
+    canvas.addEventListener("pointermove", (e) => {
+      this.pointer = e;
+      this.requestRender();
+    });
+    canvas.addEventListener("pointerleave", () => {
+      this.pointer = null;
+      this.setHover(null);
+    });
+    canvas.addEventListener("pointerdown", (e) => { this.pointerDown = [e.clientX, e.clientY]; });
+    canvas.addEventListener("pointerup", (e) => {
+      if (!this.pointerDown) return;
+      const moved = Math.hypot(e.clientX - this.pointerDown[0], e.clientY - this.pointerDown[1]);
+      this.pointerDown = null;
+      if (moved > CLICK_SLOP_PX || e.button !== 0) return;
+      const hit = this.pick(e.clientX, e.clientY);
+      if (!hit) return;
+      this.flyTo(hit.block.spec.id);
+      this.selectCallbacks.forEach((cb) => cb({ block: hit.block.spec.id, tensor: hit.block.spec.tensor, cell: hit.cell }));
+    });
+  }
+
+  /** Block and cell under a client (CSS pixel) position, or null. */
+  pick(clientX, clientY) {
+    if (!this.layout) return null;
+    const rect = this.renderer.domElement.getBoundingClientRect();
+    const ndc = new THREE.Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1);
+    this.raycaster.setFromCamera(ndc, this.camera);
+    for (const hit of this.raycaster.intersectObjects(this.blockGroup.children, false)) {
+      const block = hit.object.userData.block;
+      if (block.uniforms.uDim.value > 0.5) continue;  // faded blocks are background, not targets
+      const local = hit.object.worldToLocal(hit.point.clone());
+      const { w, h } = block.spec.size;
+      const x = Math.min(block.spec.texWidth - 1, Math.floor((local.x / w + 0.5) * block.spec.texWidth));
+      const y = Math.min(block.spec.texHeight - 1, Math.floor((0.5 - local.y / h) * block.spec.texHeight));
+      const cell = texelToCell(block.spec, x, y);
+      if (cell) return { block, cell };
+    }
+    return null;
+  }
+
+  updateHover() {
+    if (!this.pointer || this.pointerDown || !this.hoverCallbacks.length) return;
+    const { clientX, clientY } = this.pointer;
+    const hit = this.pick(clientX, clientY);
+    const key = hit ? `${hit.block.spec.id}:${hit.cell}` : "";
+    if (key === this.lastHoverKey) return;
+    this.lastHoverKey = key;
+    if (!hit) return this.setHover(null);
+    const ctx = { header: this.header, blocks: new Map(this.layout.blocks.map((b) => [b.id, b])),
+      tensors: this.tensors, weights: this.weights };
+    const info = explainCell(ctx, hit.block.spec, hit.cell[0], hit.cell[1]);
+    info.screen = { x: clientX, y: clientY };
+    this.setHover(info, hit);
+  }
+
+  setHover(info, hit = null) {
+    const touched = new Set(this.hoverCells.keys());
+    this.hoverCells.clear();
+    if (info) {
+      this.hoverCells.set(hit.block.spec.id, [hit.cell]);
+      for (const input of info.inputs) {
+        this.hoverCells.set(input.block, [...(this.hoverCells.get(input.block) ?? []), ...input.cells]);
+      }
+    } else {
+      this.lastHoverKey = "";
+    }
+    for (const id of new Set([...touched, ...this.hoverCells.keys()])) this.restoreHighlight(id);
+    this.hoverCallbacks.forEach((cb) => cb(info));
+  }
+
+  onHover(cb) { this.hoverCallbacks.push(cb); }
+
+  onSelect(cb) { this.selectCallbacks.push(cb); }
+
+  // ---- the loop ----------------------------------------------------------------------------------
+
+  requestRender() {
+    if (this.frameRequested || this.disposed) return;
+    this.frameRequested = true;
+    requestAnimationFrame((now) => this.frame(now));
+  }
+
+  frame(now) {
+    this.frameRequested = false;
+    const seconds = Math.min(0.1, (now - this.lastFrame) / 1000);
+    this.lastFrame = now;
+    for (const tween of [...this.tweens]) {
+      const t = Math.min(1, (now - tween.start) / tween.ms);
+      tween.step(t);
+      if (t >= 1) this.endTween(tween, true);
+    }
+    let moving = this.walk.step(this.camera, this.controls.target, seconds);
+    moving = this.controls.update() || moving;
+    this.updateHover();
+    const uploadsLeft = this.uploadVisible();
+    this.fitClipPlanes();
+    this.renderer.render(this.scene, this.camera);
+    this.renderInfo = { ...this.renderer.info.render };
+    const { clientWidth: width, clientHeight: height } = this.container;
+    this.labels.update(this.camera, width, height, { dimmed: (id) => this.isDimmed(id), focused: (id) => this.focused.has(id) });
+    this.frameTimes.push(now);
+    while (this.frameTimes.length && this.frameTimes[0] < now - 1000) this.frameTimes.shift();
+    if (moving || this.tweens.size || this.walk.active || uploadsLeft) this.requestRender();
+  }
+
+  /** Gives large blocks their textures once they are on screen and big enough to see; returns whether more wait. */
+  uploadVisible() {
+    const dirty = [...this.blocks.values()].filter((b) => b.dirty);
+    if (!dirty.length) return false;
+    const frustum = new THREE.Frustum().setFromProjectionMatrix(
+      new THREE.Matrix4().multiplyMatrices(this.camera.projectionMatrix, this.camera.matrixWorldInverse));
+    const pxPerUnitAt1 = this.container.clientHeight / (2 * Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2));
+    let budget = UPLOAD_BUDGET_CELLS;
+    let waiting = false;
+    for (const block of dirty) {
+      const box = new THREE.Box3().setFromObject(block.mesh);
+      if (!frustum.intersectsBox(box)) continue;
+      const px = Math.max(block.spec.size.w, block.spec.size.h) * pxPerUnitAt1
+        / Math.max(1e-6, box.distanceToPoint(this.camera.position));
+      if (px < MIN_UPLOAD_PX) continue;
+      if (budget <= 0) { waiting = true; break; }
+      budget -= block.upload();
+    }
+    return waiting;
+  }
+
+  fitClipPlanes() {
+    const distance = this.camera.position.distanceTo(this.controls.target);
+    const span = this.layout ? this.layout.bounds.max.y - this.layout.bounds.min.y : 100;
+    const near = Math.max(0.02, distance / 400);
+    const far = distance * 4 + span * 2;
+    if (near !== this.camera.near || far !== this.camera.far) {
+      this.camera.near = near;
+      this.camera.far = far;
+      this.camera.updateProjectionMatrix();
+    }
+  }
+
+  resize() {
+    const { clientWidth: width, clientHeight: height } = this.container;
+    if (!width || !height) return;
+    this.renderer.setSize(width, height, false);
+    this.camera.aspect = width / height;
+    this.camera.updateProjectionMatrix();
+    this.requestRender();
+  }
+
+  // ---- outputs -----------------------------------------------------------------------------------
+
+  /** PNG of the current view, labels included. */
+  snapshotPNG() {
+    this.fitClipPlanes();
+    this.renderer.render(this.scene, this.camera);
+    const source = this.renderer.domElement;
+    const canvas = document.createElement("canvas");
+    canvas.width = source.width;
+    canvas.height = source.height;
+    const g = canvas.getContext("2d");
+    g.drawImage(source, 0, 0);
+    drawLabels(g, this.labels, canvas.width / this.container.clientWidth);
+    return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  }
+
+  stats() {
+    let textureBytes = 0;
+    for (const block of this.blocks.values()) textureBytes += block.textureBytes;
+    return {
+      drawCalls: this.renderInfo?.calls ?? 0,
+      blocks: this.blocks.size,
+      textures: this.renderer.info.memory.textures,
+      textureBytes,
+      fps: this.frameTimes.length,
+    };
+  }
+
+  dispose() {
+    this.disposed = true;
+    this.resizeObserver.disconnect();
+    this.walk.dispose();
+    this.controls.dispose();
+    for (const block of this.blocks.values()) block.dispose();
+    this.labels.dispose();
+    this.renderer.dispose();
+    this.renderer.domElement.remove();
+  }
+}
+
+/** Tensor index (full, or without the head for a one-head block) -> display cell of that block. */
+export function tensorIndexToCell(spec, index, header) {
+  const shape = spec.tensorShape;
+  let full = index;
+  if (index.length !== shape.length && spec.head !== undefined && index.length === shape.length - 1) {
+    if (spec.kind === "weight") {  // c_attn head block: [in, d] -> [in, part·C + head·D + d]
+      full = [index[0], spec.map.offset + index[1]];
+    } else {
+      const headAxis = /hook_(attn_scores|pattern)$/.test(spec.tensor) ? 0 : 1;
+      full = [...index.slice(0, headAxis), spec.head, ...index.slice(headAxis)];
+    }
+  }
+  if (full.length !== shape.length || full.some((i, k) => !Number.isInteger(i) || i < 0 || i >= shape[k])) return null;
+  const flat = full.reduce((acc, i, k) => acc * shape[k] + i, 0);
+  return flatToCell(spec, flat);
+}
+
+function makeMarker() {
+  const marker = new THREE.Mesh(new THREE.BoxGeometry(1, 1, 1),
+    new THREE.MeshBasicMaterial({ color: "#fff3b0", transparent: true, opacity: 0.35, depthWrite: false }));
+  marker.visible = false;
+  marker.renderOrder = 10;
+  return marker;
+}
+
+function drawLabels(g, layer, scale) {
+  g.save();
+  g.scale(scale, scale);
+  g.textBaseline = "top";
+  for (const label of layer.labels) {
+    if (!label.shown) continue;
+    const style = getComputedStyle(label.el);
+    g.globalAlpha = Number(style.opacity);
+    const background = style.backgroundColor;
+    if (background && background !== "rgba(0, 0, 0, 0)") {
+      g.fillStyle = background;
+      g.fillRect(label.x, label.y, label.width, label.height);
+    }
+    g.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    g.fillStyle = style.color;
+    g.fillText(label.el.textContent, label.x + parseFloat(style.paddingLeft || "0") + parseFloat(style.borderLeftWidth || "0"),
+      label.y + parseFloat(style.paddingTop || "0"));
+  }
+  g.restore();
+}
