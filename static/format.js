@@ -6,13 +6,27 @@ function withMinus(text) {
   return text.replace("-", MINUS);
 }
 
+function requireFinite(value) {
+  if (!Number.isFinite(value)) throw new RangeError(`a finite number is needed, got ${value}`);
+}
+
+/** A value with exactly `digits` decimals, never "−0.00": for values known to sit near a round number. */
+export function formatFixed(value, digits = 2) {
+  requireFinite(value);
+  const text = value.toFixed(digits);
+  return Number(text) === 0 ? (0).toFixed(digits) : withMinus(text);
+}
+
 /** A value with `digits` decimals; tiny non-zero values keep two significant digits instead of showing 0.00. */
 export function formatNumber(value, digits = 2) {
-  if (!Number.isFinite(value)) throw new RangeError(`formatNumber needs a finite number, got ${value}`);
+  requireFinite(value);
   const tiny = value !== 0 && Math.abs(value) < 0.5 * 10 ** -digits;
-  const text = tiny ? value.toPrecision(2) : value.toFixed(digits);
-  const isZero = Number(text) === 0;
-  return isZero ? (0).toFixed(digits) : withMinus(text);
+  return tiny ? withMinus(String(Number(value.toPrecision(2)))) : formatFixed(value, digits);
+}
+
+/** An exact integer as is (√16 = 4), anything else as formatNumber. */
+export function formatPlain(value) {
+  return Number.isInteger(value) ? String(value) : formatNumber(value);
 }
 
 /** A term inside a sum: negative values in parentheses, so `0.42 + (−0.13)` reads unambiguously. */
@@ -25,12 +39,18 @@ export function formatTerm(value, digits = 2) {
 export function formatProbability(p) {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`a probability must lie in [0, 1], got ${p}`);
   if (p === 0 || p === 1) return String(p);
-  if (p < 0.005) return withMinus(p.toPrecision(2));
+  if (p < 0.005) return withMinus(String(Number(p.toPrecision(2))));
   for (let digits = 2; digits < 8; digits++) {
     const text = p.toFixed(digits);
     if (Number(text) < 1) return text;
   }
   return p.toFixed(8);
+}
+
+/** Items joined by commas; past `max` items the rest are left out and "…" says so. */
+export function formatList(items, max = items.length) {
+  const shown = items.slice(0, max).join(", ");
+  return items.length > max ? `${shown}, …` : shown;
 }
 
 /** An integer with thousands separators: 85,584. */

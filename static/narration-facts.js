@@ -1,0 +1,295 @@
+// The numbers the narration quotes, read from the live trace. Pure: no DOM, no three.js.
+// Every fact is null until the tensor it comes from has arrived, so steps can be built from the header
+// alone and rebuilt as data streams in; nothing here ever makes a number up.
+
+/** Read access to a Map name -> {shape, data, mask} by index, answering null for what has not arrived. */
+export class TraceView {
+  constructor(tensors) {
+    this.tensors = tensors instanceof Map ? tensors : new Map();
+  }
+
+  has(name) {
+    return this.tensors.has(name);
+  }
+
+  /** The value at `indices` (one per axis), or null when the tensor is missing. */
+  at(name, ...indices) {
+    const tensor = this.tensors.get(name);
+    if (!tensor) return null;
+    return tensor.data[flatIndex(tensor.shape, indices)];
+  }
+
+  /** The contiguous run of values along the last axis at `prefix` (e.g. row t of a T×C tensor), or null. */
+  row(name, ...prefix) {
+    const tensor = this.tensors.get(name);
+    if (!tensor) return null;
+    const length = tensor.shape[tensor.shape.length - 1];
+    const start = flatIndex(tensor.shape, [...prefix, 0]);
+    return Array.from(tensor.data.subarray(start, start + length));
+  }
+}
+
+function flatIndex(shape, indices) {
+  if (indices.length !== shape.length) throw new RangeError(`need ${shape.length} indices for shape ${shape}, got ${indices.length}`);
+  return indices.reduce((flat, index, axis) => {
+    if (index < 0 || index >= shape[axis]) throw new RangeError(`index ${index} out of range for axis ${axis} of shape ${shape}`);
+    return flat * shape[axis] + index;
+  }, 0);
+}
+
+const SHOWN_CHANNELS = 3;  // leading channels quoted when a vector is shown
+
+function mean(values) {
+  return values.reduce((sum, v) => sum + v, 0) / values.length;
+}
+
+function standardDeviation(values) {
+  const mu = mean(values);
+  return Math.sqrt(mean(values.map((v) => (v - mu) ** 2)));
+}
+
+function argmax(values) {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+function euclideanLength(values) {
+  return Math.sqrt(values.reduce((sum, v) => sum + v * v, 0));
+}
+
+/** softmax(values / temperature), computed stably by subtracting the largest value first. */
+export function softmax(values, temperature = 1) {
+  const scaled = values.map((v) => v / temperature);
+  const top = Math.max(...scaled);
+  const exps = scaled.map((v) => Math.exp(v - top));
+  const total = exps.reduce((sum, v) => sum + v, 0);
+  return exps.map((v) => v / total);
+}
+
+/** The model's sizes, from the header's config. */
+export function modelDimensions(header) {
+  const config = header.model.config;
+  const C = config.n_embd;
+  const H = config.n_head;
+  return {
+    id: header.model.id,
+    title: header.model.title || header.model.id,
+    nParams: header.model.n_params ?? null,
+    T: header.tokens.length,
+    C, H, D: C / H, F: 4 * C,
+    V: config.vocab_size,
+    L: config.n_layer,
+    nCtx: config.n_ctx,
+    epsilon: config.layer_norm_epsilon ?? 1e-5,
+    tied: config.tied_embeddings !== false,
+  };
+}
+
+/** id -> piece for every token the trace names: the prompt, the output line, a letter model's alphabet. */
+function pieceLookup(header, output, model) {
+  const pieces = new Map();
+  const alphabet = model?.allowed_characters;
+  if (alphabet) Array.from(alphabet).forEach((piece, id) => pieces.set(id, piece));
+  for (const token of header.tokens) pieces.set(token.id, token.piece);
+  for (const entry of [...(output?.top ?? []), output?.sampled, output?.greedy]) {
+    if (entry) pieces.set(entry.id, entry.piece);
+  }
+  return (id) => pieces.get(id) ?? `#${id}`;
+}
+
+function embeddingFacts(view, t) {
+  const embed = view.row("hook_embed", t);
+  const position = view.row("hook_pos_embed", t);
+  const stream = view.row("blocks.0.hook_resid_pre", t);
+  const sum = stream ?? (embed && position ? embed.map((v, c) => v + position[c]) : null);
+  return {
+    embedFirst: embed?.slice(0, SHOWN_CHANNELS) ?? null,
+    positionFirst: position?.slice(0, SHOWN_CHANNELS) ?? null,
+    embed0: embed?.[0] ?? null,
+    position0: position?.[0] ?? null,
+    sum0: sum?.[0] ?? null,
+  };
+}
+
+/**
+ * One LayerNorm at token t, channel 0: `prefix` is its recorded name (blocks.0.ln1), `paramPrefix` its
+ * checkpoint name (h.0.ln_1), `input` the tensor it normalizes.
+ */
+function layerNormFacts(view, weights, prefix, paramPrefix, input, t) {
+  const normalizedRow = view.row(`${prefix}.hook_normalized`, t);
+  return {
+    mean: view.at(`${prefix}.hook_mean`, t),
+    std: view.at(`${prefix}.hook_scale`, t),
+    input0: view.at(input, t, 0),
+    normalized0: normalizedRow?.[0] ?? null,
+    normalizedMean: normalizedRow ? mean(normalizedRow) : null,
+    normalizedStd: normalizedRow ? standardDeviation(normalizedRow) : null,
+    gamma0: weights.at(`${paramPrefix}.weight`, 0),
+    beta0: weights.at(`${paramPrefix}.bias`, 0),
+    out0: view.at(`${prefix}.hook_out`, t, 0),
+  };
+}
+
+/** Where each head of block `layer` looks from query t: its strongest key and that key's weight. */
+function headFocus(view, layer, t, H) {
+  const name = `blocks.${layer}.attn.hook_pattern`;
+  if (!view.has(name)) return null;
+  return Array.from({ length: H }, (_, head) => {
+    const weights = view.row(name, head, t).slice(0, t + 1);  // keys after t are masked (weight 0)
+    const key = argmax(weights);
+    return { head, key, weight: weights[key] };
+  });
+}
+
+/** The head whose attention from query t is most concentrated on one key: the easiest pattern to read. */
+function sharpestHead(heads) {
+  return heads.reduce((best, h) => (h.weight > best.weight ? h : best));
+}
+
+function attentionFacts(view, layer, t, dims) {
+  const block = `blocks.${layer}.attn`;
+  const heads = headFocus(view, layer, t, dims.H);
+  const head = heads ? sharpestHead(heads).head : 0;
+  const keys = Array.from({ length: t + 1 }, (_, s) => s);
+  const q = view.row(`${block}.hook_q`, t, head);
+  const scores = view.row(`${block}.hook_attn_scores`, head, t);
+  const pattern = view.row(`${block}.hook_pattern`, head, t);
+  const hasValues = view.has(`${block}.hook_v`);
+  const z0 = view.at(`${block}.hook_z`, t, head, 0);
+  return {
+    layer, head, heads,
+    qFirst: q?.slice(0, SHOWN_CHANNELS) ?? null,
+    scores: scores ? keys.map((s) => ({ key: s, value: scores[s] })) : null,
+    pattern: pattern ? keys.map((s) => ({ key: s, weight: pattern[s] })) : null,
+    top: heads ? heads[head] : null,
+    maskedPerHead: (dims.T * (dims.T - 1)) / 2,
+    z0,
+    zTerms: pattern && hasValues && z0 !== null
+      ? keys.map((s) => ({ key: s, weight: pattern[s], value: view.at(`${block}.hook_v`, s, head, 0) }))
+      : null,
+  };
+}
+
+/** The channel of `pre` whose value is nearest `target` among those with the same sign, with its GELU output. */
+function geluExample(pre, post, target) {
+  let best = null;
+  pre.forEach((value, channel) => {
+    if (Math.sign(value) !== Math.sign(target)) return;
+    if (best === null || Math.abs(value - target) < Math.abs(pre[best] - target)) best = channel;
+  });
+  return best === null ? null : { channel: best, pre: pre[best], post: post[best] };
+}
+
+function mlpFacts(view, weights, t) {
+  const pre = view.row("blocks.0.mlp.hook_pre", t);
+  const post = view.row("blocks.0.mlp.hook_post", t);
+  const lowest = pre ? pre.indexOf(Math.min(...pre)) : null;
+  const highest = pre ? argmax(pre) : null;
+  return {
+    norm: layerNormFacts(view, weights, "blocks.0.ln2", "h.0.ln_2", "blocks.0.hook_resid_mid", t),
+    positiveCount: pre ? pre.filter((v) => v > 0).length : null,
+    lowest: pre ? { channel: lowest, pre: pre[lowest] } : null,
+    highest: pre ? { channel: highest, pre: pre[highest] } : null,
+    // Inputs near ±1 show GELU's bend best: 1 keeps most of itself, −1 is pulled most of the way to 0.
+    positiveExample: pre && post ? geluExample(pre, post, 1) : null,
+    negativeExample: pre && post ? geluExample(pre, post, -1) : null,
+    out0: view.at("blocks.0.hook_mlp_out", t, 0),
+    residMid0: view.at("blocks.0.hook_resid_mid", t, 0),
+    residPost0: view.at("blocks.0.hook_resid_post", t, 0),
+  };
+}
+
+function stackFacts(view, t, dims) {
+  const lengthAt = (name) => {
+    const row = view.row(name, t);
+    return row ? euclideanLength(row) : null;
+  };
+  return {
+    entering: Array.from({ length: dims.L }, (_, i) => lengthAt(`blocks.${i}.hook_resid_pre`)),
+    leaving: lengthAt(`blocks.${dims.L - 1}.hook_resid_post`),
+    sharpest: Array.from({ length: dims.L }, (_, layer) => {
+      const heads = headFocus(view, layer, t, dims.H);
+      return heads ? { layer, ...sharpestHead(heads) } : null;
+    }),
+  };
+}
+
+const LISTED_LOGITS = 3;  // vocabulary entries named when a logit or probability row is quoted
+
+function ranked(row, pieceOf, count) {
+  return row
+    .map((value, id) => ({ id, piece: pieceOf(id), value }))
+    .sort((a, b) => b.value - a.value || a.id - b.id)
+    .slice(0, count);
+}
+
+function finalFacts(view, weights, t, dims, pieceOf, temperature) {
+  const logits = view.row("hook_logits", t);
+  const probs = view.row("hook_probs", t);
+  const applied = temperature > 0 ? temperature : 1;  // temperature 0 is greedy; its probabilities use 1
+  const maxLogit = logits ? Math.max(...logits) : null;
+  return {
+    norm: layerNormFacts(view, weights, "ln_final", "ln_f", `blocks.${dims.L - 1}.hook_resid_post`, t),
+    temperature: applied,
+    logits: logits ? ranked(logits, pieceOf, LISTED_LOGITS) : null,
+    maxLogit,
+    sumExp: logits ? logits.reduce((sum, v) => sum + Math.exp((v - maxLogit) / applied), 0) : null,
+    probs: probs ? ranked(probs, pieceOf, LISTED_LOGITS) : null,
+    perPosition: view.has("hook_probs")
+      ? Array.from({ length: dims.T }, (_, s) => {
+        const [best] = ranked(view.row("hook_probs", s), pieceOf, 1);
+        return { position: s, id: best.id, piece: best.piece, prob: best.value };
+      })
+      : null,
+  };
+}
+
+const COLD = 0.5;  // example temperatures the output chapter compares against
+const HOT = 2;
+
+function outputFacts(view, header, output, model, t, dims, pieceOf) {
+  const logits = view.row("hook_logits", t);
+  const favourite = logits ? argmax(logits) : null;
+  const at = (temperature) => ({ temperature, prob: softmax(logits, temperature)[favourite] });
+  const sampling = header.sampling ?? {};
+  const answerLength = model?.answer_length ?? null;
+  return {
+    top: output?.top ?? null,
+    sampled: output?.sampled ?? null,
+    greedy: output?.greedy ?? null,
+    temperature: sampling.temperature ?? 1,
+    topK: sampling.top_k ?? null,
+    topP: sampling.top_p ?? null,
+    seed: sampling.seed ?? null,
+    favourite: logits ? { id: favourite, piece: pieceOf(favourite), cold: at(COLD), warm: at(1), hot: at(HOT) } : null,
+    room: dims.nCtx - dims.T,
+    answerLength,
+    sortedPrompt: dims.id === "nano-sort" ? header.tokens.map((tok) => tok.piece).sort().join("") : null,
+  };
+}
+
+/** Everything the narration quotes, for the last prompt token (the one whose row predicts what comes next). */
+export function readFacts({ header, tensors, output, model, weights }) {
+  const view = new TraceView(tensors);
+  const weightView = new TraceView(weights);
+  const dims = modelDimensions(header);
+  const t = dims.T - 1;
+  const pieceOf = pieceLookup(header, output, model);
+  const tokens = header.tokens.map((tok, position) => ({ id: tok.id, piece: tok.piece, position }));
+  return {
+    dims, tokens, t, token: tokens[t],
+    embedding: embeddingFacts(view, t),
+    layerNorm: layerNormFacts(view, weightView, "blocks.0.ln1", "h.0.ln_1", "blocks.0.hook_resid_pre", t),
+    attention: attentionFacts(view, 0, t, dims),
+    projection: {
+      attnOut0: view.at("blocks.0.hook_attn_out", t, 0),
+      residPre0: view.at("blocks.0.hook_resid_pre", t, 0),
+      residMid0: view.at("blocks.0.hook_resid_mid", t, 0),
+    },
+    mlp: mlpFacts(view, weightView, t),
+    stack: stackFacts(view, t, dims),
+    final: finalFacts(view, weightView, t, dims, pieceOf, header.sampling?.temperature ?? 1),
+    output: outputFacts(view, header, output, model, t, dims, pieceOf),
+  };
+}

@@ -1,0 +1,208 @@
+// Narration against a real recorded pass (tests/fixtures/trace-nano-sort.json, written by
+// tools/make_trace_fixture.py): chapters in order, the same steps in both languages, texts that quote the
+// fixture's own numbers, block ids the layout knows, and a header-only build that never breaks.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import { formatNumber, formatProbability } from "../format.js";
+import { LANGUAGES } from "../i18n.js";
+import { cellToFlat, computeLayout } from "../layout.js";
+import { CHAPTERS, buildSteps } from "../narration.js";
+
+const fixture = JSON.parse(readFileSync(new URL("../../tests/fixtures/trace-nano-sort.json", import.meta.url), "utf8"));
+const { header, output } = fixture;
+const config = header.model.config;
+const T = header.tokens.length;
+const C = config.n_embd;
+const H = config.n_head;
+const last = T - 1;
+const model = { allowed_characters: "ABC", prompt_length: 6, answer_length: 6, context_length: config.n_ctx };
+
+/** Tensors as api.js hands them on: Float32Array data, Uint8Array masks. */
+function asTensors(entries) {
+  return new Map(entries.map((e) => [e.name, {
+    ...e, data: Float32Array.from(e.data), mask: e.mask ? Uint8Array.from(e.mask) : null,
+  }]));
+}
+
+const tensors = asTensors(fixture.tensors);
+const weights = asTensors(fixture.weights);
+const full = (lang) => buildSteps({ header, tensors, output, model, weights }, lang);
+const stepById = (steps, id) => {
+  const step = steps.find((s) => s.id === id);
+  assert.ok(step, `no step ${id}`);
+  return step;
+};
+/** Raw fixture value, read without any narration code. */
+const raw = (name, ...index) => {
+  const entry = fixture.tensors.find((e) => e.name === name);
+  const flat = index.reduce((acc, i, axis) => acc * entry.shape[axis] + i, 0);
+  return Math.fround(entry.data[flat]);
+};
+
+test("chapters follow the seed's order", () => {
+  assert.deepEqual(CHAPTERS.map((c) => c.id), ["introduction", "embedding", "layer_norm", "self_attention",
+    "projection", "mlp", "transformer", "softmax", "output"]);
+  for (const chapter of CHAPTERS) for (const lang of LANGUAGES) assert.ok(chapter.title[lang], `${chapter.id} needs a ${lang} title`);
+});
+
+for (const lang of LANGUAGES) {
+  test(`${lang}: every chapter has several steps, in chapter order`, () => {
+    const steps = full(lang);
+    assert.ok(steps.length >= 35 && steps.length <= 50, `${steps.length} steps`);
+    const order = CHAPTERS.map((c) => c.id);
+    let previous = 0;
+    for (const step of steps) {
+      const index = order.indexOf(step.chapter);
+      assert.ok(index >= previous, `${step.id} (${step.chapter}) comes after a later chapter`);
+      assert.ok(step.id.startsWith(`${step.chapter}.`), `${step.id} should be named after its chapter`);
+      previous = index;
+    }
+    for (const chapter of order) {
+      const count = steps.filter((s) => s.chapter === chapter).length;
+      assert.ok(count >= 3 && count <= 7, `${chapter} has ${count} steps`);
+    }
+    assert.equal(new Set(steps.map((s) => s.id)).size, steps.length, "step ids are unique");
+  });
+
+  test(`${lang}: no text is empty or shows undefined, NaN or null`, () => {
+    for (const step of full(lang)) {
+      assert.ok(step.title.trim().length > 0, `${step.id} title`);
+      assert.ok(step.text.trim().length > 40, `${step.id} text is too short: ${step.text}`);
+      assert.doesNotMatch(step.text, /undefined|NaN|null|\[object|Infinity/, step.id);
+      assert.equal((step.text.match(/`/g) ?? []).length % 2, 0, `${step.id} has an unclosed backtick`);
+    }
+  });
+}
+
+test("both languages build the same steps: ids, focus, camera, cells, animations", () => {
+  const [ko, en] = [full("ko"), full("en")];
+  assert.deepEqual(ko.map((s) => s.id), en.map((s) => s.id));
+  ko.forEach((step, i) => {
+    const { title: _t1, text: _x1, ...koRest } = step;
+    const { title: _t2, text: _x2, ...enRest } = en[i];
+    assert.deepEqual(koRest, enRest, step.id);
+    assert.notEqual(step.text, en[i].text, `${step.id} is not translated`);
+  });
+});
+
+test("the texts are written in their language", () => {
+  for (const step of full("ko")) assert.match(step.text, /[가-힣]/, `${step.id} has no Korean`);
+  for (const step of full("en")) assert.doesNotMatch(step.text, /[가-힣]/, `${step.id} has Korean in English`);
+});
+
+test("texts quote the fixture's real numbers", () => {
+  const token = header.tokens[last];
+  const top = output.top[0];
+  const embed0 = raw("hook_embed", last, 0);
+  const resid0 = raw("blocks.0.hook_resid_pre", last, 0);
+  const mean = raw("blocks.0.ln1.hook_mean", last);
+  for (const lang of LANGUAGES) {
+    const steps = full(lang);
+    const lookup = stepById(steps, "embedding.lookup").text;
+    assert.ok(lookup.includes(`\`${token.piece}\``), `${lang} lookup names the token`);
+    assert.match(lookup, new RegExp(`(index is|인덱스는) ${token.id}\\b`), `${lang} lookup quotes the index`);
+    const sum = stepById(steps, "embedding.sum").text;
+    assert.ok(sum.includes(formatNumber(embed0)) && sum.includes(formatNumber(resid0)), `${lang} sum: ${sum}`);
+    assert.ok(stepById(steps, "layer_norm.mean").text.includes(formatNumber(mean)), `${lang} LayerNorm mean`);
+    const distribution = stepById(steps, "output.distribution").text;
+    assert.ok(distribution.includes(`\`${top.piece}\``) && distribution.includes(formatProbability(top.prob)),
+      `${lang} top choice: ${distribution}`);
+    assert.ok(stepById(steps, "output.sample").text.includes(`\`${output.sampled.piece}\``), `${lang} sampled token`);
+  }
+});
+
+test("the attention example is the sharpest head of block 0, with its real weight", () => {
+  const rows = Array.from({ length: H }, (_, h) => Array.from({ length: T }, (_, s) => raw("blocks.0.attn.hook_pattern", h, last, s)));
+  const peaks = rows.map((row) => Math.max(...row));
+  const head = peaks.indexOf(Math.max(...peaks));
+  const key = rows[head].indexOf(peaks[head]);
+  const en = stepById(full("en"), "self_attention.softmax").text;
+  assert.ok(en.includes(`In head ${head},`) && en.includes(formatProbability(peaks[head])) && en.includes(`position ${key}`), en);
+  const ko = stepById(full("ko"), "self_attention.softmax").text;
+  assert.ok(ko.includes(`${head}번 헤드`) && ko.includes(formatProbability(peaks[head])) && ko.includes(`${key}번 위치`), ko);
+  const anim = stepById(full("en"), "self_attention.scores").anim;
+  assert.deepEqual(anim, { kind: "dot_product", layer: 0, head, query: last });
+});
+
+test("the weighted sum quoted for z adds up to the recorded z", () => {
+  const text = stepById(full("en"), "self_attention.weighted_sum").text;
+  const match = text.match(/For channel 0: (.*) = (\S+)\./);
+  assert.ok(match, text);
+  const rows = Array.from({ length: H }, (_, h) => Array.from({ length: T }, (_, s) => raw("blocks.0.attn.hook_pattern", h, last, s)));
+  const peaks = rows.map((row) => Math.max(...row));
+  const head = peaks.indexOf(Math.max(...peaks));
+  let z = 0;
+  for (let s = 0; s <= last; s++) z += rows[head][s] * raw("blocks.0.attn.hook_v", s, head, 0);
+  assert.equal(match[2], formatNumber(raw("blocks.0.attn.hook_z", last, head, 0)));
+  assert.ok(Math.abs(z - raw("blocks.0.attn.hook_z", last, head, 0)) < 1e-3, "the fixture's z is the weighted sum");
+});
+
+test("every focus, camera and cell id is a block of the layout, and cells point at the quoted values", () => {
+  const layout = computeLayout(header);
+  const blocks = new Map(layout.blocks.map((b) => [b.id, b]));
+  for (const step of full("en")) {
+    for (const id of step.focus) assert.ok(blocks.has(id), `${step.id} focuses on unknown block ${id}`);
+    if (step.camera !== "home") {
+      assert.ok(Array.isArray(step.camera) && step.camera.length, `${step.id} camera`);
+      for (const id of step.camera) assert.ok(blocks.has(id), `${step.id} camera on unknown block ${id}`);
+    }
+    for (const [id, cells] of Object.entries(step.cells ?? {})) {
+      const block = blocks.get(id);
+      assert.ok(block, `${step.id} outlines cells of unknown block ${id}`);
+      for (const [r, c] of cells) {
+        assert.ok(r >= 0 && r < block.shape2d[0] && c >= 0 && c < block.shape2d[1], `${step.id}: cell ${r},${c} outside ${id}`);
+      }
+    }
+  }
+  const sum = stepById(full("en"), "embedding.sum").cells;
+  const residBlock = blocks.get("blocks.0.hook_resid_pre");
+  assert.deepEqual(sum["blocks.0.hook_resid_pre"].map(([r, c]) => cellToFlat(residBlock, r, c)), [last * C + 0]);
+  const lookup = stepById(full("en"), "embedding.lookup").cells;
+  const wte = blocks.get("w:wte.weight");
+  const id = header.tokens[last].id;
+  assert.deepEqual(lookup["w:wte.weight"].map(([r, c]) => cellToFlat(wte, r, c)), [0, 1, 2].map((c) => id * C + c));
+});
+
+test("animations use the contract's kinds and name real tensors and tokens", () => {
+  const kinds = new Set(["token_flow", "dot_product", "weighted_sum", "sweep", "lookup"]);
+  const names = new Set(header.tensors.map((t) => t.name));
+  for (const step of full("en")) {
+    if (!step.anim) continue;
+    assert.ok(kinds.has(step.anim.kind), `${step.id}: ${step.anim.kind}`);
+    if (step.anim.kind === "sweep") assert.ok(names.has(step.anim.tensor), `${step.id} sweeps ${step.anim.tensor}`);
+    for (const field of ["token", "query"]) {
+      if (field in step.anim) assert.ok(step.anim[field] >= 0 && step.anim[field] < T, `${step.id} ${field}`);
+    }
+  }
+});
+
+test("a header alone builds every step with shape-only wording and no made-up numbers", () => {
+  const embed0 = formatNumber(raw("hook_embed", last, 0));
+  for (const lang of LANGUAGES) {
+    const bare = buildSteps({ header, tensors: new Map(), output: null, model: null }, lang);
+    assert.deepEqual(bare.map((s) => s.id), full(lang).map((s) => s.id));
+    for (const step of bare) {
+      assert.ok(step.text.trim().length > 40, `${step.id}`);
+      assert.doesNotMatch(step.text, /undefined|NaN|null|\[object|Infinity/, step.id);
+    }
+    assert.ok(!stepById(bare, "embedding.sum").text.includes(embed0), `${lang}: no value before its tensor arrives`);
+    assert.match(stepById(bare, "embedding.lookup").text, new RegExp(`\\b${header.tokens[last].id}\\b`), "token ids are in the header");
+    assert.ok(!stepById(bare, "output.distribution").text.includes(formatProbability(output.top[0].prob)));
+  }
+});
+
+test("a half-streamed pass builds, quoting only what has arrived", () => {
+  const half = new Map([...tensors].slice(0, Math.floor(tensors.size / 2)));
+  for (const lang of LANGUAGES) {
+    const steps = buildSteps({ header, tensors: half, output: null, model }, lang);
+    for (const step of steps) assert.doesNotMatch(step.text, /undefined|NaN|null/, step.id);
+    assert.ok(stepById(steps, "embedding.sum").text.includes(formatNumber(raw("blocks.0.hook_resid_pre", last, 0))));
+  }
+});
+
+test("bad input gets a clear error", () => {
+  assert.throws(() => buildSteps({ header, tensors }, "fr"), /unknown language "fr"/);
+  assert.throws(() => buildSteps({ tensors }, "en"), /needs the stream's header/);
+});
