@@ -1,0 +1,140 @@
+"""The bundled text GPT: a small GPT-2 with its own BPE, trained on tinyshakespeare by our NumPy trainer.
+
+`train_bpe_for_text_model()` then `train_text_model()` reproduce the committed files from one seed:
+the vocabulary (`tiny-shakespeare.tiktoken`), the weights (`.npz`, float16) and the config (`.json`).
+"""
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model import bpe
+from model.backward import logits as batch_logits
+from model.bundles import WEIGHTS_DIR, ModelBundle
+from model.config import GPTConfig
+from model.corpus import CORPUS_DESCRIPTION, load_corpus, split_corpus
+from model.sampling import Sampling, generate
+from model.tokenizers import TiktokenTokenizer
+from model.train import TrainSettings, init_params, train
+from model.weights import load_npz, save_npz
+
+MODEL_ID = "tiny-shakespeare"
+VOCAB_SIZE = 4096  # a few thousand pieces: most common words are one token, rare ones two or three
+SHAPE = dict(n_ctx=128, n_embd=128, n_head=4, n_layer=4)  # ~1.3M parameters: the most this machine trains in under an hour
+BATCH_SIZE = 16  # windows of n_ctx tokens per step
+EVAL_WINDOWS = 64  # fixed validation windows, the same at every evaluation
+SETTINGS = dict(lr=2e-3, min_lr=2e-4, warmup_steps=50, eval_every=100)
+EXAMPLES = ("ROMEO:\nO, she doth teach the torches to burn bright", "First Citizen:\nWe are accounted poor citizens",
+            "KING RICHARD II:\n", "To be, or not to be")
+
+
+def ranks_path(weights_dir: Path = WEIGHTS_DIR) -> Path:
+    return Path(weights_dir) / f"{MODEL_ID}.tiktoken"
+
+
+def tiny_shakespeare(weights_dir: Path = WEIGHTS_DIR) -> ModelBundle:
+    """The trained text model as the app serves it (no network: weights and vocabulary are in the repo)."""
+    params, config = load_npz(Path(weights_dir) / MODEL_ID)
+    encoding = bpe.load_encoding(ranks_path(weights_dir), MODEL_ID)
+    if encoding.n_vocab != config.vocab_size:
+        raise ValueError(f"{MODEL_ID}: vocabulary has {encoding.n_vocab} tokens but the weights expect {config.vocab_size}")
+    return ModelBundle(
+        id=MODEL_ID, title="Tiny Shakespeare",
+        description=(f"A {config.n_params() / 1e6:.1f}M-parameter GPT-2 trained here on Shakespeare's plays, "
+                     f"with its own {config.vocab_size}-token byte-level BPE; type any text, up to {config.n_ctx} tokens."),
+        config=config, params=params, tokenizer=TiktokenTokenizer(encoding), examples=EXAMPLES,
+    )
+
+
+def train_bpe_for_text_model(vocab_size: int = VOCAB_SIZE, weights_dir: Path = WEIGHTS_DIR,
+                             progress: bool = True) -> Path:
+    """Learn the vocabulary from the training split of the corpus and save it beside the weights."""
+    train_text, _ = split_corpus(load_corpus())
+    ranks = bpe.train_bpe(train_text, vocab_size, progress=progress)
+    path = ranks_path(weights_dir)
+    bpe.save_ranks(path, ranks)
+    return path
+
+
+def _windows(ids: np.ndarray, starts: np.ndarray, n_ctx: int):  # starts [B] -> inputs [B, T], targets [B, T]
+    rows = starts[:, None] + np.arange(n_ctx + 1)  # [B, T + 1]
+    window = ids[rows]
+    return window[:, :-1], window[:, 1:]
+
+
+def mean_loss(params, config: GPTConfig, ids: np.ndarray, starts: np.ndarray, batch_size: int = BATCH_SIZE) -> float:
+    """Mean next-token cross-entropy (nats per token) over the windows starting at `starts`."""
+    total, count = 0.0, 0
+    for i in range(0, len(starts), batch_size):
+        inputs, targets = _windows(ids, starts[i:i + batch_size], config.n_ctx)
+        logits = batch_logits(params, config, inputs)  # [B, T, V]
+        shifted = logits - logits.max(-1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        total -= float(np.take_along_axis(log_probs, targets[..., None], -1).sum())
+        count += targets.size
+    return total / count
+
+
+def _checkpointing_evaluator(config, val_ids, val_starts, checkpoint: Path | None):
+    def evaluate(params):
+        val_loss = mean_loss(params, config, val_ids, val_starts)
+        if checkpoint is not None:
+            save_npz(checkpoint, params, config, dtype=np.float32)
+        return {"val_loss": val_loss}
+    return evaluate
+
+
+def samples(bundle_params, config: GPTConfig, encoding, prompts, n_tokens: int = 48, seed: int = 0) -> list[str]:
+    """A continuation of each prompt, sampled at temperature 0.8 from the top 40 tokens."""
+    texts = []
+    for i, prompt in enumerate(prompts):
+        ids = encoding.encode(prompt)
+        new = [t for t, _ in generate(bundle_params, config, ids, n_tokens, Sampling(0.8, top_k=40, seed=seed + i))]
+        texts.append(encoding.decode(ids + new))
+    return texts
+
+
+def train_text_model(seed: int = 0, steps: int = 1500, progress: bool = True, weights_dir: Path = WEIGHTS_DIR,
+                     checkpoint: Path | None = None) -> dict:
+    """Train the bundled text model from the saved vocabulary and write its weights; returns the figures.
+
+    Every random choice (initialisation, each step's windows) derives from `seed`, so the same command
+    gives the same weights on the same machine. `checkpoint` (a path stem) receives float32 weights at
+    every evaluation, so a long run can be inspected while it goes.
+    """
+    weights_dir = Path(weights_dir)
+    encoding = bpe.load_encoding(ranks_path(weights_dir), MODEL_ID)
+    config = GPTConfig(vocab_size=encoding.n_vocab, **SHAPE)
+    train_text, val_text = split_corpus(load_corpus())
+    train_ids = np.array(encoding.encode(train_text), dtype=np.int64)
+    val_ids = np.array(encoding.encode(val_text), dtype=np.int64)
+    val_starts = np.linspace(0, len(val_ids) - config.n_ctx - 1, EVAL_WINDOWS).astype(np.int64)
+
+    def next_batch(step):
+        rng = np.random.default_rng([seed, step])
+        return _windows(train_ids, rng.integers(0, len(train_ids) - config.n_ctx - 1, BATCH_SIZE), config.n_ctx)
+
+    params = init_params(config, np.random.default_rng(seed))
+    settings = TrainSettings(steps=steps, **SETTINGS)
+    start = time.perf_counter()
+    report = train(params, config, next_batch, settings, _checkpointing_evaluator(config, val_ids, val_starts, checkpoint),
+                   progress=progress, desc=MODEL_ID)
+    seconds = time.perf_counter() - start
+    save_npz(weights_dir / MODEL_ID, params, config)
+    stored, _ = load_npz(weights_dir / MODEL_ID)  # float16 on disk: measure what the app will serve
+    train_starts = np.linspace(0, len(train_ids) - config.n_ctx - 1, EVAL_WINDOWS).astype(np.int64)
+    figures = {
+        "corpus": CORPUS_DESCRIPTION, "seed": seed, "steps": report.steps, "seconds": round(seconds, 1),
+        "n_params": config.n_params(), "tokens_seen": report.steps * BATCH_SIZE * config.n_ctx,
+        "chars_per_token": {"train": len(train_text) / len(train_ids), "val": len(val_text) / len(val_ids)},
+        "loss_float32": {"train": mean_loss(params, config, train_ids, train_starts),
+                         "val": mean_loss(params, config, val_ids, val_starts)},
+        "loss_float16": {"train": mean_loss(stored, config, train_ids, train_starts),
+                         "val": mean_loss(stored, config, val_ids, val_starts)},
+        "samples": samples(stored, config, encoding, EXAMPLES, seed=seed),
+    }
+    for split in ("train", "val"):
+        figures["loss_float16"][f"{split}_per_char"] = figures["loss_float16"][split] / figures["chars_per_token"][split]
+    (weights_dir / f"{MODEL_ID}.training.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    return figures
