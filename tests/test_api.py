@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 
 from model.gpt import trace
 from model.recorder import tensor_specs
-from server import passes
+from server import main, passes
 from server.encoding import decode_array
 from server.main import create_app
+from server.paths import THREE_BUILD_DIR
 from server.schemas import HealthResponse, ModelsResponse, WeightLine, stream_line
 from server.settings import Settings
 
@@ -246,6 +247,32 @@ def test_the_page_renders_with_the_default_model(client):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert 'data-default-model="nano-sort"' in response.text
     assert 'data-protocol-version="1"' in response.text
+
+
+def test_with_no_models_the_page_and_api_say_so():
+    client = TestClient(create_app(Settings(), registry={}))
+    assert 'data-default-model=""' in client.get("/").text
+    assert client.get("/api/models").json()["default_model"] is None
+    response = post_trace(client)
+    assert response.status_code == 404 and "available: none" in response.json()["message"]
+
+
+def test_static_files_are_served(client):
+    response = client.get("/static/api.js")
+    assert response.status_code == 200 and "javascript" in response.headers["content-type"]
+
+
+@pytest.mark.skipif(not THREE_BUILD_DIR.is_dir(), reason="three.js is installed by `npm ci`")
+def test_three_is_served_from_node_modules(client):
+    for path in ("/vendor/three/build/three.module.js", "/vendor/three/addons/controls/OrbitControls.js"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_absent_front_end_directories_are_not_mounted(random_bundle, tmp_path, monkeypatch):
+    monkeypatch.setattr(main, "MOUNTS", {"/static": tmp_path / "absent"})
+    client = TestClient(main.create_app(Settings(), registry={"nano-sort": random_bundle}))
+    assert client.get("/static/api.js").status_code == 404
+    assert client.get("/api/health").status_code == 200
 
 
 def test_the_busy_answer_is_503_with_retry_after(random_bundle):

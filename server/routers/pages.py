@@ -16,4 +16,6 @@ def index(request: Request, default: DefaultModel):
     if not (TEMPLATES_DIR / "index.html").is_file():
         raise HTTPException(500, f"the page template {TEMPLATES_DIR / 'index.html'} is missing from this install")
     return templates.TemplateResponse(request, "index.html", {
-        "request": request, "protocol_version": PROTOCOL_VERSION, "default_model": default})
+        "request": request, "protocol_version": PROTOCOL_VERSION,
+        "default_model": default or "",  # "" rather than Jinja's "None" when no model loaded
+    })
