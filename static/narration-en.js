@@ -21,7 +21,7 @@ export const STEP_TEXT = {
   "introduction.welcome": {
     title: "What you are looking at",
     text: (f) => sentences(
-      `This page shows one forward pass of ${f.dims.title}, a small GPT` +
+      `This page shows one forward pass of ${f.dims.title}, a GPT` +
         (known(f.dims.nParams) ? ` with ${formatCount(f.dims.nParams)} parameters,` : "") +
         ` reading the prompt ${code(f.tokens.map((x) => x.piece).join(""))}.`,
       "Every block in the scene is a tensor the model really computed, and every cell of a block is one of its numbers.",
@@ -61,7 +61,7 @@ export const STEP_TEXT = {
     title: "From text to token indices",
     text: (f) => sentences(
       `First the prompt is cut into tokens, and each token is replaced by its index in the vocabulary: ${formatList(f.tokens.map((x) => `${code(x.piece)} → ${x.id}`), LISTED + 4)}.`,
-      f.dims.V <= 26 && "In this model every letter is one token.",
+      f.dims.vocabulary === "letters" && "In this model every letter is one token.",
       `From here on the model works only with these ${f.dims.T} integers; the text itself is gone.`,
     ),
   },
@@ -358,7 +358,10 @@ export const STEP_TEXT = {
     text: (f) => {
       const fin = f.final;
       return sentences(
-        `Softmax turns logits into probabilities: each logit is divided by the temperature (${formatPlain(fin.temperature)} here), the largest is subtracted so the exponentials cannot overflow, and each exponential is divided by their total.`,
+        "Softmax turns logits into probabilities: each logit is divided by the temperature, the largest is subtracted so the exponentials cannot overflow, and each exponential is divided by their total.",
+        fin.greedy
+          ? "The temperature is set to 0, which means a greedy choice, so the probabilities shown are computed at temperature 1."
+          : `The temperature is ${formatPlain(fin.temperature)} now.`,
         known(fin.maxLogit, fin.sumExp) && fin.probs &&
           `For ${tok(f)}: the largest logit is ${num(fin.maxLogit)}, the exponentials add up to ${num(fin.sumExp)}, and the result is ${formatList(fin.probs.map((x) => `${code(x.piece)} ${prob(x.value)}`))}.`,
       );

@@ -76,6 +76,7 @@ export function modelDimensions(header) {
     id: header.model.id,
     title: header.model.title || header.model.id,
     nParams: header.model.n_params ?? null,
+    vocabulary: header.model.vocabulary ?? null,  // "letters" (one token per character) or "bpe"
     T: header.tokens.length,
     C, H, D: C / H, F: 4 * C,
     V: config.vocab_size,
@@ -232,6 +233,7 @@ function finalFacts(view, weights, t, dims, pieceOf, temperature) {
   return {
     norm: layerNormFacts(view, weights, "ln_final", "ln_f", `blocks.${dims.L - 1}.hook_resid_post`, t),
     temperature: applied,
+    greedy: temperature === 0,
     logits: logits ? ranked(logits, pieceOf, LISTED_LOGITS) : null,
     maxLogit,
     sumExp: logits ? logits.reduce((sum, v) => sum + Math.exp((v - maxLogit) / applied), 0) : null,

@@ -23,7 +23,7 @@ export const STEP_TEXT = {
   "introduction.welcome": {
     title: "지금 보고 있는 것",
     text: (f) => sentences(
-      `이 화면은 작은 GPT인 ${f.dims.title} 모델이 프롬프트 ${code(f.tokens.map((x) => x.piece).join(""))}에 대해 수행하는 순전파 한 번을 그대로 보여 줍니다.`,
+      `이 화면은 GPT 모델인 ${f.dims.title}에서 프롬프트 ${code(f.tokens.map((x) => x.piece).join(""))}에 대해 일어나는 순전파 한 번을 그대로 보여 줍니다.`,
       known(f.dims.nParams) && `이 모델의 매개변수는 ${formatCount(f.dims.nParams)}개입니다.`,
       "장면 속 블록 하나하나가 모델이 실제로 계산한 텐서이고, 블록의 칸 하나가 그 텐서의 숫자 하나입니다.",
       "모델이 하는 일은 단 하나, 다음에 올 토큰을 맞히는 것입니다.",
@@ -62,7 +62,7 @@ export const STEP_TEXT = {
     title: "텍스트에서 토큰 인덱스로",
     text: (f) => sentences(
       `먼저 프롬프트를 토큰으로 자르고, 각 토큰을 어휘 안의 인덱스로 바꿉니다: ${formatList(f.tokens.map((x) => `${code(x.piece)} → ${x.id}`), LISTED + 4)}.`,
-      f.dims.V <= 26 && "이 모델에서는 글자 하나가 곧 토큰 하나입니다.",
+      f.dims.vocabulary === "letters" && "이 모델에서는 글자 하나가 곧 토큰 하나입니다.",
       `여기서부터 모델이 다루는 것은 이 정수 ${f.dims.T}개뿐이고, 텍스트 자체는 더 이상 남아 있지 않습니다.`,
     ),
   },
@@ -359,7 +359,10 @@ export const STEP_TEXT = {
     text: (f) => {
       const fin = f.final;
       return sentences(
-        `소프트맥스가 로짓을 확률로 바꿉니다. 각 로짓을 온도(지금은 ${formatPlain(fin.temperature)})로 나누고, 지수함수 값이 넘치지 않도록 가장 큰 값을 뺀 다음, 지수함수를 취해 전체 합으로 나눕니다.`,
+        "소프트맥스가 로짓을 확률로 바꿉니다. 각 로짓을 온도로 나누고, 지수함수 값이 넘치지 않도록 가장 큰 값을 뺀 다음, 지수함수를 취해 전체 합으로 나눕니다.",
+        fin.greedy
+          ? "온도를 0으로 두면 가장 가능성 높은 토큰을 그대로 고르므로, 여기 보이는 확률은 온도 1로 계산한 것입니다."
+          : `지금 온도: ${formatPlain(fin.temperature)}.`,
         known(fin.maxLogit, fin.sumExp) && fin.probs &&
           `${tok(f)}의 경우 가장 큰 로짓은 ${num(fin.maxLogit)}, 지수함수 값의 합은 ${num(fin.sumExp)}이고, 결과는 ${formatList(fin.probs.map((x) => `${code(x.piece)} ${prob(x.value)}`))}입니다.`,
       );

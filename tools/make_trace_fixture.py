@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from model.bundles import NANO_SORT_ALPHABET, nano_sort  # noqa: E402
+from model.config import GPTConfig  # noqa: E402
 from model.gpt import trace  # noqa: E402
 from model.recorder import tensor_specs  # noqa: E402
 from model.sampling import Sampling, next_token_distribution, sample  # noqa: E402
@@ -25,6 +26,8 @@ from model.tokenizers import LetterTokenizer  # noqa: E402
 from model.weights import WeightsError  # noqa: E402
 from tests.conftest import NANO_SORT_SHAPE, random_params  # noqa: E402  (the test suite's own random weights)
 
+GPT2_SMALL_SHAPE = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
+WIDE_PROMPT = "CBABBCABCCBAACBB"  # 16 tokens, as in the GPT-2-small benchmark scene
 QUOTED_WEIGHTS = ("h.0.ln_1.weight", "h.0.ln_1.bias")  # γ and β of the LayerNorm the narration walks through
 DECIMALS = 6  # enough that the JS tests see the engine's numbers; keeps the file small
 TOP_N = 10  # entries in the output line's `top`, as in the protocol
@@ -73,15 +76,12 @@ def output_line(logits_row, sampling: Sampling, tokenizer, position: int) -> dic
             "greedy": {"id": greedy, "piece": tokenizer.piece(greedy)}}
 
 
-def build_fixture(prompt: str, which: str, seed: int, sampling: Sampling) -> dict:
-    params, config, title = load_model(which, seed)
-    tokenizer = LetterTokenizer(NANO_SORT_ALPHABET)
-    tokens = tokenizer.encode(prompt)
-    recorded = trace(params, config, tokens, temperature=sampling.temperature)
+def header_line(model_id: str, title: str, config: GPTConfig, tokens: list[int], tokenizer, sampling: Sampling) -> dict:
+    """The protocol's `header` line: the model, the tokens and every tensor that will follow."""
     specs = tensor_specs(config, len(tokens))
-    header = {
+    return {
         "type": "header", "protocol": 1, "step": 0,
-        "model": {"id": "nano-sort", "title": title, "config": config.to_dict(),
+        "model": {"id": model_id, "title": title, "config": config.to_dict(),
                   "n_params": config.n_params(), "vocabulary": tokenizer.kind},
         "tokens": [{"id": i, "piece": tokenizer.piece(i)} for i in tokens],
         "precision": "json",
@@ -90,8 +90,21 @@ def build_fixture(prompt: str, which: str, seed: int, sampling: Sampling) -> dic
         "tensors": [{"name": s.name, "shape": list(s.shape), "chapter": s.chapter, "layer": s.layer,
                      "description": s.description} for s in specs],
     }
+
+
+def build_fixture(prompt: str, which: str, seed: int, sampling: Sampling) -> dict:
+    params, config, title = load_model(which, seed)
+    tokenizer = LetterTokenizer(NANO_SORT_ALPHABET)
+    tokens = tokenizer.encode(prompt)
+    recorded = trace(params, config, tokens, temperature=sampling.temperature)
+    specs = tensor_specs(config, len(tokens))
+    # A header with GPT-2 small's shapes, for layout and narration tests of a wide, deep model; only its
+    # shapes matter (its tokens are letters, not GPT-2 ids), and no tensors come with it.
+    wide_tokens = tokenizer.encode(WIDE_PROMPT)
     return {
-        "header": header,
+        "header": header_line("nano-sort", title, config, tokens, tokenizer, sampling),
+        "wide_header": header_line("gpt2-small-shape", "GPT-2 small shape (header only)", GPT2_SMALL_SHAPE,
+                                   wide_tokens, tokenizer, sampling),
         "tensors": [tensor_entry(s.name, recorded.records[s.name]) for s in specs],
         "output": output_line(recorded.logits[-1], sampling, tokenizer, len(tokens) - 1),
         "weight_shapes": {k: list(v) for k, v in config.param_shapes().items()},

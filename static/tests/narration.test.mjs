@@ -206,3 +206,29 @@ test("bad input gets a clear error", () => {
   assert.throws(() => buildSteps({ header, tensors }, "fr"), /unknown language "fr"/);
   assert.throws(() => buildSteps({ tensors }, "en"), /needs the stream's header/);
 });
+
+test("a GPT-2-small-shaped header (12 blocks, 12 heads, 16 tokens) builds with ids its layout knows", () => {
+  const wide = fixture.wide_header;
+  const blocks = new Set(computeLayout(wide).blocks.map((b) => b.id));
+  for (const lang of LANGUAGES) {
+    const steps = buildSteps({ header: wide, tensors: new Map(), output: null, model: null }, lang);
+    assert.deepEqual(steps.map((s) => s.id), full(lang).map((s) => s.id), "the same steps for every model");
+    for (const step of steps) {
+      assert.doesNotMatch(step.text, /undefined|NaN|null/, step.id);
+      for (const id of [...step.focus, ...(step.camera === "home" ? [] : step.camera)]) assert.ok(blocks.has(id), `${step.id}: ${id}`);
+    }
+    assert.match(stepById(steps, "embedding.tokens").text, /, …\./, `${lang}: a long prompt's token list is cut short`);
+    assert.match(stepById(steps, "transformer.stack").text, /\b11\b/, `${lang}: names the last of 12 blocks`);
+  }
+});
+
+test("temperature 0 is told as a greedy choice, not a random draw", () => {
+  const greedyHeader = { ...header, sampling: { ...header.sampling, temperature: 0 } };
+  const greedyOutput = { ...output, sampled: output.greedy };
+  const texts = Object.fromEntries(LANGUAGES.map((lang) => [lang,
+    buildSteps({ header: greedyHeader, tensors, output: greedyOutput, model }, lang)]));
+  assert.match(stepById(texts.en, "output.sample").text, /nothing is drawn at random/);
+  assert.match(stepById(texts.ko, "output.sample").text, /무작위로 뽑지 않고/);
+  assert.match(stepById(texts.en, "softmax.softmax").text, /computed at temperature 1/);
+  assert.ok(stepById(texts.en, "output.sample").text.includes(`\`${output.greedy.piece}\``));
+});
