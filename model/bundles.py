@@ -57,13 +57,28 @@ def nano_sort(weights_dir: Path = WEIGHTS_DIR) -> ModelBundle:
 
 
 def available_models(models_dir: Path | None = None) -> tuple[dict[str, ModelBundle], list[str]]:
-    """Every model the app can serve, by id, and a line per model that could not be loaded (skipped, not fatal)."""
+    """Every model the app can serve, by id, and a line per model that could not be loaded (skipped, not fatal).
+
+    nano-sort comes first (the default), then the bundled text model, then each GPT-2 folder in `models_dir`.
+    """
+    # imported here, not at the top: these modules build ModelBundles, so they import this one
+    from model.gpt2_folders import checkpoint_bundles
+    from model.textmodel import tiny_shakespeare
+
     bundles, problems = {}, []
-    for load in (nano_sort,):
+    for load in (nano_sort, tiny_shakespeare):
         try:
             bundle = load()
         except (OSError, ValueError) as e:
             problems.append(f"{load.__name__}: {e}")
             continue
         bundles[bundle.id] = bundle
+    if models_dir is not None:
+        found, skipped = checkpoint_bundles(models_dir)
+        problems += skipped
+        for bundle in found:
+            if bundle.id in bundles:
+                problems.append(f"skipped GPT-2 folder '{bundle.id}': a bundled model already has that id")
+            else:
+                bundles[bundle.id] = bundle
     return bundles, problems
