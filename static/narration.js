@@ -4,7 +4,7 @@
 // rebuilt as the data streams in. The step list (ids, focus, camera) does not depend on the language.
 
 import { LANGUAGES } from "./i18n.js";
-import { computeLayout, flatToCell, headBlockId, weightBlockId } from "./layout.js";
+import { headBlockId, weightBlockId } from "./layout.js";
 import { readFacts } from "./narration-facts.js";
 import { STEP_TEXT as EN } from "./narration-en.js";
 import { STEP_TEXT as KO } from "./narration-ko.js";
@@ -27,7 +27,7 @@ const TEXTS = { ko: KO, en: EN };
 
 const range = (n) => Array.from({ length: n }, (_, i) => i);
 
-/** A cell to outline, named by the tensor's own indices; turned into the block's [row, col] by the layout. */
+/** A cell to outline, named by its full tensor index ([t, c], [h, t, s], [t, h, d]), as viewer.highlightCells takes it. */
 const cell = (block, ...index) => ({ block, index });
 
 /**
@@ -189,26 +189,10 @@ function planSteps(facts) {
   ];
 }
 
-const layouts = new WeakMap();  // header -> layout, so rebuilding steps as tensors arrive lays out once
-
-function layoutFor(header) {
-  if (!layouts.has(header)) {
-    const layout = computeLayout(header);
-    layouts.set(header, new Map(layout.blocks.map((block) => [block.id, block])));
-  }
-  return layouts.get(header);
-}
-
-/** Tensor-index cells -> {blockId: [[row, col], ...]} in each block's own grid; cells a block does not show are dropped. */
-function cellsByBlock(cells, blocks) {
+/** [{block, index}] -> {blockId: [index, ...]}: the viewer turns each tensor index into its block's cell. */
+function cellsByBlock(cells) {
   const byBlock = {};
-  for (const { block: id, index } of cells) {
-    const block = blocks.get(id);
-    if (!block) continue;
-    const flat = index.reduce((acc, i, axis) => acc * block.tensorShape[axis] + i, 0);
-    const rc = flatToCell(block, flat);
-    if (rc) (byBlock[id] ??= []).push(rc);
-  }
+  for (const { block, index } of cells) (byBlock[block] ??= []).push(index);
   return byBlock;
 }
 
@@ -224,12 +208,11 @@ export function buildSteps(input, lang) {
     throw new TypeError("buildSteps needs the stream's header (model config and at least one token)");
   }
   const facts = readFacts(input);
-  const blocks = layoutFor(input.header);
   return planSteps(facts).map((plan) => {
     const words = texts[plan.id];
     const step = { chapter: plan.chapter, id: plan.id, title: words.title, text: words.text(facts),
       focus: plan.focus, camera: plan.camera };
-    if (plan.cells?.length) step.cells = cellsByBlock(plan.cells, blocks);
+    if (plan.cells?.length) step.cells = cellsByBlock(plan.cells);
     if (plan.anim) step.anim = plan.anim;
     return step;
   });

@@ -7,14 +7,13 @@ import { test } from "node:test";
 
 import { formatNumber, formatProbability } from "../format.js";
 import { LANGUAGES } from "../i18n.js";
-import { cellToFlat, computeLayout } from "../layout.js";
+import { computeLayout } from "../layout.js";
 import { CHAPTERS, buildSteps } from "../narration.js";
 
 const fixture = JSON.parse(readFileSync(new URL("../../tests/fixtures/trace-nano-sort.json", import.meta.url), "utf8"));
 const { header, output } = fixture;
 const config = header.model.config;
 const T = header.tokens.length;
-const C = config.n_embd;
 const H = config.n_head;
 const last = T - 1;
 const model = { allowed_characters: "ABC", prompt_length: 6, answer_length: 6, context_length: config.n_ctx };
@@ -139,7 +138,7 @@ test("the weighted sum quoted for z adds up to the recorded z", () => {
   assert.ok(Math.abs(z - raw("blocks.0.attn.hook_z", last, head, 0)) < 1e-3, "the fixture's z is the weighted sum");
 });
 
-test("every focus, camera and cell id is a block of the layout, and cells point at the quoted values", () => {
+test("every focus, camera and cell id is a block of the layout, and cells are full tensor indices inside it", () => {
   const layout = computeLayout(header);
   const blocks = new Map(layout.blocks.map((b) => [b.id, b]));
   for (const step of full("en")) {
@@ -151,18 +150,20 @@ test("every focus, camera and cell id is a block of the layout, and cells point 
     for (const [id, cells] of Object.entries(step.cells ?? {})) {
       const block = blocks.get(id);
       assert.ok(block, `${step.id} outlines cells of unknown block ${id}`);
-      for (const [r, c] of cells) {
-        assert.ok(r >= 0 && r < block.shape2d[0] && c >= 0 && c < block.shape2d[1], `${step.id}: cell ${r},${c} outside ${id}`);
+      for (const index of cells) {
+        assert.equal(index.length, block.tensorShape.length, `${step.id}: ${index} is not a full index of ${id}`);
+        assert.ok(index.every((i, axis) => Number.isInteger(i) && i >= 0 && i < block.tensorShape[axis]), `${step.id}: ${index} outside ${id}`);
+        if (block.head !== undefined && block.kind !== "weight") {
+          const headAxis = /hook_(attn_scores|pattern)$/.test(block.tensor) ? 0 : 1;
+          assert.equal(index[headAxis], block.head, `${step.id}: ${index} is not in head ${block.head}'s block`);
+        }
       }
     }
   }
-  const sum = stepById(full("en"), "embedding.sum").cells;
-  const residBlock = blocks.get("blocks.0.hook_resid_pre");
-  assert.deepEqual(sum["blocks.0.hook_resid_pre"].map(([r, c]) => cellToFlat(residBlock, r, c)), [last * C + 0]);
-  const lookup = stepById(full("en"), "embedding.lookup").cells;
-  const wte = blocks.get("w:wte.weight");
+  const steps = full("en");
+  assert.deepEqual(stepById(steps, "embedding.sum").cells["blocks.0.hook_resid_pre"], [[last, 0]]);
   const id = header.tokens[last].id;
-  assert.deepEqual(lookup["w:wte.weight"].map(([r, c]) => cellToFlat(wte, r, c)), [0, 1, 2].map((c) => id * C + c));
+  assert.deepEqual(stepById(steps, "embedding.lookup").cells["w:wte.weight"], [0, 1, 2].map((c) => [id, c]));
 });
 
 test("animations use the contract's kinds and name real tensors and tokens", () => {
