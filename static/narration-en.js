@@ -5,16 +5,13 @@ import {
   formatCount, formatFixed, formatList, formatNumber as num, formatPlain, formatProbability as prob, formatShape,
   formatTerm as term, tokenCode as code,
 } from "./format.js";
+import {
+  activeFilters, followedToken as tok, geluExamples, known, leadingValues, sentences,
+} from "./narration-words.js";
 
 const LISTED = 8;  // longest list of tokens quoted in one sentence
 
-const sentences = (...parts) => parts.filter(Boolean).join(" ");
-const known = (...values) => values.every((v) => v !== null && v !== undefined);
-const tok = (f) => code(f.token.piece);
 const tokAt = (f, s) => `${code(f.tokens[s].piece)} at ${s}`;
-const leadingValues = (values) => `${formatList(values.map((v) => num(v)))} …`;
-const geluExamples = (m) => formatList([m.positiveExample, m.negativeExample].filter(Boolean)
-  .map((x) => `GELU(${num(x.pre)}) = ${num(x.post)}`));
 const offOr = (value) => (value === null ? "off" : String(value));
 
 export const STEP_TEXT = {
@@ -384,6 +381,7 @@ export const STEP_TEXT = {
         ? sentences(
           `The output panel lists the candidates for the token after ${tok(f)}, most likely first: ${formatList(top.map((x) => `${code(x.piece)} ${prob(x.prob)}`), LISTED)}.`,
           `The top choice is ${code(top[0].piece)} with ${prob(top[0].prob)}.`,
+          activeFilters(f.output) && `With ${activeFilters(f.output)} on, these are the filtered probabilities, not the plain softmax row.`,
         )
         : `When the pass finishes, the output panel lists the candidates for the token after ${tok(f)}, most likely first.`;
     },

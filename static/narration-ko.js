@@ -7,16 +7,13 @@ import {
   formatCount, formatFixed, formatList, formatNumber as num, formatPlain, formatProbability as prob, formatShape,
   formatTerm as term, tokenCode as code,
 } from "./format.js";
+import {
+  activeFilters, followedToken as tok, geluExamples, known, leadingValues, sentences,
+} from "./narration-words.js";
 
 const LISTED = 8;  // 한 문장에 나열하는 토큰의 최대 개수
 
-const sentences = (...parts) => parts.filter(Boolean).join(" ");
-const known = (...values) => values.every((v) => v !== null && v !== undefined);
-const tok = (f) => code(f.token.piece);
 const tokAt = (f, s) => `${s}번 ${code(f.tokens[s].piece)}`;
-const leadingValues = (values) => `${formatList(values.map((v) => num(v)))} …`;
-const geluExamples = (m) => formatList([m.positiveExample, m.negativeExample].filter(Boolean)
-  .map((x) => `GELU(${num(x.pre)}) = ${num(x.post)}`));
 const offOr = (value) => (value === null ? "끔" : String(value));
 
 export const STEP_TEXT = {
@@ -385,6 +382,7 @@ export const STEP_TEXT = {
         ? sentences(
           `출력 패널에는 ${tok(f)} 다음에 올 후보들이 확률이 높은 순서로 나옵니다: ${formatList(top.map((x) => `${code(x.piece)} ${prob(x.prob)}`), LISTED)}.`,
           `1순위는 ${code(top[0].piece)}, 확률 ${prob(top[0].prob)}입니다.`,
+          activeFilters(f.output) && `${activeFilters(f.output)} 설정이 켜져 있으므로, 이 값은 소프트맥스 결과를 걸러 내고 다시 나눈 확률입니다.`,
         )
         : `순전파가 끝나면 출력 패널에 ${tok(f)} 다음에 올 후보들이 확률이 높은 순서로 나타납니다.`;
     },
