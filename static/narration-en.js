@@ -40,7 +40,7 @@ export const STEP_TEXT = {
     text: () => sentences(
       "Each token of the prompt has its own column, left to right in order, and the numbers flow downward through the model.",
       "A cell's colour shows its sign and size: one hue for negative values, another for positive ones, stronger for larger magnitudes.",
-      "Weight matrices stand to the left of the activations they are multiplied with, and thin blocks hold summaries such as a mean or a standard deviation.",
+      "Weight matrices stand beside the activations they are multiplied with, and thin blocks hold summaries such as a mean or a standard deviation.",
       "Point at any cell to see its value and how it was computed. Drag to orbit, scroll to zoom, and walk with W, A, S, D.",
     ),
   },
