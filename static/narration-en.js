@@ -23,7 +23,7 @@ export const STEP_TEXT = {
         ` reading the prompt ${code(f.tokens.map((x) => x.piece).join(""))}.`,
       "Every block in the scene is a tensor the model really computed, and every cell of a block is one of its numbers.",
       "The model has a single job: to guess the token that comes next.",
-      f.output.sortedPrompt && `This model was trained to sort: after six letters it writes the same letters again in order, so for this prompt the goal is ${code(f.output.sortedPrompt)}, produced one letter per pass.`,
+      f.output.sortTask && `This model was trained to sort: after ${f.output.sortTask.promptLength} letters it writes the same letters again in order, so for ${code(f.output.sortTask.question)} the goal is ${code(f.output.sortTask.goal)}, produced one letter per pass.`,
     ),
   },
   "introduction.journey": {
@@ -431,8 +431,8 @@ export const STEP_TEXT = {
       const o = f.output;
       return sentences(
         `The chosen token is appended to the prompt, and the whole pass runs again on ${f.dims.T + 1} tokens to predict the one after. Press Generate to watch this loop, one token at a time.`,
-        o.room >= 0 && `This model reads at most ${f.dims.nCtx} tokens, so it can add up to ${o.room + 1} after this prompt.`,
-        o.sortedPrompt && `For this prompt the sorter's goal is ${code(o.sortedPrompt)}; the answer is complete after ${o.answerLength ?? f.dims.T} letters.`,
+        o.room >= 0 && `This model reads at most ${f.dims.nCtx} tokens, so it can add up to ${o.room + 1} after these ${f.dims.T}.`,
+        o.sortTask && `The sorter's goal is ${code(o.sortTask.goal)}; the answer is complete after ${o.sortTask.answerLength} letters.`,
       );
     },
   },

@@ -255,7 +255,8 @@ function outputFacts(view, header, output, model, t, dims, pieceOf) {
   const favourite = logits ? argmax(logits) : null;
   const at = (temperature) => ({ temperature, prob: softmax(logits, temperature)[favourite] });
   const sampling = header.sampling ?? {};
-  const answerLength = model?.answer_length ?? null;
+  const promptLength = model?.prompt_length ?? null;
+  const question = promptLength ? header.tokens.slice(0, promptLength) : null;
   return {
     top: output?.top ?? null,
     sampled: output?.sampled ?? null,
@@ -266,8 +267,12 @@ function outputFacts(view, header, output, model, t, dims, pieceOf) {
     seed: sampling.seed ?? null,
     favourite: logits ? { id: favourite, piece: pieceOf(favourite), cold: at(COLD), warm: at(1), hot: at(HOT) } : null,
     room: dims.nCtx - dims.T,
-    answerLength,
-    sortedPrompt: dims.id === "nano-sort" ? header.tokens.map((tok) => tok.piece).sort().join("") : null,
+    // The sorter's task, told only when the model summary gives its fixed question length (later passes
+    // of a generation carry the answer so far after the question).
+    sortTask: dims.id === "nano-sort" && question && question.length === promptLength
+      ? { promptLength, answerLength: model.answer_length ?? promptLength,
+        question: question.map((tok) => tok.piece).join(""), goal: question.map((tok) => tok.piece).sort().join("") }
+      : null,
   };
 }
 

@@ -24,7 +24,7 @@ export const STEP_TEXT = {
       known(f.dims.nParams) && `이 모델의 매개변수는 ${formatCount(f.dims.nParams)}개입니다.`,
       "장면 속 블록 하나하나가 모델이 실제로 계산한 텐서이고, 블록의 칸 하나가 그 텐서의 숫자 하나입니다.",
       "모델이 하는 일은 단 하나, 다음에 올 토큰을 맞히는 것입니다.",
-      f.output.sortedPrompt && `이 모델은 정렬을 배웠습니다. 글자 여섯 개를 읽고 나면 같은 글자들을 순서대로 다시 씁니다. 이 프롬프트의 목표 답은 ${code(f.output.sortedPrompt)}입니다. 순전파 한 번에 한 글자씩 만들어집니다.`,
+      f.output.sortTask && `이 모델은 정렬을 배웠습니다. 글자 ${f.output.sortTask.promptLength}개를 읽고 나면 같은 글자들을 순서대로 다시 씁니다. ${code(f.output.sortTask.question)}에 대한 목표 답은 ${code(f.output.sortTask.goal)}입니다. 순전파 한 번에 한 글자씩 만들어집니다.`,
     ),
   },
   "introduction.journey": {
@@ -432,8 +432,8 @@ export const STEP_TEXT = {
       const o = f.output;
       return sentences(
         `고른 토큰을 프롬프트 끝에 붙이고, 이제 토큰 ${f.dims.T + 1}개로 순전파 전체를 다시 돌려 그다음 토큰을 예측합니다. '생성' 버튼을 누르면 이 과정이 토큰 하나씩 진행되는 모습을 볼 수 있습니다.`,
-        o.room >= 0 && `이 모델은 최대 ${f.dims.nCtx}개 토큰을 읽으므로, 이 프롬프트 뒤에 토큰을 ${o.room + 1}개까지 더 만들 수 있습니다.`,
-        o.sortedPrompt && `이 프롬프트의 정렬 목표는 ${code(o.sortedPrompt)}입니다. 글자 ${o.answerLength ?? f.dims.T}개를 만들면 답이 완성됩니다.`,
+        o.room >= 0 && `이 모델은 최대 ${f.dims.nCtx}개 토큰을 읽으므로, 지금의 토큰 ${f.dims.T}개 뒤에 ${o.room + 1}개까지 더 만들 수 있습니다.`,
+        o.sortTask && `정렬의 목표 답은 ${code(o.sortTask.goal)}입니다. 글자 ${o.sortTask.answerLength}개를 만들면 답이 완성됩니다.`,
       );
     },
   },

@@ -233,3 +233,13 @@ test("temperature 0 is told as a greedy choice, not a random draw", () => {
   assert.match(stepById(texts.en, "softmax.softmax").text, /computed at temperature 1/);
   assert.ok(stepById(texts.en, "output.sample").text.includes(`\`${output.greedy.piece}\``));
 });
+
+test("the sorter's goal is the sorted question, told only when the model summary gives the question length", () => {
+  const goal = header.tokens.map((x) => x.piece).sort().join("");
+  for (const lang of LANGUAGES) {
+    assert.ok(stepById(full(lang), "introduction.welcome").text.includes(`\`${goal}\``), lang);
+    assert.ok(stepById(full(lang), "output.loop").text.includes(`\`${goal}\``), lang);
+    const bare = buildSteps({ header, tensors, output, model: null }, lang);
+    assert.ok(!stepById(bare, "introduction.welcome").text.includes(`\`${goal}\``), `${lang} without a model summary`);
+  }
+});
