@@ -62,7 +62,7 @@ class App {
       onSampling: (sampling) => this.showDistribution(sampling),
       onGenerate: () => this.generate(),
       onSavePNG: () => this.savePNG(),
-      onHome: () => this.viewer?.flyTo("home"),
+      onHome: () => this.viewer?.flyTo("home", this.flightOptions()),
       onCameraMoved: () => this.scheduleUrlUpdate(),
     });
     this.ui.setLanguage(this.lang);
@@ -310,11 +310,15 @@ class App {
     this.updateUrl();
     if (!moveCamera) return;
     const flight = (this.flight = {});
-    // People who ask for reduced motion get the same views without flights and animations.
-    await this.viewer.flyTo(step.camera, this.reducedMotion ? { duration: 0 } : {});
+    await this.viewer.flyTo(step.camera, this.flightOptions());
     if (step.anim && !this.reducedMotion && this.stepIndex === index) await this.viewer.play(step.anim);
     if (this.flight === flight) this.flight = null;
     this.updateUrl();
+  }
+
+  /** People who ask for reduced motion get the same views without the flights. */
+  flightOptions() {
+    return this.reducedMotion ? { duration: 0 } : {};
   }
 
   async play() {
