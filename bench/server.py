@@ -127,11 +127,19 @@ def ndjson_lines(response: httpx.Response):
         yield from complete
 
 
-def timed_trace(http: httpx.Client, body: dict) -> tuple[float, float, int, int]:
-    """(seconds to the first tensor line, seconds to the last line, bytes of tensor lines, values in them)."""
+@dataclass
+class TraceTiming:
+    first_tensor: float  # seconds from the request to the first complete tensor line
+    last_line: float  # seconds from the request to the last line
+    line_bytes: int = 0  # bytes of all tensor lines, newlines included
+    data_bytes: int = 0  # bytes of their `data` fields alone
+    values: int = 0  # numbers those lines carry
+
+
+def timed_trace(http: httpx.Client, body: dict) -> TraceTiming:
     started = time.perf_counter()
     first = None
-    tensor_bytes = values = 0
+    line_bytes = data_bytes = values = 0
     with http.stream("POST", "/api/trace", json=body) as response:
         if response.status_code != 200:
             raise SystemExit(f"trace failed: {response.status_code} {response.read()[:200]!r}")
@@ -139,12 +147,14 @@ def timed_trace(http: httpx.Client, body: dict) -> tuple[float, float, int, int]
             if raw.startswith(b'{"type":"tensor"'):
                 if first is None:
                     first = time.perf_counter() - started
-                tensor_bytes += len(raw) + 1
-                values += int(np.prod(json.loads(raw)["shape"]))
+                line = json.loads(raw)
+                line_bytes += len(raw) + 1
+                data_bytes += len(json.dumps(line["data"], separators=(",", ":")))
+                values += int(np.prod(line["shape"]))
             last = raw
     if json.loads(last)["type"] != "done":
         raise SystemExit(f"the stream ended with {last[:200]!r}")
-    return first, time.perf_counter() - started, tensor_bytes, values
+    return TraceTiming(first, time.perf_counter() - started, line_bytes, data_bytes, values)
 
 
 def ms(seconds: float) -> str:
@@ -153,8 +163,8 @@ def ms(seconds: float) -> str:
 
 def first_and_last(http: httpx.Client, model: str, prompt: str, repeats: int) -> None:
     runs = [timed_trace(http, {"model": model, "prompt": prompt}) for _ in range(repeats)]
-    first = statistics.median(r[0] for r in runs)
-    last = statistics.median(r[1] for r in runs)
+    first = statistics.median(r.first_tensor for r in runs)
+    last = statistics.median(r.last_line for r in runs)
     print(f"{model:<18} T={len(prompt):<3} first tensor line {ms(first)}   last line {ms(last)}   "
           f"first/last {first / last:6.1%}   (median of {repeats})")
 
@@ -162,9 +172,9 @@ def first_and_last(http: httpx.Client, model: str, prompt: str, repeats: int) ->
 def bytes_per_value(http: httpx.Client, model: str, prompt: str) -> None:
     cells = []
     for precision in ("f16", "f32", "json"):
-        _, _, size, values = timed_trace(http, {"model": model, "prompt": prompt, "precision": precision})
-        cells.append(f"{precision} {size / values:5.2f}")
-    print(f"{model:<18} T={len(prompt):<3} bytes per value (whole tensor lines): {'   '.join(cells)}")
+        run = timed_trace(http, {"model": model, "prompt": prompt, "precision": precision})
+        cells.append(f"{precision} {run.data_bytes / run.values:5.2f} ({run.line_bytes / run.values:5.2f})")
+    print(f"{model:<18} T={len(prompt):<3} bytes per value, data field (whole lines): {'   '.join(cells)}")
 
 
 def load(url: str, traces_per_client: int) -> None:

@@ -20,11 +20,15 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+def _short(value) -> float:
+    return float(f"{value:.7g}")  # float32 carries ~7 significant digits; more would only lengthen each line
+
+
 def _stats(values: np.ndarray, lo: float, hi: float) -> dict:  # [N] float32, all finite, its min and max
     mean = float(values.sum(dtype=np.float64)) / values.size
     centered = values - np.float32(mean)  # [N]; two passes keep the variance from cancelling
-    return {"min": float(lo), "max": float(hi), "mean": mean,
-            "std": float(np.sqrt(float(np.dot(centered, centered)) / values.size))}
+    std = np.sqrt(float(np.dot(centered, centered)) / values.size)
+    return {"min": _short(lo), "max": _short(hi), "mean": _short(mean), "std": _short(std)}
 
 
 def encode_integers(array: np.ndarray) -> dict:
