@@ -67,7 +67,7 @@ def encode_floats(array: np.ndarray, precision: str, name: str) -> dict:
 
 
 def encode_array(array: np.ndarray, precision: str, name: str) -> dict:
-    if np.issubdtype(np.asarray(array).dtype, np.integer):
+    if np.asarray(array).dtype.kind in "iu":
         return encode_integers(array)
     return encode_floats(array, precision, name)
 
@@ -80,9 +80,13 @@ def weight_line(model_id: str, name: str, array: np.ndarray, precision: str) -> 
     return {"type": "weight", "model": model_id, "name": name, **encode_array(array, precision, name)}
 
 
+# allow_nan=False turns any stray inf/NaN into an error instead of invalid JSON; one encoder for every line.
+_LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def dump_line(line: dict) -> bytes:
-    """One NDJSON line; allow_nan=False turns any stray inf/NaN into an error instead of invalid JSON."""
-    return json.dumps(line, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"
+    """One NDJSON line (ASCII: pieces outside it travel as \\u escapes)."""
+    return _LINE_ENCODER.encode(line).encode("ascii") + b"\n"
 
 
 def decode_array(fields: dict) -> tuple[np.ndarray, np.ndarray | None]:
