@@ -19,13 +19,16 @@ export class TraceView {
     return tensor.data[flatIndex(tensor.shape, indices)];
   }
 
-  /** The contiguous run of values along the last axis at `prefix` (e.g. row t of a T×C tensor), or null. */
+  /**
+   * The contiguous run of values along the last axis at `prefix` (e.g. row t of a T×C tensor), or null.
+   * A view into the tensor, not a copy: a vocabulary row has 50k entries and is read many times.
+   */
   row(name, ...prefix) {
     const tensor = this.tensors.get(name);
     if (!tensor) return null;
     const length = tensor.shape[tensor.shape.length - 1];
     const start = flatIndex(tensor.shape, [...prefix, 0]);
-    return Array.from(tensor.data.subarray(start, start + length));
+    return tensor.data.subarray(start, start + length);
   }
 }
 
@@ -38,6 +41,11 @@ function flatIndex(shape, indices) {
 }
 
 const SHOWN_CHANNELS = 3;  // leading channels quoted when a vector is shown
+
+/** The first SHOWN_CHANNELS values of a row as a plain array (text code maps them to strings). */
+function leading(row) {
+  return row ? Array.from(row.subarray(0, SHOWN_CHANNELS)) : null;
+}
 
 function mean(values) {
   return values.reduce((sum, v) => sum + v, 0) / values.length;
@@ -54,17 +62,22 @@ function argmax(values) {
   return best;
 }
 
+function argmin(values) {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] < values[best]) best = i;
+  return best;
+}
+
 function euclideanLength(values) {
   return Math.sqrt(values.reduce((sum, v) => sum + v * v, 0));
 }
 
-/** softmax(values / temperature), computed stably by subtracting the largest value first. */
-export function softmax(values, temperature = 1) {
-  const scaled = values.map((v) => v / temperature);
-  const top = Math.max(...scaled);
-  const exps = scaled.map((v) => Math.exp(v - top));
-  const total = exps.reduce((sum, v) => sum + v, 0);
-  return exps.map((v) => v / total);
+/** softmax(values / temperature)[index], computed stably; plain loops because a vocabulary row has 50k entries. */
+export function softmaxAt(values, index, temperature = 1) {
+  const top = values[argmax(values)];
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += Math.exp((values[i] - top) / temperature);
+  return Math.exp((values[index] - top) / temperature) / total;
 }
 
 /** The model's sizes, from the header's config. */
@@ -105,8 +118,8 @@ function embeddingFacts(view, t) {
   const stream = view.row("blocks.0.hook_resid_pre", t);
   const sum = stream ?? (embed && position ? embed.map((v, c) => v + position[c]) : null);
   return {
-    embedFirst: embed?.slice(0, SHOWN_CHANNELS) ?? null,
-    positionFirst: position?.slice(0, SHOWN_CHANNELS) ?? null,
+    embedFirst: leading(embed),
+    positionFirst: leading(position),
     embed0: embed?.[0] ?? null,
     position0: position?.[0] ?? null,
     sum0: sum?.[0] ?? null,
@@ -137,7 +150,7 @@ function headFocus(view, layer, t, H) {
   const name = `blocks.${layer}.attn.hook_pattern`;
   if (!view.has(name)) return null;
   return Array.from({ length: H }, (_, head) => {
-    const weights = view.row(name, head, t).slice(0, t + 1);  // keys after t are masked (weight 0)
+    const weights = view.row(name, head, t).subarray(0, t + 1);  // keys after t are masked (weight 0)
     const key = argmax(weights);
     return { head, key, weight: weights[key] };
   });
@@ -160,7 +173,7 @@ function attentionFacts(view, layer, t, dims) {
   const z0 = view.at(`${block}.hook_z`, t, head, 0);
   return {
     layer, head, heads,
-    qFirst: q?.slice(0, SHOWN_CHANNELS) ?? null,
+    qFirst: leading(q),
     scores: scores ? keys.map((s) => ({ key: s, value: scores[s] })) : null,
     pattern: pattern ? keys.map((s) => ({ key: s, weight: pattern[s] })) : null,
     top: heads ? heads[head] : null,
@@ -185,7 +198,7 @@ function geluExample(pre, post, target) {
 function mlpFacts(view, weights, t) {
   const pre = view.row("blocks.0.mlp.hook_pre", t);
   const post = view.row("blocks.0.mlp.hook_post", t);
-  const lowest = pre ? pre.indexOf(Math.min(...pre)) : null;
+  const lowest = pre ? argmin(pre) : null;
   const highest = pre ? argmax(pre) : null;
   return {
     norm: layerNormFacts(view, weights, "blocks.0.ln2", "h.0.ln_2", "blocks.0.hook_resid_mid", t),
@@ -218,25 +231,38 @@ function stackFacts(view, t, dims) {
 
 const LISTED_LOGITS = 3;  // vocabulary entries named when a logit or probability row is quoted
 
+/** The `count` largest entries of a row, largest first (ties: lower id first), in one pass over the row. */
 function ranked(row, pieceOf, count) {
-  return row
-    .map((value, id) => ({ id, piece: pieceOf(id), value }))
-    .sort((a, b) => b.value - a.value || a.id - b.id)
-    .slice(0, count);
+  const best = [];  // [{id, value}] sorted, at most `count` long
+  for (let id = 0; id < row.length; id++) {
+    const value = row[id];
+    if (best.length === count && value <= best[count - 1].value) continue;
+    const at = best.findIndex((entry) => value > entry.value);
+    best.splice(at === -1 ? best.length : at, 0, { id, value });
+    if (best.length > count) best.pop();
+  }
+  return best.map((entry) => ({ id: entry.id, piece: pieceOf(entry.id), value: entry.value }));
+}
+
+/** Σ exp((v − max) / temperature): the softmax's denominator once the largest logit is subtracted. */
+function sumOfExponentials(logits, max, temperature) {
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) total += Math.exp((logits[i] - max) / temperature);
+  return total;
 }
 
 function finalFacts(view, weights, t, dims, pieceOf, temperature) {
   const logits = view.row("hook_logits", t);
   const probs = view.row("hook_probs", t);
   const applied = temperature > 0 ? temperature : 1;  // temperature 0 is greedy; its probabilities use 1
-  const maxLogit = logits ? Math.max(...logits) : null;
+  const maxLogit = logits ? logits[argmax(logits)] : null;
   return {
     norm: layerNormFacts(view, weights, "ln_final", "ln_f", `blocks.${dims.L - 1}.hook_resid_post`, t),
     temperature: applied,
     greedy: temperature === 0,
     logits: logits ? ranked(logits, pieceOf, LISTED_LOGITS) : null,
     maxLogit,
-    sumExp: logits ? logits.reduce((sum, v) => sum + Math.exp((v - maxLogit) / applied), 0) : null,
+    sumExp: logits ? sumOfExponentials(logits, maxLogit, applied) : null,
     probs: probs ? ranked(probs, pieceOf, LISTED_LOGITS) : null,
     perPosition: view.has("hook_probs")
       ? Array.from({ length: dims.T }, (_, s) => {
@@ -253,7 +279,7 @@ const HOT = 2;
 function outputFacts(view, header, output, model, t, dims, pieceOf) {
   const logits = view.row("hook_logits", t);
   const favourite = logits ? argmax(logits) : null;
-  const at = (temperature) => ({ temperature, prob: softmax(logits, temperature)[favourite] });
+  const at = (temperature) => ({ temperature, prob: softmaxAt(logits, favourite, temperature) });
   const sampling = header.sampling ?? {};
   const promptLength = model?.prompt_length ?? null;
   const question = promptLength ? header.tokens.slice(0, promptLength) : null;
