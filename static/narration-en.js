@@ -431,7 +431,7 @@ export const STEP_TEXT = {
       const o = f.output;
       return sentences(
         `The chosen token is appended to the prompt, and the whole pass runs again on ${f.dims.T + 1} tokens to predict the one after. Press Generate to watch this loop, one token at a time.`,
-        o.room >= 0 && `This model reads at most ${f.dims.nCtx} tokens, so it can add up to ${o.room + 1} after these ${f.dims.T}.`,
+        o.room >= 0 && `This model reads at most ${f.dims.nCtx} tokens, so up to ${o.room + 1} more can follow the current ${f.dims.T}.`,
         o.sortTask && `The sorter's goal is ${code(o.sortTask.goal)}; the answer is complete after ${o.sortTask.answerLength} letters.`,
       );
     },

@@ -73,7 +73,7 @@ function euclideanLength(values) {
 }
 
 /** softmax(values / temperature)[index], computed stably; plain loops because a vocabulary row has 50k entries. */
-export function softmaxAt(values, index, temperature = 1) {
+function softmaxAt(values, index, temperature = 1) {
   const top = values[argmax(values)];
   let total = 0;
   for (let i = 0; i < values.length; i++) total += Math.exp((values[i] - top) / temperature);
@@ -81,7 +81,7 @@ export function softmaxAt(values, index, temperature = 1) {
 }
 
 /** The model's sizes, from the header's config. */
-export function modelDimensions(header) {
+function modelDimensions(header) {
   const config = header.model.config;
   const C = config.n_embd;
   const H = config.n_head;
