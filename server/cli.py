@@ -120,9 +120,15 @@ def run_serve(args) -> int:
 
 
 def run_train(args) -> int:
-    from model.train import train_nano_sort  # pulls in the trainer only when asked to train
+    from model.sort_task import train_nano_sort  # pulls in the trainer only when asked to train
 
-    train_nano_sort(seed=args.seed, progress=True)
+    try:
+        figures = train_nano_sort(seed=args.seed, progress=True)
+    except RuntimeError as e:  # it did not converge: say so, keep the committed weights
+        print(f"llmviz: training failed: {e}", file=sys.stderr)
+        return 1
+    for name, value in figures.items():
+        print(f"{name}: {value}")
     return 0
 
 

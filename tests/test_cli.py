@@ -117,6 +117,28 @@ def test_serve_refuses_a_port_in_use(registry, capsys):
     assert status == 2 and f"cannot listen on 127.0.0.1:{port}" in err
 
 
+def test_train_runs_the_seeded_trainer_and_prints_its_figures(monkeypatch, capsys):
+    from model import sort_task
+
+    calls = []
+    monkeypatch.setattr(sort_task, "train_nano_sort",
+                        lambda **kwargs: calls.append(kwargs) or {"steps": 1200, "accuracy": 1.0})
+    status, out, _ = run(["train", "nano-sort", "--seed", "3"], capsys)
+    assert status == 0 and calls == [{"seed": 3, "progress": True}]
+    assert out.splitlines() == ["steps: 1200", "accuracy: 1.0"]
+
+
+def test_training_that_does_not_converge_is_one_line(monkeypatch, capsys):
+    from model import sort_task
+
+    def fails(**kwargs):
+        raise RuntimeError("nano-sort did not learn to sort every question in 10 steps")
+
+    monkeypatch.setattr(sort_task, "train_nano_sort", fails)
+    status, _, err = run(["train", "nano-sort"], capsys)
+    assert status == 1 and err == "llmviz: training failed: nano-sort did not learn to sort every question in 10 steps\n"
+
+
 def test_the_installed_command_never_shows_a_traceback():
     """Through a real process: the entry point as the console script calls it, unknown model."""
     result = subprocess.run([sys.executable, "-m", "server.cli", "trace", "--model", "gpt-9", "ABC"],
