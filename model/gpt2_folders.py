@@ -51,6 +51,8 @@ def _check_model_type(folder: Path) -> None:
     activation = hf.get("activation_function", "gelu_new")
     if activation != "gelu_new":
         raise CheckpointFolderError(f"{folder}: activation_function {activation!r}; this engine computes GPT-2's gelu_new")
+    if hf.get("scale_attn_by_inverse_layer_idx") or not hf.get("scale_attn_weights", True):
+        raise CheckpointFolderError(f"{folder}: attention scaled other than by 1/√D; this engine computes GPT-2's scaling")
 
 
 def load_checkpoint_folder(folder: Path, bundle_id: str) -> ModelBundle:
