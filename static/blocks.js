@@ -73,7 +73,7 @@ const fragmentShader = /* glsl */ `
       }
       color = mix(color, uBg * 0.7, onGrid * 0.75);
     } else {
-      color = mix(uBg * 1.25 + 0.015, uFrame * 0.45, onGrid * 0.7);
+      color = mix(mix(uBg, uFrame, 0.07), uFrame * 0.45, onGrid * 0.7);
     }
     if (uSegment.x > 0.0) {                           // a darker seam between fold segments
       vec2 s = g / uSegment;

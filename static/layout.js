@@ -142,6 +142,23 @@ export function flatToCell(block, flat) {
   return r < rows && c < cols ? [r, c] : null;
 }
 
+/** Tensor index (full, or without the head for a one-head block) -> display cell of that block. */
+export function tensorIndexToCell(spec, index) {
+  const shape = spec.tensorShape;
+  let full = index;
+  if (index.length !== shape.length && spec.head !== undefined && index.length === shape.length - 1) {
+    if (spec.kind === "weight") {  // c_attn head block: [in, d] -> [in, part·C + head·D + d]
+      full = [index[0], spec.map.offset + index[1]];
+    } else {
+      const headAxis = /hook_(attn_scores|pattern)$/.test(spec.tensor) ? 0 : 1;
+      full = [...index.slice(0, headAxis), spec.head, ...index.slice(headAxis)];
+    }
+  }
+  if (full.length !== shape.length || full.some((i, k) => !Number.isInteger(i) || i < 0 || i >= shape[k])) return null;
+  const flat = full.reduce((acc, i, k) => acc * shape[k] + i, 0);
+  return flatToCell(spec, flat);
+}
+
 // ---- block descriptions ------------------------------------------------------------------------------
 
 const TRANSPOSED = (C) => ({ offset: 0, rowStride: 1, colStride: C });  // a [N, C] tensor drawn C down, N across
@@ -230,7 +247,7 @@ function describeBlocks(header) {
       for (let head = 0; head < H; head++) {
         const id = headBlockId(spec.name, head);
         blocks[id] = { id, kind: "activation", tensor: spec.name, tensorShape: spec.shape, chapter: spec.chapter,
-          layer: i, head, label: `${title} · head ${head} · T×T`, shape2d: [T, T],
+          layer: i, head, label: `${title} · head ${head} · T×T`, shape2d: [T, T], labelBelow: hook === "hook_pattern",
           map: { offset: head * T * T, rowStride: T, colStride: 1 }, axes: { rows: "T query", cols: "T key" } };
       }
     }

@@ -7,7 +7,7 @@ import { TensorBlock, HL_MARK } from "./blocks.js";
 import { BACKGROUND, FRAME_COLORS } from "./colormap.js";
 import { explainCell } from "./hover.js";
 import { LabelLayer } from "./labels.js";
-import { TOKEN_CELL, VIEW_FOV, computeLayout, flatToCell, frame, texelToCell } from "./layout.js";
+import { TOKEN_CELL, VIEW_FOV, computeLayout, frame, tensorIndexToCell, texelToCell } from "./layout.js";
 import { playAnimation } from "./animations.js";
 import { WalkKeys } from "./walk.js";
 
@@ -16,6 +16,7 @@ const FLY_MS = 900;
 const FILL_MS = 450;
 const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
 const MIN_UPLOAD_PX = 24;  // a lazily uploaded block gets its texture once it is this tall on screen
+const MIN_DRAW_PX = 2.5;  // blocks smaller than this on screen are skipped: big models stay interactive
 const CLICK_SLOP_PX = 5;
 
 const ease = (t) => (t < 0.5 ? 4 * t * t * t : 1 - (-2 * t + 2) ** 3 / 2);
@@ -24,7 +25,7 @@ export class Viewer {
   constructor(container) {
     this.container = container;
     if (getComputedStyle(container).position === "static") container.style.position = "relative";
-    this.renderer = new THREE.WebGLRenderer({ antialias: true, powerPreference: "high-performance" });
+    this.renderer = new THREE.WebGLRenderer({ antialias: false, powerPreference: "high-performance" });
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
     this.renderer.setClearColor(BACKGROUND);
     const canvas = this.renderer.domElement;
@@ -198,7 +199,7 @@ export class Viewer {
       return;
     }
     for (const block of this.blocksOf(name)) {
-      const display = cells.map((index) => tensorIndexToCell(block.spec, index, this.header)).filter(Boolean);
+      const display = cells.map((index) => tensorIndexToCell(block.spec, index)).filter(Boolean);
       if (display.length) this.narrationCells.set(block.spec.id, display);
       else this.narrationCells.delete(block.spec.id);
       this.restoreHighlight(block.spec.id);
@@ -334,7 +335,7 @@ export class Viewer {
     const rect = this.renderer.domElement.getBoundingClientRect();
     const ndc = new THREE.Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1);
     this.raycaster.setFromCamera(ndc, this.camera);
-    for (const hit of this.raycaster.intersectObjects(this.blockGroup.children, false)) {
+    for (const hit of this.raycaster.intersectObjects(this.blockGroup.children.filter((m) => m.visible), false)) {
       const block = hit.object.userData.block;
       if (block.uniforms.uDim.value > 0.5) continue;  // faded blocks are background, not targets
       const local = hit.object.worldToLocal(hit.point.clone());
@@ -401,6 +402,7 @@ export class Viewer {
     let moving = this.walk.step(this.camera, this.controls.target, seconds);
     moving = this.controls.update() || moving;
     this.updateHover();
+    this.skipTinyBlocks();
     const uploadsLeft = this.uploadVisible();
     this.fitClipPlanes();
     this.renderer.render(this.scene, this.camera);
@@ -410,6 +412,17 @@ export class Viewer {
     this.frameTimes.push(now);
     while (this.frameTimes.length && this.frameTimes[0] < now - 1000) this.frameTimes.shift();
     if (moving || this.tweens.size || this.walk.active || uploadsLeft) this.requestRender();
+  }
+
+  skipTinyBlocks() {
+    const pxPerUnitAt1 = this.container.clientHeight / (2 * Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2));
+    const eye = this.camera.position;
+    for (const block of this.blocks.values()) {
+      const { size } = block.spec;
+      const extent = Math.max(size.w, size.h);
+      const distance = Math.max(1e-6, block.mesh.position.distanceTo(eye) - extent / 2);
+      block.mesh.visible = (extent * pxPerUnitAt1) / distance >= MIN_DRAW_PX;
+    }
   }
 
   /** Gives large blocks their textures once they are on screen and big enough to see; returns whether more wait. */
@@ -492,23 +505,6 @@ export class Viewer {
     this.renderer.dispose();
     this.renderer.domElement.remove();
   }
-}
-
-/** Tensor index (full, or without the head for a one-head block) -> display cell of that block. */
-export function tensorIndexToCell(spec, index, header) {
-  const shape = spec.tensorShape;
-  let full = index;
-  if (index.length !== shape.length && spec.head !== undefined && index.length === shape.length - 1) {
-    if (spec.kind === "weight") {  // c_attn head block: [in, d] -> [in, part·C + head·D + d]
-      full = [index[0], spec.map.offset + index[1]];
-    } else {
-      const headAxis = /hook_(attn_scores|pattern)$/.test(spec.tensor) ? 0 : 1;
-      full = [...index.slice(0, headAxis), spec.head, ...index.slice(headAxis)];
-    }
-  }
-  if (full.length !== shape.length || full.some((i, k) => !Number.isInteger(i) || i < 0 || i >= shape[k])) return null;
-  const flat = full.reduce((acc, i, k) => acc * shape[k] + i, 0);
-  return flatToCell(spec, flat);
 }
 
 function makeMarker() {
