@@ -142,6 +142,16 @@ class WeightLine(EncodedArray):
     name: str
 
 
+class WeightInfo(Strict):
+    name: str
+    shape: list[int]
+
+
+class WeightList(Strict):
+    model: str
+    weights: list[WeightInfo]
+
+
 class ModelSummary(Strict):
     id: str
     title: str

@@ -11,8 +11,8 @@ from model.tokenizers import PromptError
 from server.dependencies import AppSettings, DefaultModel, Limiter, PassExecutor, Registry
 from server.encoding import weight_line
 from server.passes import stream_generate, stream_trace
-from server.schemas import (GenerateRequest, HealthResponse, ModelsResponse, Precision, TraceRequest,
-                            WeightLine)
+from server.schemas import (GenerateRequest, HealthResponse, ModelsResponse, Precision, TraceRequest, WeightLine,
+                            WeightList)
 from server.settings import PROTOCOL_VERSION, Settings
 from server.streaming import PassLimiter, PassResponse
 
@@ -56,15 +56,15 @@ def models(settings: AppSettings, registry: Registry, default: DefaultModel) -> 
 
 
 @router.get("/models/{model_id}/weights")
-def weight_names(model_id: str, registry: Registry) -> dict:
+def weight_names(model_id: str, registry: Registry) -> WeightList:
     """Every weight's checkpoint name and shape, so the page can lay out weight blocks before fetching any."""
     bundle = find_model(registry, model_id)
-    return {"model": model_id, "weights": [{"name": n, "shape": list(a.shape)} for n, a in bundle.params.items()]}
+    return WeightList(model=model_id, weights=[{"name": n, "shape": list(a.shape)} for n, a in bundle.params.items()])
 
 
 @router.get("/models/{model_id}/weights/{name}", response_model=WeightLine)
 def weight(model_id: str, name: str, registry: Registry, precision: Precision = "f16") -> JSONResponse:
-    """One weight in a tensor line's encoding (returned as is: validating millions of numbers would cost more than encoding them)."""
+    """One weight, encoded like a tensor line (sent as built: validating millions of numbers costs more than encoding)."""
     bundle = find_model(registry, model_id)
     if name not in bundle.params:
         examples = ", ".join(list(bundle.params)[:3])
