@@ -10,6 +10,7 @@ import { UI } from "./ui.js";
 import { readUrlState, writeUrlState } from "./urlstate.js";
 import { Viewer } from "./viewer.js";
 
+const OUTPUT_CHAPTERS = new Set(["softmax", "output"]);  // where the probability bars are the subject
 const BARS_SHOWN = 10;             // the protocol's `top` holds at most 10 entries too
 const DEFAULT_NEW_TOKENS = 8;      // for models without a fixed answer length
 const EXACT_TRACE_PARAMS = 5e6;    // below this many parameters the trace is small enough to fetch as exact f32
@@ -102,6 +103,7 @@ class App {
     this.model = model;
     this.weights = new Map();
     this.ui.fillTopKChoices(model.config.vocab_size);
+    this.ui.showModel(model);
     this.weightShapes = await api.fetchWeightShapes(model.id);
   }
 
@@ -304,6 +306,7 @@ class App {
     const step = this.steps[index];
     this.stepIndex = index;
     this.ui.showStep(step, index, this.steps.length);
+    this.ui.suggestOutputOpen(OUTPUT_CHAPTERS.has(step.chapter));
     this.viewer.focus(step.focus ?? []);
     this.viewer.highlightCells(null);
     for (const [id, cells] of Object.entries(step.cells ?? {})) this.viewer.highlightCells(id, cells);

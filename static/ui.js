@@ -1,6 +1,6 @@
 // Every piece of the page outside the 3D canvas. Text from the user, the model or the server is only
 // ever set with textContent (never innerHTML), so a prompt or a token piece can never become markup.
-import { visiblePiece } from "./format.js";
+import { formatCount, visiblePiece } from "./format.js";
 import { t } from "./i18n.js";
 
 const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 50, 100];
@@ -62,6 +62,10 @@ export class UI {
     $("png-button").addEventListener("click", () => actions.onSavePNG());
     $("home-button").addEventListener("click", () => actions.onHome());
     $("generate-button").addEventListener("click", () => actions.onGenerate());
+    $("output-toggle").addEventListener("click", () => {
+      this.outputPinned = true;  // the reader chose: chapters stop opening and closing it
+      this.showOutputBody($("output-body").hidden);
+    });
     for (const id of ["temperature", "top-k", "top-p"]) {
       $(id).addEventListener("input", () => {
         this.showSamplingValues();
@@ -93,6 +97,7 @@ export class UI {
       button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
     }
     this.fillTopKChoices(this.topKLimit ?? TOP_K_CHOICES.at(-1));
+    if (this.model) this.showModel(this.model);
     this.showSamplingValues();
   }
 
@@ -103,7 +108,14 @@ export class UI {
       option.value = model.id;
       return option;
     }));
-    picker.value = selectedId;
+    this.showModel(models.find((m) => m.id === selectedId));
+  }
+
+  /** Selects `model` in the picker and says how big it is. */
+  showModel(model) {
+    this.model = model;
+    this.$("model-picker").value = model.id;
+    this.$("model-params").textContent = t(this.lang, "model.params", { count: formatCount(model.n_params) });
   }
 
   setPrompt(text) {
@@ -211,9 +223,14 @@ export class UI {
     this.$("top-p-value").textContent = topP === null ? t(this.lang, "output.off") : topP.toFixed(2);
   }
 
-  /** entries: [{id, piece, prob}] highest first; sampled/greedy: {id, piece} or null. */
+  /** entries: [{id, piece, prob}] highest first; sampled: the token the server drew, {id, piece}, or null. */
   setOutput(entries, sampled) {
     this.$("output-empty").hidden = entries.length > 0;
+    const line = this.$("output-sampled");
+    line.hidden = !sampled;
+    line.textContent = sampled ? t(this.lang, "output.sampled", { piece: visiblePiece(sampled.piece) }) : "";
+    this.$("output-summary").textContent = entries.length
+      ? `${visiblePiece(entries[0].piece)} ${(entries[0].prob * 100).toFixed(1)}%` : "";
     const best = entries.length ? entries[0].prob : 1;
     this.$("prob-bars").replaceChildren(...entries.map((entry) => {
       const row = element("li", "prob-row");
@@ -231,6 +248,16 @@ export class UI {
       );
       return row;
     }));
+  }
+
+  /** Opens the output card where the narration is about the output, unless the reader has toggled it. */
+  suggestOutputOpen(open) {
+    if (!this.outputPinned) this.showOutputBody(open);
+  }
+
+  showOutputBody(open) {
+    this.$("output-body").hidden = !open;
+    this.$("output-toggle").setAttribute("aria-expanded", String(open));
   }
 
   setGenerating(busy) {

@@ -140,6 +140,9 @@ def test_sampling_controls_show_the_true_distribution(page, served_bundle):
         return {int(rows.nth(i).get_attribute("data-token-id")): float(rows.nth(i).get_attribute("data-prob"))
                 for i in range(rows.count())}
 
+    toggle = page.locator("#output-toggle")
+    assert toggle.get_attribute("aria-expanded") == "false"  # the first chapter is not about the output
+    toggle.click()
     for temperature in (0.5, 2.0):
         page.locator("#temperature").fill(str(temperature))
         expected = next_token_distribution(logits, Sampling(temperature=temperature))
