@@ -132,6 +132,25 @@ def run_train(args) -> int:
     return 0
 
 
+def run_train_text(args) -> int:
+    """`train bpe` learns the text model's vocabulary; `train text` then trains the model on it."""
+    from model.bpe import TokenizerFilesError
+    from model.corpus import CorpusError
+    from model.textmodel import TRAIN_STEPS, train_bpe_for_text_model, train_text_model
+
+    try:
+        if args.model == "bpe":
+            print(f"vocabulary written to {train_bpe_for_text_model()}")
+            return 0
+        figures = train_text_model(seed=args.seed, steps=args.steps or TRAIN_STEPS)
+    except (CorpusError, TokenizerFilesError) as e:  # no network for the corpus, or no vocabulary trained yet
+        print(f"llmviz: training failed: {e}", file=sys.stderr)
+        return 1
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+    return 0
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -169,10 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="passes computed at once; more get 503 (default: %(default)s)")
     serve.set_defaults(run=run_serve)
 
-    train = commands.add_parser("train", help="retrain a bundled model from scratch", description="retrain nano-sort")
-    train.add_argument("model", choices=["nano-sort"])
+    train = commands.add_parser("train", help="retrain a bundled model from scratch",
+                                description="retrain nano-sort, or the text model's vocabulary (bpe) then the text model (text)")
+    train.add_argument("model", choices=["nano-sort", "bpe", "text"])
     train.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    train.set_defaults(run=run_train)
+    train.add_argument("--steps", type=positive_int, help="text model only: optimizer steps (default: the committed run's)")
+    train.set_defaults(run=lambda args: run_train(args) if args.model == "nano-sort" else run_train_text(args))
     return parser
 
 
