@@ -16,7 +16,7 @@ from model.config import GPTConfig
 from model.corpus import CORPUS_DESCRIPTION, load_corpus, split_corpus
 from model.sampling import Sampling, generate
 from model.tokenizers import TiktokenTokenizer
-from model.train import TrainSettings, init_params, train
+from model.train import TrainReport, TrainSettings, init_params, train
 from model.weights import load_npz, save_npz
 
 MODEL_ID = "tiny-shakespeare"
@@ -25,6 +25,7 @@ SHAPE = dict(n_ctx=128, n_embd=128, n_head=4, n_layer=4)  # ~1.3M parameters: th
 BATCH_SIZE = 16  # windows of n_ctx tokens per step
 EVAL_WINDOWS = 64  # fixed validation windows, the same at every evaluation
 SETTINGS = dict(lr=2e-3, min_lr=2e-4, warmup_steps=50, eval_every=100)
+TRAIN_STEPS = 2500  # the committed weights: 5.1M tokens seen, about 16 passes over the training split
 EXAMPLES = ("ROMEO:\nO, she doth teach the torches to burn bright", "First Citizen:\nWe are accounted poor citizens",
             "KING RICHARD II:\n", "To be, or not to be")
 
@@ -85,23 +86,40 @@ def _checkpointing_evaluator(config, val_ids, val_starts, checkpoint: Path | Non
     return evaluate
 
 
-def samples(bundle_params, config: GPTConfig, encoding, prompts, n_tokens: int = 48, seed: int = 0) -> list[str]:
-    """A continuation of each prompt, sampled at temperature 0.8 from the top 40 tokens."""
-    texts = []
-    for i, prompt in enumerate(prompts):
-        ids = encoding.encode(prompt)
-        new = [t for t, _ in generate(bundle_params, config, ids, n_tokens, Sampling(0.8, top_k=40, seed=seed + i))]
-        texts.append(encoding.decode(ids + new))
-    return texts
+def evenly_spaced_windows(ids: np.ndarray, n_ctx: int, count: int) -> np.ndarray:  # -> starts [count]
+    return np.linspace(0, len(ids) - n_ctx - 1, count).astype(np.int64)
 
 
-def train_text_model(seed: int = 0, steps: int = 1500, progress: bool = True, weights_dir: Path = WEIGHTS_DIR,
+def fit(config: GPTConfig, train_ids: np.ndarray, val_ids: np.ndarray, steps: int, seed: int = 0,
+        progress: bool = False, checkpoint: Path | None = None) -> tuple[dict, TrainReport]:
+    """Train a fresh model on random windows of `train_ids`; every random choice derives from `seed`."""
+    val_starts = evenly_spaced_windows(val_ids, config.n_ctx, EVAL_WINDOWS)
+
+    def next_batch(step):  # seeded per step, so a batch never depends on what ran before it
+        rng = np.random.default_rng([seed, step])
+        return _windows(train_ids, rng.integers(0, len(train_ids) - config.n_ctx - 1, BATCH_SIZE), config.n_ctx)
+
+    params = init_params(config, np.random.default_rng(seed))
+    report = train(params, config, next_batch, TrainSettings(steps=steps, **SETTINGS),
+                   _checkpointing_evaluator(config, val_ids, val_starts, checkpoint), progress=progress, desc=MODEL_ID)
+    return params, report
+
+
+def split_losses(params, config: GPTConfig, encoding, ids: np.ndarray, count: int) -> dict:
+    """Loss over `count` windows of one split, in nats per token and per character of the predicted text."""
+    starts = evenly_spaced_windows(ids, config.n_ctx, count)
+    per_token = mean_loss(params, config, ids, starts)
+    _, targets = _windows(ids, starts, config.n_ctx)
+    chars = sum(len(encoding.decode(row.tolist())) for row in targets)
+    return {"nats_per_token": per_token, "nats_per_char": per_token * targets.size / chars}
+
+
+def train_text_model(seed: int = 0, steps: int = TRAIN_STEPS, progress: bool = True, weights_dir: Path = WEIGHTS_DIR,
                      checkpoint: Path | None = None) -> dict:
     """Train the bundled text model from the saved vocabulary and write its weights; returns the figures.
 
-    Every random choice (initialisation, each step's windows) derives from `seed`, so the same command
-    gives the same weights on the same machine. `checkpoint` (a path stem) receives float32 weights at
-    every evaluation, so a long run can be inspected while it goes.
+    The same seed and steps give the same weights on the same machine. `checkpoint` (a path stem)
+    receives float32 weights at every evaluation, so a long run can be inspected while it goes.
     """
     weights_dir = Path(weights_dir)
     encoding = bpe.load_encoding(ranks_path(weights_dir), MODEL_ID)
@@ -109,32 +127,21 @@ def train_text_model(seed: int = 0, steps: int = 1500, progress: bool = True, we
     train_text, val_text = split_corpus(load_corpus())
     train_ids = np.array(encoding.encode(train_text), dtype=np.int64)
     val_ids = np.array(encoding.encode(val_text), dtype=np.int64)
-    val_starts = np.linspace(0, len(val_ids) - config.n_ctx - 1, EVAL_WINDOWS).astype(np.int64)
-
-    def next_batch(step):
-        rng = np.random.default_rng([seed, step])
-        return _windows(train_ids, rng.integers(0, len(train_ids) - config.n_ctx - 1, BATCH_SIZE), config.n_ctx)
-
-    params = init_params(config, np.random.default_rng(seed))
-    settings = TrainSettings(steps=steps, **SETTINGS)
     start = time.perf_counter()
-    report = train(params, config, next_batch, settings, _checkpointing_evaluator(config, val_ids, val_starts, checkpoint),
-                   progress=progress, desc=MODEL_ID)
+    params, report = fit(config, train_ids, val_ids, steps, seed, progress, checkpoint)
     seconds = time.perf_counter() - start
     save_npz(weights_dir / MODEL_ID, params, config)
     stored, _ = load_npz(weights_dir / MODEL_ID)  # float16 on disk: measure what the app will serve
-    train_starts = np.linspace(0, len(train_ids) - config.n_ctx - 1, EVAL_WINDOWS).astype(np.int64)
+    n_windows = len(val_ids) // config.n_ctx  # the whole validation split; as many windows from training
     figures = {
         "corpus": CORPUS_DESCRIPTION, "seed": seed, "steps": report.steps, "seconds": round(seconds, 1),
         "n_params": config.n_params(), "tokens_seen": report.steps * BATCH_SIZE * config.n_ctx,
-        "chars_per_token": {"train": len(train_text) / len(train_ids), "val": len(val_text) / len(val_ids)},
-        "loss_float32": {"train": mean_loss(params, config, train_ids, train_starts),
-                         "val": mean_loss(params, config, val_ids, val_starts)},
-        "loss_float16": {"train": mean_loss(stored, config, train_ids, train_starts),
-                         "val": mean_loss(stored, config, val_ids, val_starts)},
+        "tokens": {"train": len(train_ids), "val": len(val_ids)},
+        "float32": {split: split_losses(params, config, encoding, ids, n_windows)
+                    for split, ids in (("train", train_ids), ("val", val_ids))},
+        "float16": {split: split_losses(stored, config, encoding, ids, n_windows)
+                    for split, ids in (("train", train_ids), ("val", val_ids))},
         "samples": samples(stored, config, encoding, EXAMPLES, seed=seed),
     }
-    for split in ("train", "val"):
-        figures["loss_float16"][f"{split}_per_char"] = figures["loss_float16"][split] / figures["chars_per_token"][split]
     (weights_dir / f"{MODEL_ID}.training.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     return figures
