@@ -13,16 +13,17 @@ from model.recorder import NULL_RECORDER, Recorder
 
 
 def layer_norm(x, g, b, eps, rec, prefix):  # [T, C] -> [T, C]
-    mean, std = ops.layer_norm_stats(x, eps)
+    mean, std, normalized = ops.normalize(x, eps)  # [T], [T], [T, C]
     rec(f"{prefix}.hook_mean", mean)
     rec(f"{prefix}.hook_scale", std)
-    normalized = rec(f"{prefix}.hook_normalized", (x - mean[:, None]) / std[:, None])
+    normalized = rec(f"{prefix}.hook_normalized", normalized)
     return rec(f"{prefix}.hook_out", normalized * g + b)
 
 
 def attention(x, p, n_head, rec, prefix):  # [T, C] -> [T, C]
     qkv = ops.linear(x, p["attn.c_attn.weight"], p["attn.c_attn.bias"])  # [T, 3C]
-    q, k, v = (ops.split_heads(m, n_head) for m in np.split(qkv, 3, axis=-1))  # 3 × [T, H, D]
+    C = x.shape[-1]
+    q, k, v = (ops.split_heads(qkv[:, i * C:(i + 1) * C], n_head) for i in range(3))  # 3 × [T, H, D], views
     q = rec(f"{prefix}.attn.hook_q", q)
     k = rec(f"{prefix}.attn.hook_k", k)
     v = rec(f"{prefix}.attn.hook_v", v)
@@ -47,9 +48,18 @@ def block(x, p, config, rec, prefix):  # [T, C] -> [T, C]: pre-norm, attend, add
     return rec(f"{prefix}.hook_resid_post", x + rec(f"{prefix}.hook_mlp_out", mlp(h, p, rec, prefix)))
 
 
-def block_params(params, i):
-    prefix = f"h.{i}."
-    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+class BlockParams:
+    """Block i's parameters by their names inside the block: p["ln_1.weight"] is params["h.{i}.ln_1.weight"].
+
+    A view, not a copy, so a pass builds nothing per block.
+    """
+    __slots__ = ("params", "prefix")
+
+    def __init__(self, params, i):
+        self.params, self.prefix = params, f"h.{i}."
+
+    def __getitem__(self, name):
+        return self.params[self.prefix + name]
 
 
 def forward(params, config: GPTConfig, tokens, rec=NULL_RECORDER, temperature: float = 1.0):
@@ -66,11 +76,12 @@ def forward(params, config: GPTConfig, tokens, rec=NULL_RECORDER, temperature: f
     pos_embed = rec("hook_pos_embed", params["wpe.weight"][:T])  # [T, C]
     x = embed + pos_embed
     for i in range(config.n_layer):
-        x = block(x, block_params(params, i), config, rec, f"blocks.{i}")
+        x = block(x, BlockParams(params, i), config, rec, f"blocks.{i}")
     x = layer_norm(x, params["ln_f.weight"], params["ln_f.bias"], config.layer_norm_epsilon, rec, "ln_final")
     unembed = params.get("lm_head.weight", params["wte.weight"])  # [V, C]
     logits = rec("hook_logits", x @ unembed.T)  # [T, V]
-    probs = rec("hook_probs", ops.softmax(logits / np.float32(temperature or 1.0)))  # [T, V]
+    scaled = logits if temperature in (0, 1) else logits / np.float32(temperature)  # [T, V]
+    probs = rec("hook_probs", ops.softmax(scaled))  # [T, V]
     return logits, probs
 
 

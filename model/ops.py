@@ -1,25 +1,39 @@
-"""The small pure functions a GPT is made of. Shapes: T tokens, C width, H heads, D head width."""
+"""The small pure functions a GPT is made of. Shapes: T tokens, C width, H heads, D head width.
+
+`gelu`, `softmax`, `layer_norm_stats`, `normalize` and `linear` also take leading batch dimensions (the trainer
+uses them); the attention helpers work on one sequence.
+"""
+from functools import lru_cache
+
 import numpy as np
 
 SQRT_2_OVER_PI = np.float32(np.sqrt(2.0 / np.pi))
 
 
 def gelu(x):  # any shape -> same shape; GPT-2's tanh approximation
-    return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))))  # x*x*x: x**3 is a slow pow
 
 
 def softmax(x, axis=-1):  # any shape -> same shape, sums to 1 along axis
     e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    e /= e.sum(axis=axis, keepdims=True)  # in place: rows over the vocabulary are large
+    return e
 
 
-def layer_norm_stats(x, eps):  # [T, C] -> mean [T], std [T]
-    mean = x.mean(axis=-1)
-    std = np.sqrt(x.var(axis=-1) + eps)
+def normalize(x, eps):  # [..., C] -> mean [...], std [...], (x − mean) / std [..., C]
+    C = x.shape[-1]
+    mean = x.sum(axis=-1) / C
+    centered = x - mean[..., None]
+    std = np.sqrt((centered * centered).sum(axis=-1) / C + eps)  # biased variance, as GPT-2's LayerNorm
+    return mean, std, centered / std[..., None]
+
+
+def layer_norm_stats(x, eps):  # [..., C] -> mean [...], std [...]
+    mean, std, _ = normalize(x, eps)
     return mean, std
 
 
-def linear(x, w, b):  # [T, in] @ [in, out] + [out] -> [T, out]
+def linear(x, w, b):  # [..., in] @ [in, out] + [out] -> [..., out]
     return x @ w + b
 
 
@@ -33,16 +47,19 @@ def merge_heads(x):  # [T, H, D] -> [T, C]
     return x.reshape(T, H * D)
 
 
-def causal_mask(T):  # [T, T] True where a query may not look (the future)
-    return np.triu(np.ones((T, T), dtype=bool), k=1)
+@lru_cache(maxsize=32)  # a generation loop asks for each length in turn
+def causal_mask(T):  # [T, T] True where a query may not look (the future); shared, so read-only
+    mask = np.triu(np.ones((T, T), dtype=bool), k=1)
+    mask.flags.writeable = False
+    return mask
 
 
 def attention_scores(q, k):  # [T, H, D], [T, H, D] -> [H, T, T], masked cells at -inf
-    D = q.shape[-1]
-    scores = np.einsum("thd,shd->hts", q, k) / np.float32(np.sqrt(D))
-    scores[:, causal_mask(q.shape[0])] = -np.inf
-    return scores
+    T, _, D = q.shape
+    scores = q.transpose(1, 0, 2) @ k.transpose(1, 2, 0) / np.float32(np.sqrt(D))  # [H, T, D] @ [H, D, T]
+    return np.where(causal_mask(T), np.float32(-np.inf), scores)
 
 
 def weighted_values(pattern, v):  # [H, T, T], [T, H, D] -> [T, H, D]
-    return np.einsum("hts,shd->thd", pattern, v)
+    z = pattern @ v.transpose(1, 0, 2)  # [H, T, T] @ [H, T, D] -> [H, T, D]
+    return np.ascontiguousarray(z.transpose(1, 0, 2))  # token-major, so merging heads is free
