@@ -41,10 +41,17 @@ class Stage {
     return this.viewer.blocks.get(id) ?? null;
   }
 
+  /** A viewer tween that the animation's cancel() stops too. */
+  tween(ms, step) {
+    const tween = this.viewer.tween(ms, step);
+    this.run.tweens.add(tween);
+    return tween.done.then(() => this.run.tweens.delete(tween));
+  }
+
   /** Waits `ms` while frames keep rendering; false once the animation has been cancelled. */
   async wait(ms) {
     if (this.run.cancelled) return false;
-    await this.viewer.tween(ms, () => {}).done;
+    await this.tween(ms, () => {});
     return !this.run.cancelled;
   }
 
@@ -89,7 +96,8 @@ class Stage {
     const { camera: cam, controls } = this.viewer;
     const [camFrom, targetFrom] = [cam.position.clone(), controls.target.clone()];
     const shift = new THREE.Vector3().subVectors(box.center, fromPos);
-    await this.viewer.tween(ms, (t) => {
+    if (this.run.cancelled) return false;
+    await this.tween(ms, (t) => {
       const k = t * t * (3 - 2 * t);
       marker.position.lerpVectors(fromPos, box.center, k);
       marker.scale.lerpVectors(fromScale, box.scale, k);
@@ -97,7 +105,7 @@ class Stage {
         cam.position.copy(camFrom).addScaledVector(shift, k);
         controls.target.copy(targetFrom).addScaledVector(shift, k);
       }
-    }).done;
+    });
     return !this.run.cancelled;
   }
 
@@ -105,7 +113,7 @@ class Stage {
   reveal(block, ms) {
     const u = block.uniforms.uReveal;
     this.revealed.add(block);
-    return this.viewer.tween(ms, (t) => { u.value = t; }).done;
+    return this.tween(ms, (t) => { u.value = t; });
   }
 
   cleanUp() {
@@ -127,7 +135,8 @@ async function tokenFlow(stage, { token: t }) {
   const blocks = tokenColumnBlocks(stage);
   if (!blocks.length || !(t >= 0 && t < stage.header.tokens.length)) return;
   const first = blocks.find((b) => b.spec.id !== "hook_tokens") ?? blocks[0];
-  await stage.viewer.flyTo([first.spec.id], { duration: 600 });
+  await stage.viewer.fly([first.spec.id], { duration: 600 });
+  if (stage.run.cancelled) return;
   const perBlock = clamp(3200 / blocks.length, 90, 320);
   for (const block of blocks) {
     stage.mark(block, stage.column(block, t));

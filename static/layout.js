@@ -438,7 +438,7 @@ export function frame(bounds, fov = VIEW_FOV, aspect = VIEW_ASPECT) {
   const halfHeight = (max.y - min.y) / 2;
   const halfWidth = (max.x - min.x) / 2;
   const tanHalf = Math.tan((fov * Math.PI) / 360);
-  const distance = 1.15 * Math.max(halfHeight / tanHalf, halfWidth / (tanHalf * aspect)) + (max.z - min.z);
+  const distance = 1.3 * Math.max(halfHeight / tanHalf, halfWidth / (tanHalf * aspect)) + (max.z - min.z);
   return { target, distance: Math.max(distance, 4) };
 }
 

@@ -109,7 +109,7 @@ export class Viewer {
     // Thin neighbours (γ and β) would share one spot above; β's label goes underneath instead.
     const y = spec.labelBelow ? p.y - s.h / 2 : p.y + s.h / 2;
     this.labels.add({ text: shape, at: { x: p.x - s.w / 2, y, z: p.z }, anchor: spec.labelBelow ? "under" : "above",
-      extent, minPx: 70, priority: priority + 1, frame: FRAME_COLORS[spec.kind], owner });
+      extent, minPx: 70, focusMinPx: 24, priority: priority + 1, frame: FRAME_COLORS[spec.kind], owner });
     const [rows, cols] = spec.shape2d;
     if (spec.axes.cols && cols > 1) {
       this.labels.add({ text: `${spec.axes.cols} = ${cols}`, at: { x: p.x, y: p.y - s.h / 2, z: p.z }, style: "axis",
@@ -237,8 +237,16 @@ export class Viewer {
     this.requestRender();
   }
 
-  /** Smoothly frames the named blocks ("home" = the whole model); resolves when the camera arrives. */
-  flyTo(names, { duration = FLY_MS } = {}) {
+  /**
+   * Smoothly frames the named blocks ("home" = the whole model); resolves when the camera arrives.
+   * A new destination stops a running animation: the user (or the narration) has moved on.
+   */
+  flyTo(names, options = {}) {
+    this.currentAnimation?.cancel();
+    return this.fly(names, options);
+  }
+
+  fly(names, { duration = FLY_MS } = {}) {
     if (!this.layout) return Promise.resolve();
     let view;
     if (names === "home") view = this.homeView();
@@ -281,7 +289,14 @@ export class Viewer {
   /** Runs one narration animation (kinds in animations.js); a new one cancels the one running. */
   play(anim) {
     this.currentAnimation?.cancel();
-    const run = { cancelled: false, cancel() { this.cancelled = true; } };
+    const run = {
+      cancelled: false,
+      tweens: new Set(),
+      cancel() {
+        this.cancelled = true;
+        this.tweens.forEach((tween) => tween.cancel());
+      },
+    };
     this.currentAnimation = run;
     return playAnimation(this, anim, run).finally(() => {
       if (this.currentAnimation === run) this.currentAnimation = null;
@@ -395,7 +410,7 @@ export class Viewer {
     const seconds = Math.min(0.1, (now - this.lastFrame) / 1000);
     this.lastFrame = now;
     for (const tween of [...this.tweens]) {
-      const t = Math.min(1, (now - tween.start) / tween.ms);
+      const t = tween.ms > 0 ? Math.max(0, Math.min(1, (now - tween.start) / tween.ms)) : 1;
       tween.step(t);
       if (t >= 1) this.endTween(tween, true);
     }
