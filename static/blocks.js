@@ -192,6 +192,8 @@ export class TensorBlock {
     this.mesh.userData.block = this;
     this.mesh.matrixAutoUpdate = false;
     this.mesh.updateMatrix();
+    const half = new THREE.Vector3(spec.size.w / 2, spec.size.h / 2, spec.size.d / 2);
+    this.box = new THREE.Box3(this.mesh.position.clone().sub(half), this.mesh.position.clone().add(half));
     this.highlight = null;  // Uint8Array over texels, made when first needed
   }
 

@@ -36,6 +36,7 @@ export class LabelLayer {
       + `font-family:${FONT};line-height:1.25;`;
     container.appendChild(this.root);
     this.labels = [];
+    this.sorted = 0;
   }
 
   /**
@@ -63,6 +64,7 @@ export class LabelLayer {
   clear() {
     this.root.replaceChildren();
     this.labels = [];
+    this.sorted = 0;
   }
 
   /**
@@ -73,8 +75,15 @@ export class LabelLayer {
     const dimmed = state.dimmed;
     const pxPerUnitAt1 = height / (2 * Math.tan(THREE.MathUtils.degToRad(camera.fov) / 2));
     const placed = [];
-    const order = [...this.labels].sort((a, b) => labelRank(b, dimmed) - labelRank(a, dimmed));
-    for (const label of order) {
+    if (this.sorted !== this.labels.length) {  // priorities are fixed, so the order is sorted once
+      this.labels.sort((a, b) => b.priority - a.priority);
+      this.sorted = this.labels.length;
+    }
+    // Labels of faded blocks come after all others, so they never push a bright label away.
+    const bright = [];
+    const faded = [];
+    for (const label of this.labels) (label.owner && dimmed(label.owner) ? faded : bright).push(label);
+    for (const label of bright.concat(faded)) {
       let show = false;
       _v.copy(label.at);
       const distance = _v.distanceTo(camera.position);
@@ -122,10 +131,6 @@ export class LabelLayer {
   dispose() {
     this.root.remove();
   }
-}
-
-function labelRank(label, dimmed) {
-  return label.priority - (label.owner && dimmed(label.owner) ? 100 : 0);
 }
 
 function overlaps(a, b) {

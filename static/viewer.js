@@ -16,7 +16,7 @@ const FLY_MS = 900;
 const FILL_MS = 450;
 const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
 const MIN_UPLOAD_PX = 24;  // a lazily uploaded block gets its texture once it is this tall on screen
-const MIN_DRAW_PX = 2.5;  // blocks smaller than this on screen are skipped: big models stay interactive
+const MIN_DRAW_PX = 4;  // blocks smaller than this on screen are skipped: big models stay interactive
 const CLICK_SLOP_PX = 5;
 
 const ease = (t) => (t < 0.5 ? 4 * t * t * t : 1 - (-2 * t + 2) ** 3 / 2);
@@ -106,9 +106,11 @@ export class Viewer {
     const priority = (spec.kind === "activation" ? 2 : 1) + Math.log10(1 + s.w * s.h) / 10;
     const owner = spec.id;
     const shape = spec.label;
-    // Thin neighbours (γ and β) would share one spot above; β's label goes underneath instead.
+    // Thin neighbours (γ and β) would share one spot above: their labels are centred, β's underneath.
     const y = spec.labelBelow ? p.y - s.h / 2 : p.y + s.h / 2;
-    this.labels.add({ text: shape, at: { x: p.x - s.w / 2, y, z: p.z }, anchor: spec.labelBelow ? "under" : "above",
+    const thin = s.w < 2;
+    const anchor = spec.labelBelow ? (thin ? "below" : "under") : thin ? "top" : "above";
+    this.labels.add({ text: shape, at: { x: thin ? p.x : p.x - s.w / 2, y, z: p.z }, anchor,
       extent, minPx: 70, focusMinPx: 24, priority: priority + 1, frame: FRAME_COLORS[spec.kind], owner });
     const [rows, cols] = spec.shape2d;
     if (spec.axes.cols && cols > 1) {
@@ -225,7 +227,7 @@ export class Viewer {
 
   viewOf(blocks) {
     const box = new THREE.Box3();
-    for (const b of blocks) box.expandByObject(b.mesh);
+    for (const b of blocks) box.union(b.box);
     const { target, distance } = frame({ min: box.min, max: box.max }, VIEW_FOV, this.camera.aspect);
     return { target: new THREE.Vector3(target.x, target.y, target.z), distance };
   }
@@ -450,10 +452,9 @@ export class Viewer {
     let budget = UPLOAD_BUDGET_CELLS;
     let waiting = false;
     for (const block of dirty) {
-      const box = new THREE.Box3().setFromObject(block.mesh);
-      if (!frustum.intersectsBox(box)) continue;
+      if (!block.mesh.visible || !frustum.intersectsBox(block.box)) continue;
       const px = Math.max(block.spec.size.w, block.spec.size.h) * pxPerUnitAt1
-        / Math.max(1e-6, box.distanceToPoint(this.camera.position));
+        / Math.max(1e-6, block.box.distanceToPoint(this.camera.position));
       if (px < MIN_UPLOAD_PX) continue;
       if (budget <= 0) { waiting = true; break; }
       budget -= block.upload();
@@ -545,7 +546,23 @@ function drawLabels(g, layer, scale) {
     }
     g.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
     g.fillStyle = style.color;
-    g.fillText(label.el.textContent, label.x + parseFloat(style.paddingLeft || "0") + parseFloat(style.borderLeftWidth || "0"),
+    if (label.style === "axisUp") {  // drawn reading upwards, like the rotated DOM label
+      g.save();
+      g.translate(label.x + label.width / 2, label.y + label.height / 2);
+      g.rotate(-Math.PI / 2);
+      g.textAlign = "center";
+      g.textBaseline = "middle";
+      g.fillText(label.el.textContent, 0, 0);
+      g.restore();
+      continue;
+    }
+    const frame = style.borderLeftWidth && parseFloat(style.borderLeftWidth);
+    if (frame) {
+      g.fillStyle = style.borderLeftColor;
+      g.fillRect(label.x, label.y, frame, label.height);
+      g.fillStyle = style.color;
+    }
+    g.fillText(label.el.textContent, label.x + parseFloat(style.paddingLeft || "0") + (frame || 0),
       label.y + parseFloat(style.paddingTop || "0"));
   }
   g.restore();
