@@ -18,7 +18,7 @@ from model.weights import save_npz
 NANO_SORT_CONFIG = GPTConfig(vocab_size=len(NANO_SORT_ALPHABET), n_ctx=2 * NANO_SORT_LENGTH - 1,
                              n_embd=48, n_head=3, n_layer=3)
 SAVED_DTYPE = np.float16  # the bundled weights' dtype; training stops only when these rounded weights sort everything
-SETTINGS = TrainSettings(steps=6000, lr=2e-3, min_lr=2e-4, warmup_steps=200, eval_every=100)
+SETTINGS = TrainSettings(steps=3000, lr=1e-3, min_lr=5e-5, warmup_steps=100, eval_every=100)
 BATCH_SIZE = 64
 REQUIRED_MARGIN = 3.0  # logits by which the right letter must lead: a confident model, and float rounding cannot flip it
 
