@@ -128,6 +128,44 @@ export class LabelLayer {
     label.height = size * 1.25;
   }
 
+  /** Paints the labels now shown onto a 2D canvas (the PNG snapshot), as the DOM shows them. */
+  drawInto(g, scale) {
+    g.save();
+    g.scale(scale, scale);
+    g.textBaseline = "top";
+    for (const label of this.labels) {
+      if (!label.shown) continue;
+      const style = getComputedStyle(label.el);
+      g.globalAlpha = Number(style.opacity);
+      const background = style.backgroundColor;
+      if (background && background !== "rgba(0, 0, 0, 0)") {
+        g.fillStyle = background;
+        g.fillRect(label.x, label.y, label.width, label.height);
+      }
+      g.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      g.fillStyle = style.color;
+      if (STYLES[label.style].vertical) {  // drawn reading upwards, like the rotated DOM label
+        g.save();
+        g.translate(label.x + label.width / 2, label.y + label.height / 2);
+        g.rotate(-Math.PI / 2);
+        g.textAlign = "center";
+        g.textBaseline = "middle";
+        g.fillText(label.el.textContent, 0, 0);
+        g.restore();
+        continue;
+      }
+      const frame = style.borderLeftWidth && parseFloat(style.borderLeftWidth);
+      if (frame) {
+        g.fillStyle = style.borderLeftColor;
+        g.fillRect(label.x, label.y, frame, label.height);
+        g.fillStyle = style.color;
+      }
+      g.fillText(label.el.textContent, label.x + parseFloat(style.paddingLeft || "0") + (frame || 0),
+        label.y + parseFloat(style.paddingTop || "0"));
+    }
+    g.restore();
+  }
+
   dispose() {
     this.root.remove();
   }

@@ -43,6 +43,10 @@ export class Viewer {
     this.controls.dampingFactor = 0.12;
     this.controls.zoomToCursor = true;
     this.controls.addEventListener("change", () => this.requestRender());
+    this.controls.addEventListener("start", () => {  // the user takes the camera: flights and animations yield
+      this.flight?.cancel();
+      this.currentAnimation?.cancel();
+    });
     this.labels = new LabelLayer(container);
     this.walk = new WalkKeys(() => this.requestRender());
 
@@ -78,6 +82,7 @@ export class Viewer {
   /** Builds every block (empty) from the header alone; weight shapes come from header.model.config. */
   setScene(header) {
     const hadScene = Boolean(this.layout);
+    if (this.header && this.header.model.id !== header.model.id) this.weights.clear();  // another model's shapes
     for (const block of this.blocks.values()) block.dispose();
     this.blocks.clear();
     this.blockGroup.clear();
@@ -88,6 +93,7 @@ export class Viewer {
     this.hoverCells.clear();
     this.header = header;
     this.layout = computeLayout(header);
+    this.specs = new Map(this.layout.blocks.map((b) => [b.id, b]));
     for (const spec of this.layout.blocks) {
       const block = new TensorBlock(spec);
       this.blocks.set(spec.id, block);
@@ -178,7 +184,8 @@ export class Viewer {
       const u = block.uniforms;
       const [fromDim, toDim] = [u.uDim.value, chosen.has(block) || !dim ? 0 : 1];
       u.uFocus.value = chosen.has(block) ? 1 : 0;
-      if (fromDim !== toDim) this.tween(350, (t) => { u.uDim.value = fromDim + (toDim - fromDim) * t; });
+      block.dimTween?.cancel();  // a quick second focus() must not fight the first one's fade
+      if (fromDim !== toDim) block.dimTween = this.tween(350, (t) => { u.uDim.value = fromDim + (toDim - fromDim) * t; });
     }
     this.requestRender();
   }
@@ -373,8 +380,7 @@ export class Viewer {
     if (key === this.lastHoverKey) return;
     this.lastHoverKey = key;
     if (!hit) return this.setHover(null);
-    const ctx = { header: this.header, blocks: new Map(this.layout.blocks.map((b) => [b.id, b])),
-      tensors: this.tensors, weights: this.weights };
+    const ctx = { header: this.header, blocks: this.specs, tensors: this.tensors, weights: this.weights };
     const info = explainCell(ctx, hit.block.spec, hit.cell[0], hit.cell[1]);
     info.screen = { x: clientX, y: clientY };
     this.setHover(info, hit);
@@ -419,9 +425,10 @@ export class Viewer {
     let moving = this.walk.step(this.camera, this.controls.target, seconds);
     moving = this.controls.update() || moving;
     this.updateHover();
+    this.fitClipPlanes();
+    this.camera.updateMatrixWorld();  // the culling below needs this frame's camera, not the last one's
     this.skipTinyBlocks();
     const uploadsLeft = this.uploadVisible();
-    this.fitClipPlanes();
     this.renderer.render(this.scene, this.camera);
     this.renderInfo = { ...this.renderer.info.render };
     const { clientWidth: width, clientHeight: height } = this.container;
@@ -431,8 +438,13 @@ export class Viewer {
     if (moving || this.tweens.size || this.walk.active || uploadsLeft) this.requestRender();
   }
 
+  /** Screen pixels per world unit at distance 1; divide by a distance to get pixels per unit there. */
+  pixelsPerUnitAtOne() {
+    return this.container.clientHeight / (2 * Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2));
+  }
+
   skipTinyBlocks() {
-    const pxPerUnitAt1 = this.container.clientHeight / (2 * Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2));
+    const pxPerUnitAt1 = this.pixelsPerUnitAtOne();
     const eye = this.camera.position;
     for (const block of this.blocks.values()) {
       const { size } = block.spec;
@@ -448,7 +460,7 @@ export class Viewer {
     if (!dirty.length) return false;
     const frustum = new THREE.Frustum().setFromProjectionMatrix(
       new THREE.Matrix4().multiplyMatrices(this.camera.projectionMatrix, this.camera.matrixWorldInverse));
-    const pxPerUnitAt1 = this.container.clientHeight / (2 * Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2));
+    const pxPerUnitAt1 = this.pixelsPerUnitAtOne();
     let budget = UPLOAD_BUDGET_CELLS;
     let waiting = false;
     for (const block of dirty) {
@@ -495,7 +507,7 @@ export class Viewer {
     canvas.height = source.height;
     const g = canvas.getContext("2d");
     g.drawImage(source, 0, 0);
-    drawLabels(g, this.labels, canvas.width / this.container.clientWidth);
+    this.labels.drawInto(g, canvas.width / this.container.clientWidth);
     return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   }
 
@@ -507,7 +519,7 @@ export class Viewer {
       blocks: this.blocks.size,
       textures: this.renderer.info.memory.textures,
       textureBytes,
-      fps: this.frameTimes.length,
+      fps: this.frameTimes.filter((t) => t > performance.now() - 1000).length,  // 0 when idle: nothing is drawn
     };
   }
 
@@ -529,41 +541,4 @@ function makeMarker() {
   marker.visible = false;
   marker.renderOrder = 10;
   return marker;
-}
-
-function drawLabels(g, layer, scale) {
-  g.save();
-  g.scale(scale, scale);
-  g.textBaseline = "top";
-  for (const label of layer.labels) {
-    if (!label.shown) continue;
-    const style = getComputedStyle(label.el);
-    g.globalAlpha = Number(style.opacity);
-    const background = style.backgroundColor;
-    if (background && background !== "rgba(0, 0, 0, 0)") {
-      g.fillStyle = background;
-      g.fillRect(label.x, label.y, label.width, label.height);
-    }
-    g.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
-    g.fillStyle = style.color;
-    if (label.style === "axisUp") {  // drawn reading upwards, like the rotated DOM label
-      g.save();
-      g.translate(label.x + label.width / 2, label.y + label.height / 2);
-      g.rotate(-Math.PI / 2);
-      g.textAlign = "center";
-      g.textBaseline = "middle";
-      g.fillText(label.el.textContent, 0, 0);
-      g.restore();
-      continue;
-    }
-    const frame = style.borderLeftWidth && parseFloat(style.borderLeftWidth);
-    if (frame) {
-      g.fillStyle = style.borderLeftColor;
-      g.fillRect(label.x, label.y, frame, label.height);
-      g.fillStyle = style.color;
-    }
-    g.fillText(label.el.textContent, label.x + parseFloat(style.paddingLeft || "0") + (frame || 0),
-      label.y + parseFloat(style.paddingTop || "0"));
-  }
-  g.restore();
 }
