@@ -25,7 +25,7 @@ SHAPE = dict(n_ctx=128, n_embd=128, n_head=4, n_layer=4)  # ~1.3M parameters: th
 BATCH_SIZE = 16  # windows of n_ctx tokens per step
 EVAL_WINDOWS = 64  # fixed validation windows, the same at every evaluation
 SETTINGS = dict(lr=2e-3, min_lr=2e-4, warmup_steps=50, eval_every=100)
-TRAIN_STEPS = 2500  # the committed weights: 5.1M tokens seen, about 16 passes over the training split
+TRAIN_STEPS = 1400  # the committed weights: 2.9M tokens seen, about 9 passes over the training split
 EXAMPLES = ("ROMEO:\nO, she doth teach the torches to burn bright", "First Citizen:\nWe are accounted poor citizens",
             "KING RICHARD II:\n", "To be, or not to be")
 
@@ -84,6 +84,16 @@ def _checkpointing_evaluator(config, val_ids, val_starts, checkpoint: Path | Non
             save_npz(checkpoint, params, config, dtype=np.float32)
         return {"val_loss": val_loss}
     return evaluate
+
+
+def samples(params, config: GPTConfig, encoding, prompts, n_tokens: int = 48, seed: int = 0) -> list[str]:
+    """A continuation of each prompt, sampled at temperature 0.8 from the top 40 tokens."""
+    texts = []
+    for i, prompt in enumerate(prompts):
+        ids = encoding.encode(prompt)
+        new = [t for t, _ in generate(params, config, ids, n_tokens, Sampling(0.8, top_k=40, seed=seed + i))]
+        texts.append(encoding.decode(ids + new))
+    return texts
 
 
 def evenly_spaced_windows(ids: np.ndarray, n_ctx: int, count: int) -> np.ndarray:  # -> starts [count]
