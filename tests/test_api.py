@@ -249,6 +249,14 @@ def test_the_page_renders_with_the_default_model(client):
     assert 'data-protocol-version="1"' in response.text
 
 
+def test_the_default_app_serves_the_bundled_nano_sort():
+    """create_app() with no registry loads the committed models; greedy generation sorts."""
+    client = TestClient(create_app())
+    assert client.get("/api/models").json()["default_model"] == "nano-sort"
+    lines = parse_stream(client.post("/api/generate", json={"model": "nano-sort", "prompt": "BCACAB", "temperature": 0}))
+    assert "".join(g["piece"] for g in lines[-1]["generated"]) == "AABBCC"
+
+
 def test_with_no_models_the_page_and_api_say_so():
     client = TestClient(create_app(Settings(), registry={}))
     assert 'data-default-model=""' in client.get("/").text

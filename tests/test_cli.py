@@ -139,6 +139,15 @@ def test_training_that_does_not_converge_is_one_line(monkeypatch, capsys):
     assert status == 1 and err == "llmviz: training failed: nano-sort did not learn to sort every question in 10 steps\n"
 
 
+@pytest.mark.parametrize("question, answer", [("CBABBC", "ABBBCC"), ("CCCBAA", "AABCCC"), ("ABCABC", "AABBCC")])
+def test_the_bundled_nano_sort_sorts(capsys, question, answer):
+    """No monkeypatching: the committed weights, found the way `llmviz` finds them."""
+    status, out, err = run(["trace", "--model", "nano-sort", question], capsys)
+    assert status == 0 and err == ""
+    assert out.splitlines()[-1] == f"greedy completion: {answer}"
+    assert run(["generate", question, "--temperature", "0"], capsys)[1] == question + answer + "\n"
+
+
 def test_the_installed_command_never_shows_a_traceback():
     """Through a real process: the entry point as the console script calls it, unknown model."""
     result = subprocess.run([sys.executable, "-m", "server.cli", "trace", "--model", "gpt-9", "ABC"],
