@@ -1,10 +1,13 @@
 // Talking to the server: the model list, weights, and the NDJSON trace/generate streams (docs/protocol.md).
 // Lines are handed on the moment they are read, so the scene can fill while the pass is still streaming.
 
+export const UNREACHABLE = 0;  // ApiError.status when no answer came back at all
+
 export class ApiError extends Error {
-  constructor(message, status) {
+  /** status: the HTTP status, UNREACHABLE, or null for an answer that breaks the protocol. */
+  constructor(message, status = null) {
     super(message);
-    this.status = status;  // HTTP status, or 0 when the server could not be reached at all
+    this.status = status;
   }
 }
 
@@ -35,9 +38,9 @@ function decodeValues(dtype, data, count) {
   const bytes = base64ToBytes(data);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const width = { f16: 2, f32: 4, i32: 4 }[dtype];
-  if (!width) throw new ApiError(`the server sent an unknown dtype "${dtype}"`, 0);
+  if (!width) throw new ApiError(`the server sent an unknown dtype "${dtype}"`);
   if (bytes.byteLength !== count * width) {
-    throw new ApiError(`a tensor carries ${bytes.byteLength} bytes, expected ${count * width}`, 0);
+    throw new ApiError(`a tensor carries ${bytes.byteLength} bytes, expected ${count * width}`);
   }
   if (dtype === "i32") {
     const ints = new Int32Array(count);
@@ -80,7 +83,7 @@ async function request(url, options) {
     response = await fetch(url, options);
   } catch (error) {
     if (error.name === "AbortError") throw error;
-    throw new ApiError("the server could not be reached", 0);
+    throw new ApiError("the server could not be reached", UNREACHABLE);
   }
   if (!response.ok) throw new ApiError(await failureMessage(response), response.status);
   return response;
@@ -144,7 +147,7 @@ export async function stream(endpoint, body, handlers, signal) {
       case "output": handlers.onOutput(line); break;
       case "done": handlers.onDone(line); break;
       case "error": throw new ApiError(line.message, line.status);
-      default: throw new ApiError(`the server sent an unknown line type "${line.type}"`, 0);
+      default: throw new ApiError(`the server sent an unknown line type "${line.type}"`);
     }
   }
 }

@@ -54,7 +54,7 @@ class App {
     this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     this.ui = new UI({
       onSubmit: (text) => this.submit(text),
-      onPromptInput: () => this.ui.setPromptError(null),
+      onPromptInput: () => this.showPromptProblem(null),
       onModelChange: (id) => this.chooseModel(id),
       onLanguage: (lang) => this.setLanguage(lang),
       onStep: (delta) => { this.stopPlaying(); this.goToStep(this.stepIndex + delta); },
@@ -130,14 +130,13 @@ class App {
   /** Runs one traced pass of `text`; `restore` (from the URL) picks the step and camera to show after it. */
   async submit(text, { restore = null } = {}) {
     const problem = promptProblem(text, this.model);
-    if (problem) {
-      this.ui.setPromptError(t(this.lang, problem.key, problem.params));
-      return;
-    }
-    this.ui.setPromptError(null);
-    this.prompt = text;
+    this.showPromptProblem(problem);
+    if (problem) return;
     const keepStep = restore?.step ?? this.steps[this.stepIndex]?.id;
-    await this.runStream("trace", this.requestBody(text), { keepStep, camera: restore?.camera ?? null });
+    if (await this.runStream("trace", this.requestBody(text), { keepStep, camera: restore?.camera ?? null })) {
+      this.prompt = text;
+      this.updateUrl();
+    }
   }
 
   async generate() {
@@ -189,20 +188,33 @@ class App {
         },
       }, abort.signal);
     } catch (error) {
-      if (error.name === "AbortError") return;
-      this.state = "error";
+      if (error.name === "AbortError") return false;
       this.ui.setBusy(false);
-      if (error.status === 422) this.ui.setPromptError(t(this.lang, "prompt.error.server", { message: error.message }));
-      else if (error.status === 0) this.fail("error.server_down");
-      else this.ui.setStatus(t(this.lang, "error.stream", { message: error.message }));
-      return;
+      if (error.status === api.UNREACHABLE) {
+        this.fail("error.server_down");
+      } else if (error.status === 422) {
+        // A refused prompt leaves the last pass on screen, still usable.
+        this.state = this.pass?.output ? "ready" : "error";
+        this.showPromptProblem({ key: "prompt.error.server", params: { message: error.message } });
+      } else {
+        this.state = "error";
+        this.ui.setStatus(t(this.lang, "error.stream", { message: error.message }));
+      }
+      return false;
     }
-    if (abort.signal.aborted) return;
+    if (abort.signal.aborted) return false;
     this.finishPass(keepStep, camera);
     if (endpoint === "generate" && generated.length && !this.model.prompt_length) {
       this.prompt += generated.map((token) => token.piece).join("");
       this.ui.setPrompt(this.prompt);
     }
+    return true;
+  }
+
+  /** problem: {key, params} for t(), or null; kept so a language switch can say it again. */
+  showPromptProblem(problem) {
+    this.promptProblem = problem;
+    this.ui.setPromptError(problem && t(this.lang, problem.key, problem.params));
   }
 
   startPass(header, promptCount) {
@@ -235,8 +247,6 @@ class App {
     this.steps = buildSteps(this.narrationInput(), this.lang);
     this.applyStep(keepStep, { moveCamera: false });
     if (camera) this.viewer.setCameraState(camera);
-    else if (!this.cameraPlaced) this.viewer.flyTo(this.steps[this.stepIndex].camera, { duration: 0 });
-    this.cameraPlaced = true;
     this.ui.setStatus(t(this.lang, "status.ready", { ms: Math.round(performance.now() - this.timing.submitted) }));
     this.updateUrl();
   }
@@ -354,6 +364,7 @@ class App {
       this.showDistribution(null);
     }
     if (this.errorKey) this.ui.showFatal(t(lang, this.errorKey));
+    this.showPromptProblem(this.promptProblem ?? null);
     this.updateUrl();
   }
 
