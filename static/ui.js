@@ -41,7 +41,6 @@ export class UI {
     this.actions = actions;
     this.lang = "en";
     this.$ = (id) => document.getElementById(id);
-    this.chapterIds = [];
     this.bindEvents();
   }
 
@@ -98,6 +97,7 @@ export class UI {
     }
     this.fillTopKChoices(this.topKLimit ?? TOP_K_CHOICES.at(-1));
     if (this.model) this.showModel(this.model);
+    if (this.tokens) this.setTokens(this.tokens.tokens, this.tokens.promptCount);
     this.showSamplingValues();
   }
 
@@ -132,9 +132,10 @@ export class UI {
 
   /** tokens: [{id, piece}]; the first `promptCount` came from the prompt, the rest were generated. */
   setTokens(tokens, promptCount = tokens.length) {
+    this.tokens = { tokens, promptCount };
     this.$("token-chips").replaceChildren(...tokens.map((token, position) => {
       const chip = element("li", position < promptCount ? "token-chip" : "token-chip generated");
-      chip.title = `t = ${position}`;
+      chip.title = `t = ${position}: ${t(this.lang, "tokens.chip", { piece: visiblePiece(token.piece), id: token.id })}`;
       chip.append(element("span", "token-piece", visiblePiece(token.piece)), element("span", "token-id", String(token.id)));
       return chip;
     }));
@@ -208,13 +209,6 @@ export class UI {
       topK: topK ? Number(topK) : null,
       topP: topP >= 1 ? null : topP,  // keeping 100% of the mass is the same as no top-p filter
     };
-  }
-
-  setSampling({ temperature, topK, topP }) {
-    this.$("temperature").value = String(temperature);
-    this.$("top-k").value = topK ? String(topK) : "";
-    this.$("top-p").value = String(topP ?? 1);
-    this.showSamplingValues();
   }
 
   showSamplingValues() {
