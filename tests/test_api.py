@@ -385,7 +385,8 @@ def test_a_pass_beyond_the_limit_is_refused_while_others_run(random_bundle):
         slow = RawClient(app, {"model": "nano-sort", "prompt": PROMPT}, leave=False)
         task = asyncio.create_task(slow.run())
         await asyncio.wait_for(slow.first_chunk.wait(), timeout=10)
-        assert app.state.limiter.running == 1
+        assert app.state.limiter.running == 1  # the first lines left while the pass is still running
+        assert slow.messages[1]["body"].startswith(b'{"type":"header"') and b'"type":"done"' not in slow.messages[1]["body"]
         busy = RawClient(app, {"model": "nano-sort", "prompt": PROMPT}, leave=True)
         await asyncio.wait_for(busy.run(), timeout=10)
         slow.release.set()
