@@ -12,6 +12,8 @@ import { playAnimation } from "./animations.js";
 import { WalkKeys } from "./walk.js";
 
 const VIEW_DIRECTION = new THREE.Vector3(0.24, 0.12, 1).normalize();  // oblique, so blocks read as 3D slabs
+const HOME_DIRECTION = new THREE.Vector3(0.75, 0.55, 1).normalize();  // from above and aside: the tower recedes
+const FRAME_MARGIN = 0.86;  // framed boxes fill at most this much of the view (NDC), leaving room for labels
 const FLY_MS = 900;
 const FILL_MS = 450;
 const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
@@ -228,20 +230,47 @@ export class Viewer {
   // ---- camera ------------------------------------------------------------------------------------
 
   homeView() {
-    const { target, distance } = frame(this.layout.bounds, VIEW_FOV, this.camera.aspect);
-    return { target: new THREE.Vector3(target.x, target.y, target.z), distance };
+    const { min, max } = this.layout.bounds;
+    return this.fitView(new THREE.Box3(new THREE.Vector3(min.x, min.y, min.z), new THREE.Vector3(max.x, max.y, max.z)),
+      HOME_DIRECTION);
   }
 
   viewOf(blocks) {
     const box = new THREE.Box3();
     for (const b of blocks) box.union(b.box);
-    const { target, distance } = frame({ min: box.min, max: box.max }, VIEW_FOV, this.camera.aspect);
-    return { target: new THREE.Vector3(target.x, target.y, target.z), distance };
+    return this.fitView(box, VIEW_DIRECTION);
   }
 
-  setView({ target, distance }) {
+  /** The closest camera on `direction` from the box centre that still sees all eight corners of the box. */
+  fitView(box, direction) {
+    const target = box.getCenter(new THREE.Vector3());
+    const probe = this.camera.clone();
+    const corners = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => new THREE.Vector3(
+      i & 1 ? box.max.x : box.min.x, i & 2 ? box.max.y : box.min.y, i & 4 ? box.max.z : box.min.z));
+    const fits = (distance) => {
+      probe.position.copy(target).addScaledVector(direction, distance);
+      probe.near = distance / 1000;
+      probe.far = distance * 10;
+      probe.lookAt(target);
+      probe.updateMatrixWorld();
+      probe.updateProjectionMatrix();
+      return corners.every((c) => {
+        const p = c.clone().project(probe);
+        return p.z < 1 && Math.abs(p.x) <= FRAME_MARGIN && Math.abs(p.y) <= FRAME_MARGIN;
+      });
+    };
+    let [near, far] = [1, frame(box, VIEW_FOV, this.camera.aspect).distance * 4];
+    for (let i = 0; i < 30; i++) {
+      const mid = (near + far) / 2;
+      if (fits(mid)) far = mid;
+      else near = mid;
+    }
+    return { target, distance: far, direction };
+  }
+
+  setView({ target, distance, direction }) {
     this.controls.target.copy(target);
-    this.camera.position.copy(target).addScaledVector(VIEW_DIRECTION, distance);
+    this.camera.position.copy(target).addScaledVector(direction, distance);
     this.controls.update();
     this.requestRender();
   }
@@ -266,7 +295,7 @@ export class Viewer {
     }
     const fromTarget = this.controls.target.clone();
     const fromPos = this.camera.position.clone();
-    const toPos = view.target.clone().addScaledVector(VIEW_DIRECTION, view.distance);
+    const toPos = view.target.clone().addScaledVector(view.direction, view.distance);
     this.flight?.cancel();
     const flight = this.tween(duration, (t) => {
       const k = ease(t);
