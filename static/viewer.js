@@ -74,9 +74,23 @@ export class Viewer {
     this.pointerDown = null;
     this.lastHoverKey = "";
     this.bindPointer(canvas);
+    this.warmUpShader();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(container);
     this.resize();
+  }
+
+  /**
+   * Compiles the block shader now, while the page loads, instead of on the first frame after the first
+   * tensor arrives (a software renderer takes noticeable time). The block is kept, never drawn: its
+   * material holds the compiled program in three's cache for every block that follows.
+   */
+  warmUpShader() {
+    const spec = { kind: "activation", shape2d: [1, 1], texWidth: 1, texHeight: 1, fold: null,
+      position: { x: 0, y: 0, z: 0 }, size: { w: 1, h: 1, d: 1 } };
+    this.warmBlock = new TensorBlock(spec);
+    const scene = new THREE.Scene().add(this.warmBlock.mesh);
+    this.renderer.compile(scene, this.camera);
   }
 
   // ---- scene -------------------------------------------------------------------------------------
@@ -558,6 +572,7 @@ export class Viewer {
     this.walk.dispose();
     this.controls.dispose();
     for (const block of this.blocks.values()) block.dispose();
+    this.warmBlock.dispose();
     this.labels.dispose();
     this.renderer.dispose();
     this.renderer.domElement.remove();

@@ -8,7 +8,7 @@ const MOVES = {
   KeyW: [0, 0, 1], ArrowUp: [0, 0, 1], KeyS: [0, 0, -1], ArrowDown: [0, 0, -1],
   KeyA: [-1, 0, 0], KeyD: [1, 0, 0], KeyQ: [0, -1, 0], KeyE: [0, 1, 0],
 };
-const SPEED = 0.9;  // fraction of the distance to the orbit target covered per second
+const SPEED = 0.35;  // fraction of the distance to the orbit target covered per second
 const FAST = 4;
 
 function typingInto(target) {
