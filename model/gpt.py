@@ -62,15 +62,25 @@ class BlockParams:
         return self.params[self.prefix + name]
 
 
+def check_tokens(tokens, config: GPTConfig) -> np.ndarray:  # any sequence of ids -> [T] int64, or ValueError
+    tokens = np.asarray(tokens, dtype=np.int64)
+    if tokens.ndim != 1:
+        raise ValueError(f"a pass takes one sequence of token ids, got an array of shape {tokens.shape}")
+    if not 0 < len(tokens) <= config.n_ctx:
+        raise ValueError(f"a pass needs 1 to {config.n_ctx} tokens, got {len(tokens)}")
+    outside = tokens[(tokens < 0) | (tokens >= config.vocab_size)]
+    if outside.size:
+        raise ValueError(f"token ids must be in 0..{config.vocab_size - 1}, got {outside[0]}")
+    return tokens
+
+
 def forward(params, config: GPTConfig, tokens, rec=NULL_RECORDER, temperature: float = 1.0):
     """[T] token ids -> ([T, V] logits, [T, V] probabilities at `temperature`).
 
     Temperature 0 means greedy decoding; its probabilities are shown at temperature 1.
     """
-    tokens = np.asarray(tokens, dtype=np.int64)
+    tokens = check_tokens(tokens, config)
     T = len(tokens)
-    if not 0 < T <= config.n_ctx:
-        raise ValueError(f"a pass needs 1 to {config.n_ctx} tokens, got {T}")
     rec("hook_tokens", tokens)
     embed = rec("hook_embed", params["wte.weight"][tokens])  # [T, C]
     pos_embed = rec("hook_pos_embed", params["wpe.weight"][:T])  # [T, C]
@@ -97,4 +107,4 @@ class Trace:
 def trace(params, config: GPTConfig, tokens, temperature: float = 1.0, on_record=None) -> Trace:
     rec = Recorder(on_record)
     logits, probs = forward(params, config, tokens, rec, temperature)
-    return Trace(np.asarray(tokens, dtype=np.int64), rec.records, logits, probs)
+    return Trace(rec.records["hook_tokens"], rec.records, logits, probs)

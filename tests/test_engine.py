@@ -152,3 +152,12 @@ def test_a_pass_outside_the_context_says_the_limit(params, tokens):
 def test_a_prefix_pass_agrees_with_the_full_pass(params, result):
     short = trace(params, NANO_SORT_SHAPE, TOKENS[:4])
     np.testing.assert_allclose(short.logits, result.logits[:4], atol=1e-5)  # causality: the future never leaks
+
+
+@pytest.mark.parametrize("tokens, message", [
+    ([0, 3], "token ids must be in 0..2, got 3"), ([-1, 0], "token ids must be in 0..2, got -1"),
+    ([[0, 1], [1, 2]], r"one sequence of token ids, got an array of shape \(2, 2\)"),
+])
+def test_token_ids_outside_the_vocabulary_are_refused(params, tokens, message):
+    with pytest.raises(ValueError, match=message):
+        forward(params, NANO_SORT_SHAPE, tokens)
