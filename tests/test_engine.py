@@ -1,11 +1,12 @@
 """Invariants of one recorded forward pass: names, shapes, order, and what each tensor must satisfy."""
+import platform
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from model.gpt import forward, trace
-from model.recorder import Recorder, tensor_specs
+from model.recorder import Recorder, keep_freed_memory, tensor_specs
 from tests.conftest import NANO_SORT_SHAPE, random_params
 
 GOLDEN = Path(__file__).parent / "golden" / "nano_sort_T6.txt"  # "name TxC" per line, in forward order
@@ -161,3 +162,7 @@ def test_a_prefix_pass_agrees_with_the_full_pass(params, result):
 def test_token_ids_outside_the_vocabulary_are_refused(params, tokens, message):
     with pytest.raises(ValueError, match=message):
         forward(params, NANO_SORT_SHAPE, tokens)
+
+
+def test_keep_freed_memory_applies_where_malloc_is_glibc():
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
