@@ -1,14 +1,12 @@
 // What a hovered cell is: its tensor, its indices with their meaning (token 3 = `B`, channel 17, head 2),
 // the exact value the engine sent, how it was computed, and the cells of other blocks it came from.
 // Pure: no three.js, no DOM (the viewer does the picking and the drawing).
+import { formatTerm } from "./format.js";
 import { cellToFlat, flatToCell, headBlockId, unravel, weightBlockId } from "./layout.js";
 
-export function formatNumber(v) {
-  if (v === null || v === undefined) return "—";
-  if (Number.isInteger(v)) return String(v);
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
-  return v.toFixed(a < 1 ? 4 : a < 100 ? 3 : 1);
+// Numbers inside a formula: three decimals, negative ones in parentheses; "…" for a tensor not yet arrived.
+function term(v) {
+  return v === null || v === undefined ? "…" : formatTerm(v, 3);
 }
 
 // Dimension names per tensor, in the order of its shape.
@@ -106,7 +104,7 @@ function formulaFor(ctx, block, ix, value, masked) {
   const F = 4 * C;
   const V = cfg.vocab_size;
   const name = block.tensor;
-  const f = formatNumber;
+  const f = term;
   const tc = (t, ch) => t * C + ch;  // flat index in a [T, C] tensor
   const m = name.match(/^blocks\.(\d+)\./);
   const layer = m ? Number(m[1]) : null;

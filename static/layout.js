@@ -2,9 +2,11 @@
 // any value arrives). Pure: no three.js, no DOM, so node's test runner checks the math.
 //
 // The picture follows the classic 3D walkthrough: tokens run along x (one column per token), the
-// residual stream flows down (−y) in the "main" column at x ∈ [0, T), each stage sits in a row below the
-// last, the work of a stage branches off to the left (activations nearest the stream, the weights they
-// are multiplied by further left), attention heads stand side by side. One world unit is one cell.
+// residual stream flows down (−y) in the "main" column at x ∈ [0, T·TOKEN_CELL), each stage sits in a row
+// below the last, the work of a stage branches off to the left (activations nearest the stream, the
+// weights they are multiplied by further left), attention heads stand side by side. One world unit is
+// one cell, except along token axes, whose cells are TOKEN_CELL wide. Block ids: the tensor name for an
+// activation, "w:" + checkpoint name for a weight, and "#" + head appended for one head's slice.
 //
 // Every block shows a 2D grid of cells: `shape2d` = [rows, cols] on screen (rows run down, cols across).
 // `map` = {offset, rowStride, colStride} turns a cell (r, c) into the tensor's flat row-major index, so
@@ -18,11 +20,6 @@ export const TOKEN_CELL = 2;  // world width of a token's cell: token columns ar
 const WEIGHT_PREFIX = "w:";
 const HEAD_SEPARATOR = "#";
 
-/** Block id for a tensor name ("blocks.0.attn.hook_q") or a checkpoint name given as "w:<name>". */
-export function blockIdFor(tensorName) {
-  return tensorName;
-}
-
 /** Block id of one head's slice of a per-head tensor or weight. */
 export function headBlockId(name, head) {
   return `${name}${HEAD_SEPARATOR}${head}`;
@@ -30,12 +27,6 @@ export function headBlockId(name, head) {
 
 export function weightBlockId(checkpointName) {
   return WEIGHT_PREFIX + checkpointName;
-}
-
-/** Tensor (or checkpoint) name a block id belongs to: "blocks.0.attn.hook_q#2" -> "blocks.0.attn.hook_q". */
-export function tensorOfBlockId(id) {
-  const base = id.split(HEAD_SEPARATOR)[0];
-  return base.startsWith(WEIGHT_PREFIX) ? base.slice(WEIGHT_PREFIX.length) : base;
 }
 
 // ---- folding ---------------------------------------------------------------------------------------

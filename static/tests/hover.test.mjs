@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { explainCell, formatNumber } from "../hover.js";
+import { formatTerm } from "../format.js";
+import { explainCell } from "../hover.js";
 import { computeLayout, flatToCell, headBlockId, weightBlockId } from "../layout.js";
 import { nanoTrace } from "./headers.mjs";
 
@@ -18,7 +19,8 @@ test("a residual cell: its token with its piece, its channel, the engine's exact
   const info = explainCell(ctx, block("blocks.0.hook_resid_pre"), 17, t);
   assert.equal(info.value, tensors.get("blocks.0.hook_resid_pre").data[t * C + 17]);
   assert.deepEqual(info.indices.map((i) => i.meaning), [`token 3 = \`${trace.header.tokens[3].piece}\``, "channel 17"]);
-  assert.match(info.formula, /^embed \+ pos_embed = /);
+  const [embed, pos] = ["hook_embed", "hook_pos_embed"].map((n) => tensors.get(n).data[t * C + 17]);
+  assert.equal(info.formula, `embed + pos_embed = ${formatTerm(embed, 3)} + ${formatTerm(pos, 3)}`);
   assert.deepEqual(info.inputs.map((i) => i.block), ["hook_embed", "hook_pos_embed"]);
   assert.deepEqual(info.inputs[0].cells, [[17, t]]);
 });
@@ -66,12 +68,4 @@ test("a block whose tensor has not arrived still explains itself, without a valu
   assert.equal(info.value, null);
   assert.equal(info.filled, false);
   assert.match(info.formula, /softmax/);
-});
-
-test("numbers are short but faithful", () => {
-  assert.equal(formatNumber(0.123456), "0.1235");
-  assert.equal(formatNumber(-12.3456), "-12.346");
-  assert.equal(formatNumber(3), "3");
-  assert.equal(formatNumber(null), "—");
-  assert.equal(formatNumber(0.00001234), "1.23e-5");
 });
