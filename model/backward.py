@@ -38,7 +38,7 @@ def linear_backward(dout, x, w):  # dout [N, out], x [N, in], w [in, out] -> dx 
 
 def gelu_forward(x):  # [N, F] -> [N, F], ops.gelu's tanh approximation, keeping the tanh for the backward pass
     # computed here rather than with ops.gelu because the backward needs tanh's value, and because
-    # x * x * x is many times faster than NumPy's float32 x**3
+    # multiplying by x * x is many times faster than NumPy's float32 x**3
     t = np.tanh(ops.SQRT_2_OVER_PI * x * (1.0 + 0.044715 * (x * x)))  # [N, F]
     return 0.5 * x * (1.0 + t), t
 

@@ -18,7 +18,9 @@ from model.weights import save_npz
 NANO_SORT_CONFIG = GPTConfig(vocab_size=len(NANO_SORT_ALPHABET), n_ctx=2 * NANO_SORT_LENGTH - 1,
                              n_embd=48, n_head=3, n_layer=3)
 SAVED_DTYPE = np.float16  # the bundled weights' dtype; training stops only when these rounded weights sort everything
-SETTINGS = TrainSettings(steps=3000, lr=1e-3, min_lr=5e-5, warmup_steps=100, eval_every=100)
+# one BLAS thread: nano-sort's matrices are so small that more threads only wait on each other (and on a
+# busy machine they spin), and a fixed thread count keeps the seeded run bit-for-bit repeatable
+SETTINGS = TrainSettings(steps=3000, lr=1e-3, min_lr=5e-5, warmup_steps=100, eval_every=100, blas_threads=1)
 BATCH_SIZE = 64
 REQUIRED_MARGIN = 3.0  # logits by which the right letter must lead: a confident model, and float rounding cannot flip it
 
@@ -77,6 +79,7 @@ def train_nano_sort(seed: int = 0, out: Path = WEIGHTS_DIR / "nano-sort", progre
     if not is_done(report.metrics):
         raise RuntimeError(f"nano-sort did not learn to sort every question in {report.steps} steps "
                            f"(accuracy {report.metrics['accuracy']:.4f}); weights not saved")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     save_npz(out, params, NANO_SORT_CONFIG, dtype=SAVED_DTYPE)
     return {"steps": report.steps, "loss": report.loss, "accuracy": report.metrics["accuracy"],
             "margin": report.metrics["margin"], "seconds": time.perf_counter() - start, "path": str(Path(out).with_suffix(".npz"))}

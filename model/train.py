@@ -5,10 +5,12 @@ optional evaluation callback, and training may stop early once that evaluation s
 """
 import math
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from model.backward import loss_and_grads
@@ -42,6 +44,7 @@ class TrainSettings:
     warmup_steps: int = 100
     grad_clip: float = 1.0  # largest global gradient norm
     eval_every: int = 100  # steps between calls of the evaluation callback
+    blas_threads: int | None = None  # BLAS threads while training; None keeps the library's default
     adamw: AdamWSettings = field(default_factory=AdamWSettings)
 
     def __post_init__(self):
@@ -76,17 +79,17 @@ def train(
     progress bar every eval_every steps and after the last step; done(metrics) True stops training early.
     """
     optimizer = AdamW(params, settings.adamw)
-    metrics, recent_losses = {}, []
+    metrics, recent_losses = {}, deque(maxlen=settings.eval_every)
     start = time.perf_counter()
-    step = 0
-    with tqdm(total=settings.steps, desc=desc, disable=not progress, unit="step") as bar:
+    with (threadpool_limits(limits=settings.blas_threads),
+          tqdm(total=settings.steps, desc=desc, disable=not progress, unit="step") as bar):
         for step in range(1, settings.steps + 1):
             inputs, targets = next_batch(step - 1)
             loss, grads = loss_and_grads(params, config, inputs, targets)
             clip_grad_norm(grads, settings.grad_clip)
             lr = cosine_lr(step - 1, settings.lr, settings.min_lr, settings.warmup_steps, settings.steps)
             optimizer.step(params, grads, lr)
-            recent_losses = (recent_losses + [loss])[-settings.eval_every:]
+            recent_losses.append(loss)
             bar.update(1)
             finished = step == settings.steps
             if evaluate is not None and (step % settings.eval_every == 0 or finished):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import random_params
-from model import backward, gpt
+from model import backward, gpt, ops
 from model.config import GPTConfig
 from model.optim import AdamW, AdamWSettings, clip_grad_norm, cosine_lr
 from model.train import TrainSettings, init_params, train
@@ -29,6 +29,11 @@ def test_batched_forward_gives_the_same_logits_as_the_visual_forward(nano_shape)
     batched = backward.logits(params, nano_shape, inputs)  # [4, 11, 3]
     for row, expected in zip(inputs, batched):
         np.testing.assert_allclose(gpt.forward(params, nano_shape, row)[0], expected, atol=1e-5)
+
+
+def test_gelu_forward_is_the_engines_gelu():
+    x = np.linspace(-6, 6, 101, dtype=np.float32)[None]  # [1, 101]
+    np.testing.assert_allclose(backward.gelu_forward(x)[0], ops.gelu(x), atol=1e-6)
 
 
 def test_cross_entropy_averages_only_the_counted_positions():
