@@ -7,7 +7,7 @@ import { TensorBlock, HL_MARK } from "./blocks.js";
 import { BACKGROUND, FRAME_COLORS } from "./colormap.js";
 import { explainCell } from "./hover.js";
 import { LabelLayer } from "./labels.js";
-import { TOKEN_CELL, VIEW_FOV, computeLayout, frame, tensorIndexToCell, texelToCell } from "./layout.js";
+import { TOKEN_CELL, VIEW_FOV, cellToTexel, computeLayout, frame, tensorIndexToCell, texelToCell } from "./layout.js";
 import { playAnimation } from "./animations.js";
 import { WalkKeys } from "./walk.js";
 
@@ -442,6 +442,21 @@ export class Viewer {
     }
     for (const id of new Set([...touched, ...this.hoverCells.keys()])) this.restoreHighlight(id);
     this.hoverCallbacks.forEach((cb) => cb(info));
+  }
+
+  /** Where cell (row, col) of a block shows, in pixels from the container's top-left; null when off screen. */
+  cellToScreen(id, row, col) {
+    const spec = this.specs?.get(id);
+    if (!spec || row < 0 || col < 0 || row >= spec.shape2d[0] || col >= spec.shape2d[1]) return null;
+    const [x, y] = cellToTexel(spec, row, col);
+    const { w, h, d } = spec.size;
+    const point = new THREE.Vector3(spec.position.x - w / 2 + ((x + 0.5) * w) / spec.texWidth,
+      spec.position.y + h / 2 - ((y + 0.5) * h) / spec.texHeight, spec.position.z + d / 2);
+    this.camera.updateMatrixWorld();
+    point.project(this.camera);
+    if (point.z < -1 || point.z > 1 || Math.abs(point.x) > 1 || Math.abs(point.y) > 1) return null;
+    const { clientWidth: width, clientHeight: height } = this.container;
+    return { x: ((point.x + 1) / 2) * width, y: ((1 - point.y) / 2) * height };
   }
 
   onHover(cb) { this.hoverCallbacks.push(cb); }
