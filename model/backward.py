@@ -163,7 +163,7 @@ def cross_entropy(logits, targets):
         raise ValueError("every target in the batch is ignored (-1); nothing to learn from")
     rows, cols = np.nonzero(counted)
     picked = targets[rows, cols]
-    probs = logits - logits.max(-1, keepdims=True)  # [B, T, V]; in place from here on, logits can be large
+    probs = logits - logits.max(-1, keepdims=True)  # [B, T, V]; one fresh array, reused in place (V can be large)
     picked_shifted = probs[rows, cols, picked]
     np.exp(probs, out=probs)
     sum_exp = probs.sum(-1, keepdims=True)  # [B, T, 1]

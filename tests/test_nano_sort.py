@@ -4,7 +4,8 @@ import pytest
 
 from model.bundles import nano_sort
 from model.sampling import Sampling, generate
-from model.sort_task import NANO_SORT_CONFIG, all_questions, greedy_answers, training_pairs
+from model.sort_task import NANO_SORT_CONFIG, all_questions, evaluate, greedy_answers, is_done, training_pairs
+from model.train import init_params
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,12 @@ def test_bundled_weights_sort_all_729_questions_greedily(bundle):
     answers = greedy_answers(bundle.params, bundle.config, questions)
     wrong = [bundle.tokenizer.decode(q) for q, a in zip(questions, answers) if not np.array_equal(a, np.sort(q))]
     assert wrong == []
+
+
+def test_evaluation_tells_the_bundled_model_from_an_untrained_one(bundle):
+    assert is_done(evaluate(bundle.params))
+    untrained = evaluate(init_params(NANO_SORT_CONFIG, np.random.default_rng(0)))
+    assert untrained["accuracy"] < 0.5 and not is_done(untrained)
 
 
 @pytest.mark.parametrize("question, answer", [("CBABBC", "ABBBCC"), ("AAAAAA", "AAAAAA"), ("CCCBAA", "AABCCC")])
