@@ -25,7 +25,7 @@ RENDERERS = {
     "llvmpipe": ["--use-gl=angle", "--use-angle=gl-egl", "--ignore-gpu-blocklist"],
 }
 CASES = {  # name -> (serve.py --models, model id, prompt)
-    "nano-sort": ("nano-sort", "nano-sort", "CBABBC"),
+    "nano-sort": ("bundled", "nano-sort", "CBABBC"),
     "gpt2-small-shape": ("gpt2-small-shape", "gpt2-small-shape", "ABCDEFGHIJKLMNOP"),
 }
 MOTION_SECONDS = 4.0
@@ -92,9 +92,6 @@ def moving_fps(page) -> tuple[float, float]:
 
 def measure(browser, name: str, runs: int) -> None:
     models, model_id, prompt = CASES[name]
-    if models == "nano-sort" and not (ROOT / "model" / "weights" / "nano-sort.npz").is_file():
-        models = "nano-sort-random"  # same shape, so the same figures; the trained weights are not built yet
-        print("nano-sort: trained weights not found, measuring its shape with random weights")
     process, base_url = start_server(models)
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 720})
@@ -103,9 +100,10 @@ def measure(browser, name: str, runs: int) -> None:
         state = wait_ready(page, 300_000)
         first, framed, full = [], [], []
         for _ in range(runs):
+            before = page.evaluate("() => window.__llmviz.finishedRuns")
             page.locator("#prompt-input").fill(prompt)
             page.locator("#prompt-input").press("Enter")
-            page.wait_for_function("() => window.__llmviz.state === 'streaming'")
+            page.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=300_000)
             state = wait_ready(page, 300_000)
             first.append(state["timing"]["firstFillMs"])
             framed.append(state["timing"]["firstFrameMs"])

@@ -11,7 +11,7 @@ import { readUrlState, writeUrlState } from "./urlstate.js";
 import { Viewer } from "./viewer.js";
 
 const OUTPUT_CHAPTERS = new Set(["softmax", "output"]);  // where the probability bars are the subject
-const BARS_SHOWN = 10;             // the protocol's `top` holds at most 10 entries too
+const BARS_SHOWN = 6;              // enough to see the shape of the distribution, and the step text keeps room
 const DEFAULT_NEW_TOKENS = 8;      // for models without a fixed answer length
 const EXACT_TRACE_PARAMS = 5e6;    // below this many parameters the trace is small enough to fetch as exact f32
 const WEIGHT_BUDGET = 4e6;  // values fetched per model: all of nano-sort; GPT-2 small's first layers, the rest stay grey
@@ -49,6 +49,7 @@ class App {
     this.playing = false;
     this.state = "loading";
     this.timing = {};
+    this.finishedRuns = 0;  // trace and generate requests completed, so a watcher can tell a new result from the last
     this.abort = null;
     this.flight = null;  // token of the step transition in progress, null when the camera is at rest
     this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -243,6 +244,7 @@ class App {
 
   finishPass(keepStep, camera) {
     this.state = "ready";
+    this.finishedRuns += 1;
     this.ui.setBusy(false);
     this.steps = buildSteps(this.narrationInput(), this.lang);
     this.applyStep(keepStep, { moveCamera: false });
@@ -404,6 +406,7 @@ class App {
     const pass = this.pass;
     return Object.freeze({
       state: this.state,
+      finishedRuns: this.finishedRuns,
       error: this.errorKey ?? null,
       model: this.model?.id ?? null,
       prompt: this.prompt,

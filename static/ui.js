@@ -51,6 +51,13 @@ export class UI {
       actions.onSubmit($("prompt-input").value);
     });
     $("prompt-input").addEventListener("input", () => actions.onPromptInput($("prompt-input").value));
+    // A text model's prompt may hold line breaks (Shift+Enter); a plain Enter runs it, as in a one-line box.
+    $("prompt-input").addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        $("prompt-form").requestSubmit();
+      }
+    });
     $("model-picker").addEventListener("change", (event) => actions.onModelChange(event.target.value));
     for (const button of document.querySelectorAll("[data-lang]")) {
       button.addEventListener("click", () => actions.onLanguage(button.dataset.lang));

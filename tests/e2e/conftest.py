@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from model.bundles import WEIGHTS_DIR, nano_sort
+from model.bundles import nano_sort
 
 CHROMIUM = Path("/usr/bin/chromium")
 # SwiftShader gives WebGL without a GPU; --no-sandbox because test machines often run as root.
@@ -37,17 +37,10 @@ def require_chromium():
     pytest.skip(reason)
 
 
-def trained_nano_sort_available() -> bool:
-    return (WEIGHTS_DIR / "nano-sort.npz").is_file()
-
-
 @pytest.fixture(scope="session")
 def served_bundle():
-    """The very model the server answers with, loaded here too so tests can compare with the engine."""
-    if trained_nano_sort_available():
-        return nano_sort()
-    from tests.conftest import random_letter_bundle
-    return random_letter_bundle()
+    """The bundled nano-sort the server answers with, loaded here too so tests can compare with the engine."""
+    return nano_sort()
 
 
 def wait_until_healthy(base_url: str, process: subprocess.Popen) -> None:
@@ -66,10 +59,9 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def live_server():
-    """Base URL of a uvicorn process serving nano-sort on a free loopback port."""
+    """Base URL of a uvicorn process serving the bundled models on a free loopback port."""
     require_chromium()
-    models = "nano-sort" if trained_nano_sort_available() else "nano-sort-random"
-    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "serve.py"), "--models", models],
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "serve.py"), "--models", "bundled"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base_url = f"http://127.0.0.1:{process.stdout.readline().strip()}"

@@ -1,7 +1,6 @@
 """Serve the llmviz app on a free loopback port for the browser tests and bench/frontend.py.
 
-    python tests/e2e/serve.py --models nano-sort          # the bundled, trained nano-sort
-    python tests/e2e/serve.py --models nano-sort-random   # nano-sort's shape with seeded random weights
+    python tests/e2e/serve.py --models bundled            # every bundled model, as `llmviz serve` has them
     python tests/e2e/serve.py --models gpt2-small-shape   # random weights, GPT-2 small's shape, 16-token prompts
 
 Prints the chosen port on the first line of stdout, then serves until it is terminated.
@@ -16,11 +15,11 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from model.bundles import ModelBundle, nano_sort  # noqa: E402  (needs ROOT on sys.path)
+from model.bundles import ModelBundle  # noqa: E402  (needs ROOT on sys.path)
 from model.config import GPTConfig  # noqa: E402
 from model.tokenizers import LetterTokenizer  # noqa: E402
 from server.main import create_app  # noqa: E402
-from tests.conftest import random_letter_bundle, random_params  # noqa: E402
+from tests.conftest import random_params  # noqa: E402
 
 GPT2_SMALL = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
 GPT2_SMALL_PROMPT = "ABCDEFGHIJKLMNOP"  # 16 tokens, one per letter
@@ -44,15 +43,14 @@ def gpt2_small_shape() -> ModelBundle:
 
 
 REGISTRIES = {
-    "nano-sort": lambda: {"nano-sort": nano_sort()},
-    "nano-sort-random": lambda: {"nano-sort": random_letter_bundle()},  # same shape, no trained weights needed
+    "bundled": lambda: None,  # create_app loads the models on disk
     "gpt2-small-shape": lambda: {"gpt2-small-shape": gpt2_small_shape()},
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", choices=sorted(REGISTRIES), default="nano-sort")
+    parser.add_argument("--models", choices=sorted(REGISTRIES), default="bundled")
     args = parser.parse_args()
     app = create_app(registry=REGISTRIES[args.models]())
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

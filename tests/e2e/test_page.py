@@ -35,6 +35,14 @@ def open_page(page, query: str = "", reduced_motion: bool = True):
     return wait_ready(page)
 
 
+def run_and_wait(page, action) -> dict:
+    """Does `action` (which starts a trace or a generation) and waits for that run to finish."""
+    before = app_state(page)["finishedRuns"]
+    action()
+    page.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=READY_TIMEOUT_MS)
+    return wait_ready(page)
+
+
 def submit_prompt(page, prompt: str):
     box = page.locator("#prompt-input")
     box.fill(prompt)
@@ -176,14 +184,10 @@ def test_switching_language_changes_the_text(page, artifacts):
 
 def test_generate_adds_tokens_one_pass_each(page, served_bundle, artifacts):
     open_page(page, f"?prompt={PROMPT}&lang=en")
-    page.locator("#generate-button").click()
-    page.wait_for_function("() => window.__llmviz.state === 'streaming'")
-    wait_ready(page)
+    run_and_wait(page, lambda: page.locator("#generate-button").click())
     generated = page.locator("#token-chips .token-chip.generated .token-piece").all_text_contents()
     assert len(generated) == served_bundle.answer_length
-    answer_is_sorted = "".join(generated) == "".join(sorted(PROMPT))
-    if served_bundle.title == "nano-sort":  # the trained model; the random stand-in cannot sort
-        assert answer_is_sorted, f"nano-sort answered {''.join(generated)} for {PROMPT}"
+    assert "".join(generated) == "".join(sorted(PROMPT)), "the trained nano-sort sorts its prompt"
     page.screenshot(path=artifacts / "generated.png")
     assert page.problems == []
 
@@ -257,3 +261,25 @@ def test_server_down_and_no_webgl_are_said_plainly(page):
     page.goto(f"{page.base_url}/?lang=en")
     fatal.wait_for(state="visible")
     assert "WebGL" in fatal.text_content()
+
+
+def test_a_text_model_shows_its_bpe_pieces_and_keeps_generating(page):
+    listing = page.request.get(f"{page.base_url}/api/models").json()
+    text_models = [m for m in listing["models"] if m["vocabulary"] == "bpe"]
+    if not text_models:
+        pytest.skip("no bundled text model in this checkout")
+    model = text_models[0]
+    open_page(page, "?lang=en")
+    page.locator("#model-picker").select_option(model["id"])
+    state = wait_ready(page, model=model["id"])
+    prompt = "To be, or not\nto be"
+    submit_prompt(page, prompt)
+    state = wait_ready(page, prompt=prompt)
+    pieces = page.locator("#token-chips .token-piece").all_text_contents()
+    assert "".join(pieces).replace("␣", " ").replace("↵", "\n") == prompt  # spaces and the line break made visible
+    assert any("␣" in piece for piece in pieces) and any("↵" in piece for piece in pieces)
+    state = run_and_wait(page, lambda: page.locator("#generate-button").click())
+    assert state["prompt"].startswith(prompt) and len(state["prompt"]) > len(prompt)
+    assert page.locator("#prompt-input").input_value() == state["prompt"]
+    assert page.problems == []
+
