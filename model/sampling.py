@@ -57,7 +57,7 @@ def generate(params, config, tokens, max_new_tokens, sampling: Sampling, stop_to
     rng = np.random.default_rng(sampling.seed)
     tokens = list(tokens)
     for _ in range(max_new_tokens):
-        if len(tokens) >= config.n_ctx:
+        if len(tokens) > config.n_ctx:  # a pass may hold n_ctx tokens; the token it predicts may be one more
             return
         logits, _ = forward(params, config, tokens)
         distribution = next_token_distribution(logits[-1], sampling)
