@@ -89,8 +89,9 @@ def test_greedy_generation_appends_the_argmax_each_step(params):
 
 
 def test_generation_stops_at_the_context_length(params):
+    # passes over n_ctx - 2, n_ctx - 1 and n_ctx tokens each add one; the next would not fit
     prompt = [0] * (NANO_SORT_SHAPE.n_ctx - 2)
-    assert len(run(params, Sampling(temperature=0), prompt, max_new_tokens=10)) == 2
+    assert len(run(params, Sampling(temperature=0), prompt, max_new_tokens=10)) == 3
 
 
 def test_generation_stops_after_the_stop_token(params):
