@@ -132,13 +132,16 @@ def hovered_value(page, block_id: str, row: int, col: int) -> float:
     return float(tooltip.locator(".tooltip-value strong").text_content())
 
 
-def test_hovering_a_cell_shows_the_engines_value(page, served_bundle):
-    open_page(page, f"?prompt={PROMPT}&lang=en&step=layer_norm.normalize")
+def test_hovering_a_cell_shows_the_engines_value(page, served_bundle, artifacts):
+    assert open_page(page, f"?prompt={PROMPT}&lang=en&step=layer_norm.normalize")["stepId"] == "layer_norm.normalize"
     engine = trace(served_bundle.params, served_bundle.config, served_bundle.encode_prompt(PROMPT))
     cell = page.evaluate("() => window.__llmviz.cellOf('blocks.0.ln1.hook_normalized', [3, 20])")
     shown = hovered_value(page, cell["blockId"], cell["row"], cell["col"])
     expected = float(engine.records["blocks.0.ln1.hook_normalized"][3, 20])
     assert shown == pytest.approx(expected, abs=6e-5)  # the tooltip prints 4 decimals of the exact f32 value
+    tip = page.locator("#tooltip").inner_text()
+    assert f"`{PROMPT[3]}`" not in tip and PROMPT[3] in tip and "20" in tip  # indices with their meaning, as text
+    page.screenshot(path=artifacts / "hover-layer-norm.png")
     assert page.problems == []
 
 
