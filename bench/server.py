@@ -86,10 +86,12 @@ def bench_registry() -> tuple[dict[str, ModelBundle], str]:
 
 def serve(port: int) -> None:
     import uvicorn
+    from threadpoolctl import threadpool_limits
 
     from server.main import create_app
     from server.settings import Settings
 
+    threadpool_limits(limits=1, user_api="blas")  # as `llmviz serve` does: parallel passes, one BLAS thread each
     registry, note = bench_registry()
     print(f"nano-sort: {note}", flush=True)
     app = create_app(Settings(max_concurrent_passes=CLIENTS, max_body_bytes=1 << 16), registry=registry)
@@ -157,16 +159,24 @@ def timed_trace(http: httpx.Client, body: dict) -> TraceTiming:
     return TraceTiming(first, time.perf_counter() - started, line_bytes, data_bytes, values)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): unlike wall time, it ignores other load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:8.1f} ms"
 
 
-def first_and_last(http: httpx.Client, model: str, prompt: str, repeats: int) -> None:
+def first_and_last(http: httpx.Client, server_pid: int, model: str, prompt: str, repeats: int) -> None:
+    cpu_before = cpu_seconds(server_pid)
     runs = [timed_trace(http, {"model": model, "prompt": prompt}) for _ in range(repeats)]
+    cpu = (cpu_seconds(server_pid) - cpu_before) / repeats
     first = statistics.median(r.first_tensor for r in runs)
     last = statistics.median(r.last_line for r in runs)
     print(f"{model:<18} T={len(prompt):<3} first tensor line {ms(first)}   last line {ms(last)}   "
-          f"first/last {first / last:6.1%}   (median of {repeats})")
+          f"first/last {first / last:6.1%}   server CPU per trace {ms(cpu)}   (median of {repeats})")
 
 
 def bytes_per_value(http: httpx.Client, model: str, prompt: str) -> None:
@@ -177,7 +187,7 @@ def bytes_per_value(http: httpx.Client, model: str, prompt: str) -> None:
     print(f"{model:<18} T={len(prompt):<3} bytes per value, data field (whole lines): {'   '.join(cells)}")
 
 
-def load(url: str, traces_per_client: int) -> None:
+def load(url: str, server_pid: int, traces_per_client: int) -> None:
     def session(client: int) -> list[float]:
         latencies = []
         with httpx.Client(base_url=url, timeout=60) as http:
@@ -190,13 +200,14 @@ def load(url: str, traces_per_client: int) -> None:
                 latencies.append(time.perf_counter() - started)
         return latencies
 
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds(server_pid)
     with ThreadPoolExecutor(CLIENTS) as pool:
         latencies = sorted(t for ts in pool.map(session, range(CLIENTS)) for t in ts)
     wall = time.perf_counter() - started
+    cpu = (cpu_seconds(server_pid) - cpu_before) / len(latencies)
     p50, p99 = np.percentile(latencies, [50, 99])
     print(f"nano-sort, {CLIENTS} clients × {traces_per_client} traces: {len(latencies) / wall:7.1f} traces/s   "
-          f"p50 {ms(p50)}   p99 {ms(p99)}   (0 errors)")
+          f"p50 {ms(p50)}   p99 {ms(p99)}   server CPU per trace {ms(cpu)}   (0 errors)")
 
 
 def main() -> None:
@@ -212,14 +223,15 @@ def main() -> None:
         with httpx.Client(base_url=url, timeout=120) as http:
             nano_runs, gpt2_runs = (20, 3) if args.quick else (100, 7)
             timed_trace(http, {"model": "gpt2-small-shape", "prompt": "warm up"})
-            print(f"loopback, uvicorn, one client at a time (2-core machine, load average {os.getloadavg()[0]:.1f})")
-            first_and_last(http, "nano-sort", "CBABBC", nano_runs)
+            print(f"loopback, uvicorn, one client at a time ({os.cpu_count()} cores, "
+                  f"load average {os.getloadavg()[0]:.1f} before the run)")
+            first_and_last(http, process.pid, "nano-sort", "CBABBC", nano_runs)
             for T in (16, 64):
-                first_and_last(http, "gpt2-small-shape", ("The quick brown fox jumps over the lazy dog. " * 2)[:T],
-                               gpt2_runs)
+                prompt = ("The quick brown fox jumps over the lazy dog. " * 2)[:T]
+                first_and_last(http, process.pid, "gpt2-small-shape", prompt, gpt2_runs)
             bytes_per_value(http, "nano-sort", "CBABBC")
             bytes_per_value(http, "gpt2-small-shape", "Hello, world!!!!")
-        load(url, 5 if args.quick else 20)
+        load(url, process.pid, 5 if args.quick else 20)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

@@ -108,10 +108,13 @@ def check_port_free(host: str, port: int) -> None:
 
 def run_serve(args) -> int:
     import uvicorn
+    from threadpoolctl import threadpool_limits
 
     from server.main import create_app
 
     check_port_free(args.host, args.port)
+    # Requests already run in parallel, one pass per thread; BLAS threads on top would fight them for the cores.
+    threadpool_limits(limits=args.blas_threads, user_api="blas")
     app = create_app(Settings(models_dir=args.models_dir, max_concurrent_passes=args.max_concurrent_passes))
     models = ", ".join(app.state.registry) or "none (see the warnings above)"
     print(f"llmviz: open http://{args.host}:{args.port}/ (models: {models}; Ctrl+C stops)", flush=True)
@@ -186,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--models-dir", type=Path, help="where to look for models' weights")
     serve.add_argument("--max-concurrent-passes", type=positive_int, default=Settings().max_concurrent_passes,
                        help="passes computed at once; more get 503 (default: %(default)s)")
+    serve.add_argument("--blas-threads", type=positive_int, default=1,
+                       help="BLAS threads for each pass's matrix products (default: %(default)s)")
     serve.set_defaults(run=run_serve)
 
     train = commands.add_parser("train", help="retrain a bundled model from scratch",

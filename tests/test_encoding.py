@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from model import ops
-from server.encoding import F16_MAX, NonFiniteTensor, decode_array, dump_line, encode_array, tensor_line
+from server.encoding import (F16_MAX, NonFiniteTensor, decode_array, dump_line, encode_array, tensor_line,
+                             to_f16_bits)
 from server.schemas import TensorLine
 
 
@@ -26,6 +27,15 @@ def test_f16_round_trips_within_half_precision(values):
     decoded, _ = decode_array(fields)
     assert decoded.dtype == np.float16 and decoded.shape == values.shape
     np.testing.assert_allclose(decoded.astype(np.float32), values, rtol=1e-3, atol=1e-4)
+
+
+def test_f16_bits_equal_numpys_conversion_including_subnormals():
+    rng = np.random.default_rng(2)
+    values = np.concatenate([
+        rng.standard_normal(10_000) * scale for scale in (1e-9, 1e-7, 3e-6, 1e-5, 6e-5, 1e-3, 1.0, 1e3)
+    ]).astype(np.float32)
+    values = np.concatenate([values, np.float32([0.0, -0.0, 2.0**-14, -(2.0**-14), 2.0**-24, 2.0**-25, 3 * 2.0**-26])])
+    np.testing.assert_array_equal(to_f16_bits(values), values.astype(np.float16).view(np.uint16))
 
 
 def test_f16_base64_costs_at_most_three_bytes_per_value(values):
