@@ -3,9 +3,8 @@
 // cells, all in one shader, so a block is one draw call however many cells it has.
 import * as THREE from "three";
 import { BACKGROUND, FRAME_COLORS, MASKED_BYTE, VOID_BYTE, buildLut, encodeValue, scaleOf } from "./colormap.js";
-import { MAX_TEXTURE, cellToFlat, cellToTexel } from "./layout.js";
+import { MAX_TEXTURE, MAX_TEXTURE_CELLS, cellToFlat, cellToTexel } from "./layout.js";
 
-const MAX_TEXTURE_CELLS = 4 * 1024 * 1024;  // larger grids are pooled (largest |value| per tile) for display
 export const EAGER_UPLOAD_CELLS = 200_000;  // smaller blocks upload at once; larger ones when first seen
 
 // Highlight texture codes: what the shader does with a cell besides its value.

@@ -15,6 +15,7 @@
 
 export const FOLD_RUN = 1024;  // longest run of cells kept in one straight segment
 export const MAX_TEXTURE = 4096;  // texel limit per texture side, safe on every WebGL2 implementation
+export const MAX_TEXTURE_CELLS = 4 * 1024 * 1024;  // larger grids are pooled (largest |value| per tile) for display
 export const TOKEN_CELL = 2;  // world width of a token's cell: token columns are wide enough to label
 
 const WEIGHT_PREFIX = "w:";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  FOLD_RUN, MAX_TEXTURE, TOKEN_CELL, blocksOfTensor, cellToFlat, cellToTexel, computeLayout, flatToCell, foldGrid,
+  FOLD_RUN, MAX_TEXTURE, MAX_TEXTURE_CELLS, TOKEN_CELL, blocksOfTensor, cellToFlat, cellToTexel, computeLayout, flatToCell, foldGrid,
   headBlockId, tensorIndexToCell, texelToCell, unravel, weightBlockId,
 } from "../layout.js";
 import { gpt2Header, nanoTrace } from "./headers.mjs";
@@ -73,8 +73,8 @@ for (const [label, header, layout] of [["nano-sort", nano.header, nanoLayout], [
 
   test(`${label}: textures fit the limit and every chapter has a camera anchor`, () => {
     for (const b of layout.blocks) {
-      const pooledWidth = b.texWidth * b.texHeight > 4 * 1024 * 1024;  // blocks.js pools these
-      if (!pooledWidth) assert.ok(b.texWidth <= MAX_TEXTURE && b.texHeight <= MAX_TEXTURE, b.id);
+      const pooled = b.texWidth * b.texHeight > MAX_TEXTURE_CELLS;  // blocks.js pools these for display
+      if (!pooled) assert.ok(b.texWidth <= MAX_TEXTURE && b.texHeight <= MAX_TEXTURE, b.id);
       assert.ok(b.size.w > 0 && b.size.h > 0 && b.size.d > 0, b.id);
     }
     for (const chapter of ["introduction", "embedding", "layer_norm", "self_attention", "projection", "mlp",

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { encodeBlock, poolFactor } from "../blocks.js";
+import { MASKED_BYTE, VOID_BYTE, decodeUnit, encodeValue } from "../colormap.js";
+import { computeLayout, headBlockId } from "../layout.js";
+import { gpt2Header, nanoTrace } from "./headers.mjs";
+
+const trace = nanoTrace();
+const layout = computeLayout(trace.header);
+const spec = (layoutOf, id) => layoutOf.blocks.find((b) => b.id === id);
+
+test("texture bytes follow the display grid: a transposed T×C block reads channel down, token across", () => {
+  const block = spec(layout, "blocks.0.hook_resid_pre");
+  const tensor = trace.tensors.find((t) => t.name === block.id);
+  const { bytes, width, height, scale } = encodeBlock(block, tensor, 1);
+  assert.deepEqual([width, height], [block.texWidth, block.texHeight]);
+  const C = trace.header.model.config.n_embd;
+  const [t, c] = [4, 30];
+  assert.equal(bytes[c * width + t], encodeValue(tensor.data[t * C + c], scale));
+  assert.ok(Math.abs(decodeUnit(bytes[c * width + t]) * scale - tensor.data[t * C + c]) <= scale / 253);
+});
+
+test("masked attention cells get their own code, never a colour", () => {
+  const block = spec(layout, headBlockId("blocks.0.attn.hook_attn_scores", 1));
+  const tensor = trace.tensors.find((t) => t.name === "blocks.0.attn.hook_attn_scores");
+  const { bytes, width } = encodeBlock(block, { ...tensor, mask: Uint8Array.from(tensor.mask) }, 1);
+  assert.equal(bytes[0 * width + 3], MASKED_BYTE, "query 0 may not see key 3");
+  assert.notEqual(bytes[3 * width + 0], MASKED_BYTE, "query 3 sees key 0");
+});
+
+test("a folded block leaves the texels past its last cell empty", () => {
+  const gpt2 = computeLayout(gpt2Header());
+  const probs = spec(gpt2, "hook_probs");
+  const count = probs.tensorShape[0] * probs.tensorShape[1];
+  const tensor = { data: new Float32Array(count).fill(0.5), mask: null };
+  const { bytes, width, height } = encodeBlock(probs, tensor, 1);
+  assert.equal(bytes[(height - 1) * width + width - 1], VOID_BYTE);
+  assert.equal(bytes[0], encodeValue(0.5, 0.5));
+});
+
+test("grids past the texture budget are pooled, keeping each tile's largest magnitude", () => {
+  assert.equal(poolFactor(768, 1024), 1);
+  assert.ok(poolFactor(7168, 6144) >= 2, "wte of GPT-2 small is pooled");
+  const block = { shape2d: [4, 4], texWidth: 4, texHeight: 4, fold: null, map: { offset: 0, rowStride: 4, colStride: 1 } };
+  const data = Float32Array.from([0.1, -0.9, 0, 0, 0.2, 0.3, 0, 0.4, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const { bytes, width, height } = encodeBlock(block, { data, mask: null }, 2);
+  assert.deepEqual([width, height], [2, 2]);
+  assert.equal(bytes[0], encodeValue(-0.9, 0.9), "top-left tile keeps −0.9");
+  assert.equal(bytes[1], encodeValue(0.4, 0.9));
+});
