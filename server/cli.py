@@ -122,6 +122,12 @@ def run_serve(args) -> int:
     return 0
 
 
+def print_figures(figures: dict) -> int:
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+    return 0
+
+
 def run_train(args) -> int:
     from model.sort_task import train_nano_sort  # pulls in the trainer only when asked to train
 
@@ -130,9 +136,7 @@ def run_train(args) -> int:
     except RuntimeError as e:  # it did not converge: say so, keep the committed weights
         print(f"llmviz: training failed: {e}", file=sys.stderr)
         return 1
-    for name, value in figures.items():
-        print(f"{name}: {value}")
-    return 0
+    return print_figures(figures)
 
 
 def run_train_text(args) -> int:
@@ -149,9 +153,7 @@ def run_train_text(args) -> int:
     except (CorpusError, TokenizerFilesError) as e:  # no network for the corpus, or no vocabulary trained yet
         print(f"llmviz: training failed: {e}", file=sys.stderr)
         return 1
-    for name, value in figures.items():
-        print(f"{name}: {value}")
-    return 0
+    return print_figures(figures)
 
 
 def positive_int(text: str) -> int:
@@ -170,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("prompt", help="the text to run, e.g. CBABBC for nano-sort")
         command.add_argument("--model", default=Settings().default_model, help="model id (default: %(default)s)")
         command.add_argument("--weights", type=Path, help="an .npz of weights (its .json config beside it) to use instead")
-        command.add_argument("--models-dir", type=Path, help="where to look for models' weights")
+        command.add_argument("--models-dir", type=Path, help="a folder of GPT-2 checkpoint folders to offer too")
         command.add_argument("--max-new-tokens", type=positive_int,
                              help=f"tokens to add (default: the model's answer length, else {DEFAULT_NEW_TOKENS})")
         command.set_defaults(run=run)
@@ -186,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the page and the API", description="serve the page and the API")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
-    serve.add_argument("--models-dir", type=Path, help="where to look for models' weights")
+    serve.add_argument("--models-dir", type=Path, help="a folder of GPT-2 checkpoint folders to offer too")
     serve.add_argument("--max-concurrent-passes", type=positive_int, default=Settings().max_concurrent_passes,
                        help="passes computed at once; more get 503 (default: %(default)s)")
     serve.add_argument("--blas-threads", type=positive_int, default=1,
