@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/engine.py [--repeats 30] [--threads N]
 
-Prints the median wall time of one forward pass over T = 16 and T = 64 tokens of a GPT-2-small-shaped
+Prints the time of one forward pass over T = 16 and T = 64 tokens of a GPT-2-small-shaped
 model (12 layers, width 768, 12 heads, vocabulary 50257, context 1024; seeded random weights, since only
 the shapes decide the time) for:
 
@@ -12,12 +12,12 @@ the shapes decide the time) for:
   attention pattern is materialised), sharing our weight arrays, on the same number of threads; skipped
   with a note when torch or transformers is not installed (they are the `reference` extra).
 
-Variants run round-robin, so a noisy neighbour slows them all alike; the median and the best call are
-printed, then the ratios. Memory is measured first, before torch is imported: the peak allocated during a
-recorded pass (tracemalloc) and the process's peak resident set (weights + activations). The recording
-overhead is shown with glibc's default malloc and, for the main table, after `keep_freed_memory()` (what a
-long-running server should call once). Last, nano-sort's recorded forward (the bundled weights when present,
-else random weights of its shape).
+Variants run round-robin, so a noisy neighbour slows them all alike; the median and best wall time and
+the median process CPU time per call are printed, then the ratios. Memory is measured first, before torch
+is imported: the peak allocated during a recorded pass (tracemalloc) and the process's peak resident set
+(weights + activations). The recording overhead is shown with glibc's default malloc and, for the main
+table, after `keep_freed_memory()` (what a long-running server should call once). Last, nano-sort's
+recorded forward (the bundled weights when present, else random weights of its shape).
 """
 import argparse
 import resource
@@ -56,16 +56,21 @@ def random_params(config: GPTConfig, seed: int = 0) -> dict[str, np.ndarray]:
     return params
 
 
-def time_ms(variants: dict, repeats: int, warmup: int = 2) -> dict[str, tuple[float, float]]:
-    """(median, best) wall time per call of each variant in milliseconds, calling them round-robin."""
-    times = {name: [] for name in variants}
+def time_ms(variants: dict, repeats: int, warmup: int = 2) -> dict[str, tuple[float, float, float]]:
+    """(median wall, best wall, median CPU) time per call of each variant in ms, calling them round-robin.
+
+    On a shared machine the wall time swings with the neighbours' load; the process CPU time does not, and
+    with one thread it is the work the pass itself did (with more threads it also counts their spinning).
+    """
+    wall, cpu = ({name: [] for name in variants} for _ in range(2))
     for i in range(warmup + repeats):
         for name, run in variants.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             run()
             if i >= warmup:
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: (statistics.median(t), min(t)) for name, t in times.items()}
+                wall[name].append((time.perf_counter() - start) * 1e3)
+                cpu[name].append((time.process_time() - start_cpu) * 1e3)
+    return {name: (statistics.median(wall[name]), min(wall[name]), statistics.median(cpu[name])) for name in variants}
 
 
 def ours(params: dict, config: GPTConfig, tokens) -> dict:
@@ -74,13 +79,14 @@ def ours(params: dict, config: GPTConfig, tokens) -> dict:
 
 
 def print_times(ms: dict) -> None:
-    for name, (median, best) in ms.items():
-        print(f"  {name:<28} {median:8.2f} ms median {best:8.2f} ms best")
+    print(f"  {'':<28} {'median':>8}    {'best':>8}    {'CPU':>8}")
+    for name, (median, best, cpu) in ms.items():
+        print(f"  {name:<28} {median:8.2f} ms {best:8.2f} ms {cpu:8.2f} ms")
 
 
 def print_ratio(label: str, ms: dict, numerator: str, denominator: str, target: float) -> None:
-    median, best = (ms[numerator][i] / ms[denominator][i] for i in (0, 1))
-    print(f"  {label:<28} {median:8.3f}×  median {best:7.3f}×  best  (target ≤ {target})")
+    median, best, cpu = (ms[numerator][i] / ms[denominator][i] for i in range(3))
+    print(f"  {label:<28} {median:8.3f} ×  {best:8.3f} ×  {cpu:8.3f} ×   (target ≤ {target})")
 
 
 def torch_forward(params: dict, config: GPTConfig, threads: int):
