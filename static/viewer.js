@@ -6,6 +6,7 @@ import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 import { TensorBlock, HL_MARK } from "./blocks.js";
 import { BACKGROUND, FRAME_COLORS } from "./colormap.js";
 import { explainCell } from "./hover.js";
+import { CellValues, MIN_CELL_PX } from "./cellvalues.js";
 import { LabelLayer } from "./labels.js";
 import { TOKEN_CELL, VIEW_FOV, cellToTexel, computeLayout, frame, tensorIndexToCell, texelToCell } from "./layout.js";
 import { playAnimation } from "./animations.js";
@@ -20,6 +21,7 @@ const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never free
 const MIN_UPLOAD_PX = 24;  // a lazily uploaded block gets its texture once it is this tall on screen
 const MIN_DRAW_PX = 4;  // blocks smaller than this on screen are skipped: big models stay interactive
 const CLICK_SLOP_PX = 5;
+const MAX_VALUE_BLOCK_CELLS = 20_000;  // bigger blocks never get numbers written in: too many cells to visit
 
 const ease = (t) => (t < 0.5 ? 4 * t * t * t : 1 - (-2 * t + 2) ** 3 / 2);
 
@@ -49,6 +51,7 @@ export class Viewer {
       this.flight?.cancel();
       this.currentAnimation?.cancel();
     });
+    this.cellValues = new CellValues(container);
     this.labels = new LabelLayer(container);
     this.walk = new WalkKeys(() => this.requestRender());
 
@@ -490,6 +493,7 @@ export class Viewer {
     this.renderer.render(this.scene, this.camera);
     this.renderInfo = { ...this.renderer.info.render };
     const { clientWidth: width, clientHeight: height } = this.container;
+    this.cellValues.update(this.camera, width, height, this.blocksWithReadableCells());
     this.labels.update(this.camera, width, height, { dimmed: (id) => this.isDimmed(id), focused: (id) => this.focused.has(id) });
     this.frameTimes.push(now);
     while (this.frameTimes.length && this.frameTimes[0] < now - 1000) this.frameTimes.shift();
@@ -510,6 +514,20 @@ export class Viewer {
       const distance = Math.max(1e-6, block.mesh.position.distanceTo(eye) - extent / 2);
       block.mesh.visible = (extent * pxPerUnitAt1) / distance >= MIN_DRAW_PX;
     }
+  }
+
+  /** Filled, bright, unfolded blocks whose cells are wide enough on screen to hold their numbers. */
+  blocksWithReadableCells() {
+    const pxPerUnitAt1 = this.pixelsPerUnitAtOne();
+    const found = [];
+    for (const block of this.blocks.values()) {
+      const u = block.uniforms;
+      if (!block.mesh.visible || !block.tensor || block.spec.fold || u.uFilled.value < 1 || u.uReveal.value < 1
+        || u.uDim.value > 0.5 || block.cellCount > MAX_VALUE_BLOCK_CELLS) continue;
+      const cellPx = pxPerUnitAt1 / Math.max(1e-6, block.box.distanceToPoint(this.camera.position));
+      if (cellPx >= MIN_CELL_PX) found.push({ block, cellPx });
+    }
+    return found;
   }
 
   /** Gives large blocks their textures once they are on screen and big enough to see; returns whether more wait. */
@@ -588,6 +606,7 @@ export class Viewer {
     this.controls.dispose();
     for (const block of this.blocks.values()) block.dispose();
     this.warmBlock.dispose();
+    this.cellValues.dispose();
     this.labels.dispose();
     this.renderer.dispose();
     this.renderer.domElement.remove();

@@ -1,0 +1,74 @@
+// The numbers themselves, written inside the cells once the camera is close enough for them to fit:
+// a probability reads "0.66", a score "−1.27". A small pool of DOM elements is reused frame to frame,
+// and only blocks whose cells are big on screen are considered, so far views cost nothing.
+import * as THREE from "three";
+import { formatNumber } from "./format.js";
+import { HL_PENDING } from "./blocks.js";
+import { cellToFlat, cellToTexel } from "./layout.js";
+
+export const MIN_CELL_PX = 30;  // cells narrower than this on screen show colour only
+const MAX_VALUES = 600;  // never more numbers than this on screen at once
+const _p = new THREE.Vector3();
+
+export class CellValues {
+  constructor(container) {
+    this.root = document.createElement("div");
+    this.root.style.cssText = "position:absolute;inset:0;overflow:hidden;pointer-events:none;"
+      + "font:600 11px 'Noto Sans Mono','DejaVu Sans Mono',monospace;color:#fff;"
+      + "text-shadow:0 0 2px #000,0 0 2px #000;";
+    container.appendChild(this.root);
+    this.pool = [];
+    this.used = 0;
+  }
+
+  /** blocks: TensorBlocks worth writing into (filled, in focus, unfolded), with their on-screen cell size. */
+  update(camera, width, height, blocks) {
+    let n = 0;
+    for (const { block, cellPx } of blocks) {
+      const { spec, tensor } = block;
+      const [rows, cols] = spec.shape2d;
+      const { w, h, d } = spec.size;
+      const fontPx = Math.round(Math.max(9, Math.min(13, cellPx * 0.3)));
+      for (let r = 0; r < rows && n < MAX_VALUES; r++) {
+        for (let c = 0; c < cols && n < MAX_VALUES; c++) {
+          const flat = cellToFlat(spec, r, c);
+          if (tensor.mask?.[flat] || this.pending(block, r, c)) continue;
+          const [x, y] = cellToTexel(spec, r, c);
+          _p.set(spec.position.x - w / 2 + ((x + 0.5) * w) / spec.texWidth,
+            spec.position.y + h / 2 - ((y + 0.5) * h) / spec.texHeight, spec.position.z + d / 2).project(camera);
+          if (_p.z < -1 || _p.z > 1 || Math.abs(_p.x) > 1 || Math.abs(_p.y) > 1) continue;
+          const text = formatNumber(tensor.data[flat]);
+          if (text.length * fontPx * 0.62 > cellPx * spec.cell.x * 0.92) continue;  // would spill out of its cell
+          this.place(n++, text, fontPx, ((_p.x + 1) / 2) * width, ((1 - _p.y) / 2) * height);
+        }
+      }
+    }
+    for (let i = n; i < this.used; i++) this.pool[i].style.display = "none";
+    this.used = n;
+  }
+
+  pending(block, r, c) {
+    if (!block.highlight) return false;
+    const [i] = block.texelsOf([[r, c]]);
+    return block.highlight[i] === HL_PENDING;
+  }
+
+  place(i, text, fontPx, x, y) {
+    let el = this.pool[i];
+    if (!el) {
+      el = document.createElement("div");
+      el.style.cssText = "position:absolute;left:0;top:0;white-space:nowrap;";
+      this.root.appendChild(el);
+      this.pool.push(el);
+    }
+    if (el.textContent !== text) el.textContent = text;
+    const size = `${fontPx}px`;
+    if (el.style.fontSize !== size) el.style.fontSize = size;
+    el.style.transform = `translate(${Math.round(x)}px, ${Math.round(y)}px) translate(-50%, -50%)`;
+    el.style.display = "";
+  }
+
+  dispose() {
+    this.root.remove();
+  }
+}
