@@ -132,6 +132,7 @@ async function* readLines(body) {
 /**
  * POST a trace or generate request and hand every line to `handlers` as it is read:
  * onHeader(header), onTensor(tensor), onOutput(output), onDone(done). An `error` line throws ApiError.
+ * onTensor may return a promise: reading waits for it, so the page can paint between tensors.
  */
 export async function stream(endpoint, body, handlers, signal) {
   const response = await request(`/api/${endpoint}`, {
@@ -143,7 +144,7 @@ export async function stream(endpoint, body, handlers, signal) {
   for await (const line of readLines(response.body)) {
     switch (line.type) {
       case "header": handlers.onHeader(line); break;
-      case "tensor": handlers.onTensor(decodeTensor(line)); break;
+      case "tensor": await handlers.onTensor(decodeTensor(line)); break;  // the page may pause to paint
       case "output": handlers.onOutput(line); break;
       case "done": handlers.onDone(line); break;
       case "error": throw new ApiError(line.message, line.status);

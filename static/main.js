@@ -19,6 +19,7 @@ const CAMERA_URL_DELAY_MS = 1200;  // after orbit damping or a click's flight ha
 const PLAY_MIN_MS = 2500;          // how long autoplay dwells on a step: long enough to read it
 const PLAY_MAX_MS = 8000;
 const PLAY_MS_PER_CHAR = 30;
+const STREAM_SLICE_MS = 12;  // work done on arrived tensors before the page pauses to paint them
 
 function webglAvailable() {
   try {
@@ -33,6 +34,8 @@ function preferredLanguage(requested) {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Resolves after the next frame has been painted (a rAF callback runs before the paint, the timeout after it).
+const nextPaint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 
 class App {
   constructor() {
@@ -165,11 +168,13 @@ class App {
     this.ui.setStatus(t(this.lang, "status.loading"));
     const submitted = performance.now();
     this.timing = { submitted };
+    this.lastPaint = -Infinity;  // so the first filled block is painted at once
     const generated = [];
     let promptCount = null;
     try {
       await api.stream(endpoint, body, {
         onHeader: (header) => {
+          this.timing.headerMs ??= performance.now() - submitted;
           promptCount ??= header.tokens.length;
           this.startPass(header, promptCount);
           this.applyStep(keepStep, { moveCamera: !camera && header.step === 0 });
@@ -229,6 +234,8 @@ class App {
     this.loadWeights();
   }
 
+  /** Fills the tensor's block; every STREAM_SLICE_MS returns a promise that waits for a paint, so the
+   *  reader watches blocks fill one after another even when the whole stream arrived in one chunk. */
   receiveTensor(tensor) {
     this.pass.tensors.set(tensor.name, tensor);
     this.viewer.fillTensor(tensor.name, tensor);
@@ -240,6 +247,8 @@ class App {
     }
     if (filled === expected) this.timing.allFilledMs = performance.now() - this.timing.submitted;
     this.ui.setStatus(t(this.lang, "status.streaming", { done: filled, total: expected }));
+    if (performance.now() - this.lastPaint < STREAM_SLICE_MS) return null;
+    return nextPaint().then(() => { this.lastPaint = performance.now(); });
   }
 
   finishPass(keepStep, camera) {
