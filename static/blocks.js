@@ -82,9 +82,11 @@ const fragmentShader = /* glsl */ `
     vec2 borderPx = min(uv, 1.0 - uv) * uCells / fw;  // the block's own outline
     float border = 1.0 - smoothstep(0.6, 1.6 + uFocus, min(borderPx.x, borderPx.y));
     color = mix(color, mix(uFrame * 0.7, uFrame * 1.15, uFocus), border);
-    if (hl > 0.75) {
-      float ring = 1.0 - smoothstep(1.0, 2.5, min(edgePx.x, edgePx.y));
-      color = mix(color, vec3(1.0, 0.95, 0.6), max(ring, 0.18));
+    if (hl > 0.75) {                                  // outlined cell: a ring that contrasts with its own colour
+      float ring = 1.0 - smoothstep(1.5, 3.0, min(edgePx.x, edgePx.y));
+      float light = dot(color, vec3(0.3, 0.59, 0.11));
+      vec3 ink = light > 0.62 ? vec3(0.08, 0.09, 0.12) : vec3(1.0, 0.95, 0.6);
+      color = mix(color, ink, max(ring, light > 0.62 ? 0.0 : 0.18));
     }
     gl_FragColor = vec4(faded(color), 1.0);
   }
@@ -209,7 +211,8 @@ export class TensorBlock {
 
   upload() {
     if (!this.tensor) return 0;
-    const { bytes, width, height } = encodeBlock(this.spec, this.tensor, this.pool);
+    const { bytes, width, height, scale } = encodeBlock(this.spec, this.tensor, this.pool);
+    this.scale = scale;
     if (this.uniforms.uData.value !== EMPTY_TEXTURE) this.uniforms.uData.value.dispose();
     this.uniforms.uData.value = byteTexture(bytes, width, height);
     this.uniforms.uTex.value.set(width, height);

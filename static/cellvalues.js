@@ -4,6 +4,7 @@
 import * as THREE from "three";
 import { formatNumber } from "./format.js";
 import { HL_PENDING } from "./blocks.js";
+import { colorAt } from "./colormap.js";
 import { cellToFlat, cellToTexel } from "./layout.js";
 
 export const MIN_CELL_PX = 30;  // cells narrower than this on screen show colour only
@@ -14,16 +15,17 @@ export class CellValues {
   constructor(container) {
     this.root = document.createElement("div");
     this.root.style.cssText = "position:absolute;inset:0;overflow:hidden;pointer-events:none;"
-      + "font:600 11px 'Noto Sans Mono','DejaVu Sans Mono',monospace;color:#fff;"
-      + "text-shadow:0 0 2px #000,0 0 2px #000;";
+      + "font:600 11px 'Noto Sans Mono','DejaVu Sans Mono',monospace;";
     container.appendChild(this.root);
     this.pool = [];
     this.used = 0;
+    this.shown = [];  // [{text, fontPx, x, y}] of this frame, for the PNG snapshot
   }
 
   /** blocks: TensorBlocks worth writing into (filled, in focus, unfolded), with their on-screen cell size. */
   update(camera, width, height, blocks) {
     let n = 0;
+    this.shown = [];
     for (const { block, cellPx } of blocks) {
       const { spec, tensor } = block;
       const [rows, cols] = spec.shape2d;
@@ -37,9 +39,12 @@ export class CellValues {
           _p.set(spec.position.x - w / 2 + ((x + 0.5) * w) / spec.texWidth,
             spec.position.y + h / 2 - ((y + 0.5) * h) / spec.texHeight, spec.position.z + d / 2).project(camera);
           if (_p.z < -1 || _p.z > 1 || Math.abs(_p.x) > 1 || Math.abs(_p.y) > 1) continue;
-          const text = formatNumber(tensor.data[flat]);
+          const value = tensor.data[flat];
+          const text = formatNumber(value);
           if (text.length * fontPx * 0.62 > cellPx * spec.cell.x * 0.92) continue;  // would spill out of its cell
-          this.place(n++, text, fontPx, ((_p.x + 1) / 2) * width, ((1 - _p.y) / 2) * height);
+          const [red, green, blue] = colorAt(spec.kind, value / block.scale);
+          const dark = 0.3 * red + 0.59 * green + 0.11 * blue > 0.6;  // light cells get dark digits
+          this.place(n++, text, fontPx, ((_p.x + 1) / 2) * width, ((1 - _p.y) / 2) * height, dark);
         }
       }
     }
@@ -53,7 +58,7 @@ export class CellValues {
     return block.highlight[i] === HL_PENDING;
   }
 
-  place(i, text, fontPx, x, y) {
+  place(i, text, fontPx, x, y, dark) {
     let el = this.pool[i];
     if (!el) {
       el = document.createElement("div");
@@ -64,8 +69,30 @@ export class CellValues {
     if (el.textContent !== text) el.textContent = text;
     const size = `${fontPx}px`;
     if (el.style.fontSize !== size) el.style.fontSize = size;
+    if (el.dark !== dark) {
+      el.style.color = dark ? "#11151d" : "#fff";
+      el.style.textShadow = dark ? "none" : "0 0 2px #000, 0 0 2px #000";
+      el.dark = dark;
+    }
     el.style.transform = `translate(${Math.round(x)}px, ${Math.round(y)}px) translate(-50%, -50%)`;
     el.style.display = "";
+    this.shown.push({ text, fontPx, x, y, dark });
+  }
+
+  /** Paints this frame's numbers onto a 2D canvas (the PNG snapshot). */
+  drawInto(g, scale) {
+    g.save();
+    g.scale(scale, scale);
+    g.textAlign = "center";
+    g.textBaseline = "middle";
+    for (const { text, fontPx, x, y, dark } of this.shown) {
+      g.font = `600 ${fontPx}px "Noto Sans Mono", "DejaVu Sans Mono", monospace`;
+      g.fillStyle = dark ? "#11151d" : "#fff";
+      g.shadowColor = dark ? "transparent" : "#000";
+      g.shadowBlur = dark ? 0 : 2;
+      g.fillText(text, x, y);
+    }
+    g.restore();
   }
 
   dispose() {

@@ -583,6 +583,7 @@ export class Viewer {
     canvas.height = source.height;
     const g = canvas.getContext("2d");
     g.drawImage(source, 0, 0);
+    this.cellValues.drawInto(g, canvas.width / this.container.clientWidth);
     this.labels.drawInto(g, canvas.width / this.container.clientWidth);
     return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   }
