@@ -257,6 +257,29 @@ def test_the_default_app_serves_the_bundled_nano_sort():
     assert "".join(g["piece"] for g in lines[-1]["generated"]) == "AABBCC"
 
 
+def test_byte_level_pieces_travel_as_ascii_json():
+    """A BPE model whose tokens can be parts of a UTF-8 character: pieces as the tokenizer spells them."""
+    import tiktoken
+
+    from conftest import random_params
+    from model.bundles import ModelBundle
+    from model.config import GPTConfig
+    from model.tokenizers import TiktokenTokenizer
+
+    encoding = tiktoken.Encoding(name="bytes", pat_str=r".", mergeable_ranks={bytes([b]): b for b in range(256)},
+                                 special_tokens={})
+    config = GPTConfig(vocab_size=256, n_ctx=32, n_embd=16, n_head=2, n_layer=1)
+    bundle = ModelBundle(id="bytes", title="bytes", description="byte-level test model", config=config,
+                         params=random_params(config), tokenizer=TiktokenTokenizer(encoding))
+    client = TestClient(create_app(Settings(), registry={"bytes": bundle}))
+    response = client.post("/api/trace", json={"model": "bytes", "prompt": "qué ☃"})
+    response.content.decode("ascii")  # non-ASCII pieces are \u escapes: any client's JSON parser reads them
+    header = parse_stream(response)[0]
+    ids = list("qué ☃".encode())
+    assert header["tokens"] == [{"id": i, "piece": bundle.tokenizer.piece(i)} for i in ids]
+    assert header["tokens"][2]["piece"] == "<0xC3>"
+
+
 def test_with_no_models_the_page_and_api_say_so():
     client = TestClient(create_app(Settings(), registry={}))
     assert 'data-default-model=""' in client.get("/").text
