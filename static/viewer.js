@@ -10,7 +10,7 @@ import { CellValues, MIN_CELL_PX } from "./cellvalues.js";
 import { LabelLayer } from "./labels.js";
 import { TOKEN_CELL, VIEW_FOV, cellToTexel, computeLayout, frame, tensorIndexToCell, texelToCell } from "./layout.js";
 import { playAnimation } from "./animations.js";
-import { WalkKeys } from "./walk.js";
+import { MouseLook, WalkKeys } from "./walk.js";
 
 const VIEW_DIRECTION = new THREE.Vector3(0.24, 0.12, 1).normalize();  // oblique, so blocks read as 3D slabs
 const HOME_DIRECTION = new THREE.Vector3(0.75, 0.55, 1).normalize();  // from above and aside: the tower recedes
@@ -35,7 +35,7 @@ export class Viewer {
     const canvas = this.renderer.domElement;
     canvas.tabIndex = 0;
     canvas.style.cssText = "display:block;width:100%;height:100%;outline:none;touch-action:none;";
-    canvas.setAttribute("aria-label", "3D view of the model: drag to orbit, scroll to zoom, W A S D Q E to walk");
+    canvas.setAttribute("aria-label", "3D view of the model: drag to orbit, scroll to zoom, W A S D Q E to walk, Alt + drag to look around");
     container.appendChild(canvas);
 
     this.scene = new THREE.Scene();
@@ -54,6 +54,11 @@ export class Viewer {
     this.cellValues = new CellValues(container);
     this.labels = new LabelLayer(container);
     this.walk = new WalkKeys(() => this.requestRender());
+    this.look = new MouseLook(canvas, this.camera, this.controls, () => {
+      this.flight?.cancel();
+      this.currentAnimation?.cancel();
+      this.requestRender();
+    });
 
     this.blocks = new Map();  // block id -> TensorBlock
     this.tensors = new Map();
@@ -604,6 +609,7 @@ export class Viewer {
     this.disposed = true;
     this.resizeObserver.disconnect();
     this.walk.dispose();
+    this.look.dispose();
     this.controls.dispose();
     for (const block of this.blocks.values()) block.dispose();
     this.warmBlock.dispose();

@@ -1,7 +1,8 @@
 // Walking through the model with the keyboard: W/S or ↑/↓ forward and back, A/D sideways, Q/E down and
 // up, Shift four times faster. ←/→ are left to the narration (previous/next step). Keys are ignored
 // while a text field has focus or a Ctrl/Alt/Meta shortcut is pressed. Camera and orbit target move
-// together, so orbiting afterwards turns around the point you walked to.
+// together, so orbiting afterwards turns around the point you walked to. Alt + drag looks around from
+// where you stand (the target turns around the camera, not the camera around the target).
 import * as THREE from "three";
 
 const MOVES = {
@@ -10,6 +11,8 @@ const MOVES = {
 };
 const SPEED = 0.35;  // fraction of the distance to the orbit target covered per second
 const FAST = 4;
+const LOOK_RADIANS_PER_PX = 0.004;
+const MAX_PITCH = 1.45;  // radians from the horizon: never flip over the top
 
 function typingInto(target) {
   if (!target || !(target instanceof Element)) return false;
@@ -67,4 +70,54 @@ export class WalkKeys {
     window.removeEventListener("keyup", this.onKeyUp);
     window.removeEventListener("blur", this.onBlur);
   }
+}
+
+/**
+ * Alt + drag on the canvas turns the view in place. It listens in the capture phase so it can switch the
+ * orbit controls off before they see the press.
+ */
+export class MouseLook {
+  constructor(canvas, camera, controls, onChange) {
+    this.last = null;
+    this.onDown = (event) => {
+      if (!event.altKey || event.button !== 0) return;
+      controls.enabled = false;
+      this.last = [event.clientX, event.clientY];
+      canvas.setPointerCapture(event.pointerId);
+    };
+    this.onMove = (event) => {
+      if (!this.last) return;
+      const [dx, dy] = [event.clientX - this.last[0], event.clientY - this.last[1]];
+      this.last = [event.clientX, event.clientY];
+      turn(camera, controls.target, -dx * LOOK_RADIANS_PER_PX, -dy * LOOK_RADIANS_PER_PX);
+      onChange();
+    };
+    this.onUp = () => {
+      if (!this.last) return;
+      this.last = null;
+      controls.enabled = true;
+    };
+    this.canvas = canvas;
+    canvas.addEventListener("pointerdown", this.onDown, { capture: true });
+    canvas.addEventListener("pointermove", this.onMove);
+    canvas.addEventListener("pointerup", this.onUp);
+    canvas.addEventListener("pointercancel", this.onUp);
+  }
+
+  dispose() {
+    this.canvas.removeEventListener("pointerdown", this.onDown, { capture: true });
+    this.canvas.removeEventListener("pointermove", this.onMove);
+    this.canvas.removeEventListener("pointerup", this.onUp);
+    this.canvas.removeEventListener("pointercancel", this.onUp);
+  }
+}
+
+/** Turns the view direction (camera -> target) by yaw about the up axis and pitch about the right axis. */
+export function turn(camera, target, yaw, pitch) {
+  const offset = new THREE.Vector3().subVectors(target, camera.position);
+  const spherical = new THREE.Spherical().setFromVector3(offset);
+  spherical.theta += yaw;
+  const elevation = Math.PI / 2 - spherical.phi - pitch;
+  spherical.phi = Math.PI / 2 - Math.max(-MAX_PITCH, Math.min(MAX_PITCH, elevation));
+  target.copy(camera.position).add(offset.setFromSpherical(spherical));
 }
