@@ -3,6 +3,7 @@
 // only when its block is big enough on screen to be worth naming, and skipped when it would overlap a
 // label of higher priority, so the picture never turns into a pile of tags.
 import * as THREE from "three";
+import { sceneText } from "./scenewords.js";
 
 const FONT = `"Noto Sans", "Noto Sans CJK KR", system-ui, sans-serif`;
 const STYLES = {
@@ -37,6 +38,7 @@ export class LabelLayer {
     container.appendChild(this.root);
     this.labels = [];
     this.sorted = 0;
+    this.lang = "en";
   }
 
   /**
@@ -44,27 +46,44 @@ export class LabelLayer {
    * extent: world size of the thing named (shown when it spans at least minPx pixels), priority.
    */
   add({ text, at, style = "block", anchor = "above", extent = 1, minPx = 40, focusMinPx = minPx, priority = 0, frame = null,
-    owner = null, fitTo = 0 }) {
+    owner = null, fitTo = 0, translate = true }) {
     const el = document.createElement("div");
     const look = STYLES[style];
-    el.textContent = text;
+    const shown = translate ? sceneText(text, this.lang) : text;
+    el.textContent = shown;
     el.style.cssText = `position:absolute;left:0;top:0;white-space:nowrap;display:none;font-size:${look.size}px;`
       + look.css + (frame ? `--frame:${frame};` : "");
     this.root.appendChild(el);
     const label = {
       el, at: new THREE.Vector3(at.x, at.y, at.z), anchor: ANCHORS[anchor], extent, minPx, focusMinPx, priority, owner,
-      width: estimateWidth(text, look.size, style), height: look.size * 1.25 + (style === "block" ? 4 : 0),
-      shown: false, x: NaN, y: NaN, opacity: "1", text, style, fontSize: look.size, fitTo,
+      width: estimateWidth(shown, look.size, style), height: look.size * 1.25 + (style === "block" ? 4 : 0),
+      shown: false, x: NaN, y: NaN, opacity: "1", text: shown, source: translate ? text : null, style,
+      fontSize: look.size, fitTo,
     };
     if (look.vertical) [label.width, label.height] = [label.height, label.width];
     this.labels.push(label);
     return label;
   }
 
+  /** Rewrites every translatable label in `lang` ("en" or "ko"). */
+  setLanguage(lang) {
+    this.lang = lang;
+    for (const label of this.labels) {
+      if (label.source === null) continue;
+      label.text = sceneText(label.source, lang);
+      label.el.textContent = label.text;
+      const width = estimateWidth(label.text, label.fontSize, label.style);
+      if (STYLES[label.style].vertical) label.height = width;
+      else label.width = width;
+      label.x = NaN;  // placed afresh on the next frame
+    }
+  }
+
   clear() {
     this.root.replaceChildren();
     this.labels = [];
     this.sorted = 0;
+    this.lang = "en";
   }
 
   /**

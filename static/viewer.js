@@ -158,7 +158,8 @@ export class Viewer {
     if (tokens) {
       this.header.tokens.forEach((token, t) => {
         this.labels.add({ text: token.piece, at: { x: (t + 0.5) * TOKEN_CELL, y: tokens.position.y + 1.5, z: 0 },
-          style: "token", anchor: "top", extent: TOKEN_CELL, minPx: 9, fitTo: 0.75, priority: 10, owner: "hook_tokens" });
+          style: "token", anchor: "top", extent: TOKEN_CELL, minPx: 9, fitTo: 0.75, priority: 10, owner: "hook_tokens",
+          translate: false });
       });
     }
     for (const { layer, top, bottom, left } of this.layout.layers) {
@@ -465,6 +466,12 @@ export class Viewer {
     if (point.z < -1 || point.z > 1 || Math.abs(point.x) > 1 || Math.abs(point.y) > 1) return null;
     const { clientWidth: width, clientHeight: height } = this.container;
     return { x: ((point.x + 1) / 2) * width, y: ((1 - point.y) / 2) * height };
+  }
+
+  /** Scene words (block names, axes, layer titles) in "en" or "ko"; notation and token pieces stay as they are. */
+  setLanguage(lang) {
+    this.labels.setLanguage(lang);
+    this.requestRender();
   }
 
   onHover(cb) { this.hoverCallbacks.push(cb); }
