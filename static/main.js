@@ -176,8 +176,10 @@ class App {
         onHeader: (header) => {
           this.timing.headerMs ??= performance.now() - submitted;
           promptCount ??= header.tokens.length;
+          // Later passes of a generation stay on whatever step the reader has moved to meanwhile.
+          const stepId = header.step === 0 ? keepStep : this.steps[this.stepIndex]?.id;
           this.startPass(header, promptCount);
-          this.applyStep(keepStep, { moveCamera: !camera && header.step === 0 });
+          this.applyStep(stepId, { moveCamera: !camera && header.step === 0 });
         },
         onTensor: (tensor) => this.receiveTensor(tensor),
         onOutput: (output) => {
@@ -209,7 +211,7 @@ class App {
       return false;
     }
     if (abort.signal.aborted) return false;
-    this.finishPass(keepStep, camera);
+    this.finishPass(camera);
     if (endpoint === "generate" && generated.length && !this.model.prompt_length) {
       this.prompt += generated.map((token) => token.piece).join("");
       this.ui.setPrompt(this.prompt);
@@ -251,12 +253,14 @@ class App {
     return nextPaint().then(() => { this.lastPaint = performance.now(); });
   }
 
-  finishPass(keepStep, camera) {
+  /** Rebuilds the narration with every number in, staying on the step the reader is on now. */
+  finishPass(camera) {
     this.state = "ready";
     this.finishedRuns += 1;
     this.ui.setBusy(false);
+    const current = this.steps[this.stepIndex]?.id;
     this.steps = buildSteps(this.narrationInput(), this.lang);
-    this.applyStep(keepStep, { moveCamera: false });
+    this.applyStep(current, { moveCamera: false });
     if (camera) this.viewer.setCameraState(camera);
     this.ui.setStatus(t(this.lang, "status.ready", { ms: Math.round(performance.now() - this.timing.submitted) }));
     this.updateUrl();
