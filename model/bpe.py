@@ -98,7 +98,7 @@ def load_ranks(path: Path) -> dict[bytes, int]:
     path = Path(path)
     try:
         ranks = {}
-        for number, line in enumerate(path.read_text(encoding="ascii").splitlines(), 1):
+        for line in path.read_text(encoding="ascii").splitlines():
             if line:
                 token, rank = line.split()
                 ranks[base64.b64decode(token, validate=True)] = int(rank)
