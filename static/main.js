@@ -165,7 +165,7 @@ class App {
     this.state = "streaming";
     this.ui.setBusy(true);
     this.ui.hideTooltip();
-    this.ui.setStatus(t(this.lang, "status.loading"));
+    this.showStatus("status.loading");
     const submitted = performance.now();
     this.timing = { submitted };
     this.lastPaint = -Infinity;  // so the first filled block is painted at once
@@ -206,7 +206,7 @@ class App {
         this.showPromptProblem({ key: "prompt.error.server", params: { message: error.message } });
       } else {
         this.state = "error";
-        this.ui.setStatus(t(this.lang, "error.stream", { message: error.message }));
+        this.showStatus("error.stream", { message: error.message });
       }
       return false;
     }
@@ -217,6 +217,12 @@ class App {
       this.ui.setPrompt(this.prompt);
     }
     return true;
+  }
+
+  /** The status line under the scene, kept as key and params so a language switch can say it again. */
+  showStatus(key, params = {}) {
+    this.status = { key, params };
+    this.ui.setStatus(t(this.lang, key, params));
   }
 
   /** problem: {key, params} for t(), or null; kept so a language switch can say it again. */
@@ -248,7 +254,7 @@ class App {
       requestAnimationFrame(() => { this.timing.firstFrameMs ??= performance.now() - this.timing.submitted; });
     }
     if (filled === expected) this.timing.allFilledMs = performance.now() - this.timing.submitted;
-    this.ui.setStatus(t(this.lang, "status.streaming", { done: filled, total: expected }));
+    this.showStatus("status.streaming", { done: filled, total: expected });
     if (performance.now() - this.lastPaint < STREAM_SLICE_MS) return null;
     return nextPaint().then(() => { this.lastPaint = performance.now(); });
   }
@@ -262,7 +268,7 @@ class App {
     this.steps = buildSteps(this.narrationInput(), this.lang);
     this.applyStep(current, { moveCamera: false });
     if (camera) this.viewer.setCameraState(camera);
-    this.ui.setStatus(t(this.lang, "status.ready", { ms: Math.round(performance.now() - this.timing.submitted) }));
+    this.showStatus("status.ready", { ms: Math.round(performance.now() - this.timing.submitted) });
     this.updateUrl();
   }
 
@@ -289,7 +295,7 @@ class App {
         this.weights.set(name, weight);
         this.viewer.fillWeight(name, weight);
       } catch (error) {
-        this.ui.setStatus(t(this.lang, "error.stream", { message: error.message }));
+        this.showStatus("error.stream", { message: error.message });
       } finally {
         this.loadingWeights.delete(name);
       }
@@ -380,6 +386,7 @@ class App {
     }
     if (this.errorKey) this.ui.showFatal(t(lang, this.errorKey));
     this.showPromptProblem(this.promptProblem ?? null);
+    if (this.status) this.showStatus(this.status.key, this.status.params);
     this.updateUrl();
   }
 

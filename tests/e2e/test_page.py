@@ -176,6 +176,7 @@ def test_switching_language_changes_the_text(page, artifacts):
     assert korean != english
     assert re.search(r"[\uac00-\ud7a3]", page.locator(".narration").inner_text()), "no Hangul in the panel"
     assert page.locator("#next-button").text_content() == "다음"
+    assert re.search(r"[\uac00-\ud7a3]", page.locator("#status").text_content()), "the status line stayed in English"
     assert page.evaluate("document.documentElement.lang") == "ko"
     assert "lang=ko" in page.url
     page.screenshot(path=artifacts / "language-ko.png")
