@@ -122,13 +122,14 @@ class App {
     await this.submit(prompt);
   }
 
+  /** Small models come exact, so hover values and the client-side sampling bars match the engine. */
+  precision() {
+    return this.model.n_params < EXACT_TRACE_PARAMS ? "f32" : "f16";
+  }
+
   requestBody(prompt) {
     const { temperature, topK, topP } = this.ui.sampling();
-    return {
-      model: this.model.id, prompt, temperature, top_k: topK, top_p: topP, seed: null,
-      // Small models come exact, so hover values and the client-side sampling bars match the engine.
-      precision: this.model.n_params < EXACT_TRACE_PARAMS ? "f32" : "f16",
-    };
+    return { model: this.model.id, prompt, temperature, top_k: topK, top_p: topP, seed: null, precision: this.precision() };
   }
 
   /** Runs one traced pass of `text`; `restore` (from the URL) picks the step and camera to show after it. */
@@ -290,7 +291,7 @@ class App {
       if (this.weights.has(name) || this.loadingWeights?.has(name)) continue;
       (this.loadingWeights ??= new Set()).add(name);
       try {
-        const weight = await api.fetchWeight(modelId, name, this.requestBody("").precision);
+        const weight = await api.fetchWeight(modelId, name, this.precision());
         if (this.model.id !== modelId) return;
         this.weights.set(name, weight);
         this.viewer.fillWeight(name, weight);
