@@ -112,8 +112,9 @@ def keep_freed_memory() -> bool:
     VM that cost 20% of a GPT-2-small pass. With the memory kept, the next pass reuses it. A process-wide
     setting, so the application calls it once at start-up (the engine never changes it behind the caller's back).
     """
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    mallopt = getattr(libc, "mallopt", None)
+    libc_path = ctypes.util.find_library("c")
+    mallopt = getattr(ctypes.CDLL(libc_path), "mallopt", None) if libc_path else None
     if mallopt is None:
         return False
-    return bool(mallopt(GLIBC_M_TRIM_THRESHOLD, KEEP_FREE_BYTES)) and bool(mallopt(GLIBC_M_MMAP_THRESHOLD, OWN_MAPPING_BYTES))
+    kept = mallopt(GLIBC_M_TRIM_THRESHOLD, KEEP_FREE_BYTES)
+    return bool(kept and mallopt(GLIBC_M_MMAP_THRESHOLD, OWN_MAPPING_BYTES))
