@@ -22,15 +22,15 @@ export class CellValues {
     this.shown = [];  // [{text, fontPx, x, y}] of this frame, for the PNG snapshot
   }
 
-  /** blocks: TensorBlocks worth writing into (filled, in focus, unfolded), with their on-screen cell size. */
+  /** blocks: [{block, cellWidth, cellHeight}]: filled, bright, unfolded blocks and their cells' size on screen (px). */
   update(camera, width, height, blocks) {
     let n = 0;
     this.shown = [];
-    for (const { block, cellPx } of blocks) {
+    for (const { block, cellWidth, cellHeight } of blocks) {
       const { spec, tensor } = block;
       const [rows, cols] = spec.shape2d;
       const { w, h, d } = spec.size;
-      const fontPx = Math.round(Math.max(9, Math.min(13, cellPx * 0.3)));
+      const fontPx = Math.round(Math.max(9, Math.min(13, cellWidth * 0.25, cellHeight * 0.6)));
       for (let r = 0; r < rows && n < MAX_VALUES; r++) {
         for (let c = 0; c < cols && n < MAX_VALUES; c++) {
           const flat = cellToFlat(spec, r, c);
@@ -41,7 +41,7 @@ export class CellValues {
           if (_p.z < -1 || _p.z > 1 || Math.abs(_p.x) > 1 || Math.abs(_p.y) > 1) continue;
           const value = tensor.data[flat];
           const text = formatNumber(value);
-          if (text.length * fontPx * 0.62 > cellPx * spec.cell.x * 0.92) continue;  // would spill out of its cell
+          if (text.length * fontPx * 0.62 > cellWidth * 0.92) continue;  // would spill out of its cell
           const [red, green, blue] = colorAt(spec.kind, value / block.scale);
           const dark = 0.3 * red + 0.59 * green + 0.11 * blue > 0.6;  // light cells get dark digits
           this.place(n++, text, fontPx, ((_p.x + 1) / 2) * width, ((1 - _p.y) / 2) * height, dark);

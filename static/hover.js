@@ -11,7 +11,8 @@ function term(v) {
 
 // Dimension names per tensor, in the order of its shape.
 function dimsOf(name) {
-  if (name === "hook_tokens" || /hook_(mean|scale)$/.test(name)) return ["token"];
+  if (name === "hook_tokens" || /hook_(mean|scale)$/.test(name) || /^softmax_(max|sum)$/.test(name)) return ["token"];
+  if (/attn\.softmax_(max|sum)$/.test(name)) return ["head", "query"];
   if (/attn\.hook_(q|k|v|z)$/.test(name)) return ["token", "head", "dim"];
   if (/hook_(attn_scores|pattern)$/.test(name)) return ["head", "query", "key"];
   if (/mlp\.hook_(pre|post)$/.test(name)) return ["token", "neuron"];
@@ -184,11 +185,22 @@ function formulaFor(ctx, block, ix, value, masked) {
       inputs: [cells(ctx, headBlockId(`${b}.attn.hook_q`, head), headCol(t)),
         cells(ctx, headBlockId(`${b}.attn.hook_k`, head), headCol(s))] };
   }
+  const attnStats = name.match(/attn\.softmax_(max|sum)$/);
+  if (attnStats) {
+    const { head, query: t } = ix;
+    const row = cells(ctx, headBlockId(`${b}.attn.hook_attn_scores`, head), range(t + 1).map((s) => head * T * T + t * T + s));
+    if (attnStats[1] === "max") return { formula: `max over s ≤ ${t} of score[${t}, s] (derived on this page)`, inputs: [row] };
+    return { formula: `Σ over s ≤ ${t} of exp(score[${t}, s] − max) (derived on this page)`,
+      inputs: [row, cells(ctx, headBlockId(`${b}.attn.softmax_max`, head), [head * T + t])] };
+  }
   if (name.endsWith("hook_pattern")) {
     const { head, query: t, key: s } = ix;
-    const row = range(t + 1).map((k) => head * T * T + t * T + k);
-    return { formula: `softmax over row ${t}: exp(score[${t}, ${s}]) / Σ exp(score[${t}, ·])`,
-      inputs: [cells(ctx, headBlockId(`${b}.attn.hook_attn_scores`, head), row)] };
+    const score = valueAt(ctx, `${b}.attn.hook_attn_scores`, head * T * T + t * T + s);
+    const [max, sum] = ["max", "sum"].map((p) => valueAt(ctx, `${b}.attn.softmax_${p}`, head * T + t));
+    return { formula: `softmax over row ${t}: exp(score − max) / Σexp = exp(${f(score)} − ${f(max)}) / ${f(sum)}`,
+      inputs: [cells(ctx, headBlockId(`${b}.attn.hook_attn_scores`, head), [head * T * T + t * T + s]),
+        cells(ctx, headBlockId(`${b}.attn.softmax_max`, head), [head * T + t]),
+        cells(ctx, headBlockId(`${b}.attn.softmax_sum`, head), [head * T + t])] };
   }
   if (name.endsWith("hook_z")) {
     const { token: t, head, dim } = ix;
@@ -223,10 +235,22 @@ function formulaFor(ctx, block, ix, value, masked) {
       inputs: [cells(ctx, "ln_final.hook_out", range(C).map((ch) => tc(ix.token, ch))),
         cells(ctx, weightBlockId(unembed), range(C).map((ch) => ix.vocab * C + ch))] };
   }
-  if (name === "hook_probs") {
-    const temperature = ctx.header.sampling?.temperature || 1;
-    return { formula: `softmax over token ${ix.token}'s logits / temperature ${temperature}`,
+  const temperature = ctx.header.sampling?.temperature || 1;
+  if (name === "softmax_max") {
+    return { formula: `max over the vocabulary of logits[${ix.token}] / ${temperature} (derived on this page)`,
       inputs: [cells(ctx, "hook_logits", range(V).map((v) => ix.token * V + v))] };
+  }
+  if (name === "softmax_sum") {
+    return { formula: `Σ over the vocabulary of exp(logits[${ix.token}] / ${temperature} − max) (derived on this page)`,
+      inputs: [cells(ctx, "hook_logits", range(V).map((v) => ix.token * V + v)), cells(ctx, "softmax_max", [ix.token])] };
+  }
+  if (name === "hook_probs") {
+    const logit = valueAt(ctx, "hook_logits", ix.token * V + ix.vocab);
+    const [max, sum] = ["softmax_max", "softmax_sum"].map((n) => valueAt(ctx, n, ix.token));
+    return { formula: `softmax of token ${ix.token}'s logits / temperature ${temperature}: `
+      + `exp(${f(logit)} / ${temperature} − ${f(max)}) / ${f(sum)}`,
+      inputs: [cells(ctx, "hook_logits", [ix.token * V + ix.vocab]), cells(ctx, "softmax_max", [ix.token]),
+        cells(ctx, "softmax_sum", [ix.token])] };
   }
   return { formula: block.label, inputs: [] };
 }

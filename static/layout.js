@@ -243,6 +243,15 @@ function describeBlocks(header) {
           map: { offset: head * T * T, rowStride: T, colStride: 1 }, axes: { rows: "T query", cols: "T key" } };
       }
     }
+    const scoresSpec = specOf(header, `${b}.attn.hook_attn_scores`);
+    for (const [part, symbol] of [["max", "max"], ["sum", "Σexp"]]) {
+      for (let head = 0; scoresSpec && head < H; head++) {
+        const id = headBlockId(`${b}.attn.softmax_${part}`, head);
+        blocks[id] = { id, kind: "aggregate", tensor: `${b}.attn.softmax_${part}`, tensorShape: [H, T], derivedFrom: scoresSpec.name,
+          chapter: "self_attention", layer: i, head, label: `${symbol} · head ${head} · T`, shape2d: [T, 1],
+          labelBelow: part === "sum", map: { offset: head * T, rowStride: 1, colStride: 0 }, axes: { rows: "T query", cols: "" } };
+      }
+    }
     const zSpec = specOf(header, `${b}.attn.hook_z`);
     for (let head = 0; zSpec && head < H; head++) {
       const id = headBlockId(zSpec.name, head);
@@ -271,6 +280,12 @@ function describeBlocks(header) {
   }
   for (const [name, title] of [["hook_logits", "logits"], ["hook_probs", "probabilities"]]) {
     act(name, { label: `${title} · T×V`, shape2d: [V, T], map: TRANSPOSED(V), axes: { rows: "vocabulary", cols: "T" } });
+  }
+  for (const [part, symbol] of [["max", "max"], ["sum", "Σexp"]]) {
+    if (!specOf(header, "hook_logits")) break;
+    blocks[`softmax_${part}`] = { id: `softmax_${part}`, kind: "aggregate", tensor: `softmax_${part}`, tensorShape: [T],
+      derivedFrom: "hook_logits", chapter: "softmax", layer: null, label: `softmax ${symbol} · T`, shape2d: [1, T],
+      map: { offset: 0, rowStride: 0, colStride: 1 }, axes: { rows: "", cols: "T" } };
   }
   for (const block of Object.values(blocks)) {
     Object.assign(block, foldGrid(block.shape2d[0], block.shape2d[1]));
@@ -308,6 +323,7 @@ function describeRows(header) {
       headColumns.push(["q", "k", "v"].map((p) => headBlockId(weightBlockId(`${h}.attn.c_attn.weight`), `${p}${head}`)));
       headColumns.push(["q", "k", "v"].map((p) => heads(`${b}.attn.hook_${p}`)[head]));
       attnColumns.push({ alignRightTo: 2 * head + 1, columns: [[heads(`${b}.attn.hook_attn_scores`)[head]],
+        [heads(`${b}.attn.softmax_max`)[head]], [heads(`${b}.attn.softmax_sum`)[head]],
         [heads(`${b}.attn.hook_pattern`)[head]], [heads(`${b}.attn.hook_z`)[head]]] });
     }
     rows.push(
@@ -325,7 +341,8 @@ function describeRows(header) {
   }
   rows.push(
     { key: "ln_final", left: ln("ln_final", "ln_f"), main: [] },
-    { key: "logits", left: [[weightBlockId("lm_head.weight")], ["hook_logits"], ["hook_probs"]], main: [] },
+    { key: "logits", left: [[weightBlockId("lm_head.weight")], ["hook_logits"], ["softmax_max", "softmax_sum"],
+      ["hook_probs"]], main: [] },
   );
   return rows;
 }
@@ -402,7 +419,7 @@ function placeRows(rows, blocks, mainWidth, gap) {
 /** Grows the weight columns of the head rows so a head's attention group never reaches its neighbour. */
 function padHeadColumns(blocks, header, gap) {
   const tokensWidth = header.tokens.length * TOKEN_CELL;
-  const needed = 3 * tokensWidth + 2 * gap;
+  const needed = 3 * tokensWidth + 2 + 4 * gap;  // scores, max, Σexp, pattern and z side by side
   for (const b of Object.values(blocks)) {
     if (b.kind === "weight" && b.part && b.worldW + gap + tokensWidth < needed) b.padWidth = needed - gap - tokensWidth;
   }

@@ -6,6 +6,7 @@ import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 import { TensorBlock, HL_MARK } from "./blocks.js";
 import { BACKGROUND, FRAME_COLORS } from "./colormap.js";
 import { explainCell } from "./hover.js";
+import { derivedTensors } from "./softmaxstats.js";
 import { CellValues, MIN_CELL_PX } from "./cellvalues.js";
 import { LabelLayer } from "./labels.js";
 import { TOKEN_CELL, VIEW_FOV, cellToTexel, computeLayout, frame, tensorIndexToCell, texelToCell } from "./layout.js";
@@ -172,6 +173,9 @@ export class Viewer {
   fillTensor(name, tensor, { animate = true } = {}) {
     this.tensors.set(name, tensor);
     this.fill(this.blocksOf(name).filter((b) => b.spec.kind !== "weight"), tensor, animate);
+    if (this.header) {  // softmax max and Σexp, derived here from the scores and logits they summarise
+      for (const derived of derivedTensors(name, tensor, this.header)) this.fillTensor(derived.name, derived, { animate });
+    }
   }
 
   fillWeight(name, tensor, { animate = true } = {}) {
@@ -536,8 +540,9 @@ export class Viewer {
       const u = block.uniforms;
       if (!block.mesh.visible || !block.tensor || block.spec.fold || u.uFilled.value < 1 || u.uReveal.value < 1
         || u.uDim.value > 0.5 || block.cellCount > MAX_VALUE_BLOCK_CELLS) continue;
-      const cellPx = pxPerUnitAt1 / Math.max(1e-6, block.box.distanceToPoint(this.camera.position));
-      if (cellPx >= MIN_CELL_PX) found.push({ block, cellPx });
+      const unitPx = pxPerUnitAt1 / Math.max(1e-6, block.box.distanceToPoint(this.camera.position));
+      const [cellWidth, cellHeight] = [unitPx * block.spec.cell.x, unitPx * block.spec.cell.y];  // token cells are wider
+      if (cellWidth >= MIN_CELL_PX && cellHeight >= MIN_CELL_PX / 2) found.push({ block, cellWidth, cellHeight });
     }
     return found;
   }

@@ -69,3 +69,17 @@ test("a block whose tensor has not arrived still explains itself, without a valu
   assert.equal(info.filled, false);
   assert.match(info.formula, /softmax/);
 });
+
+test("a pattern cell shows exp(score − max) / Σexp with the page-derived max and Σexp lit up", async () => {
+  const { derivedTensors } = await import("../softmaxstats.js");
+  const derived = derivedTensors("blocks.0.attn.hook_attn_scores", tensors.get("blocks.0.attn.hook_attn_scores"), trace.header);
+  const withStats = { ...ctx, tensors: new Map([...tensors, ...derived.map((d) => [d.name, d])]) };
+  const info = explainCell(withStats, block(headBlockId("blocks.0.attn.hook_pattern", 2)), 4, 1);
+  assert.match(info.formula, /^softmax over row 4: exp\(score − max\) \/ Σexp = exp\(/);
+  assert.deepEqual(info.inputs.map((i) => i.block), [headBlockId("blocks.0.attn.hook_attn_scores", 2),
+    headBlockId("blocks.0.attn.softmax_max", 2), headBlockId("blocks.0.attn.softmax_sum", 2)]);
+  assert.deepEqual(info.inputs[1].cells, [[4, 0]]);
+  const max = explainCell(withStats, block(headBlockId("blocks.0.attn.softmax_max", 2)), 4, 0);
+  assert.equal(max.value, derived[0].data[2 * trace.header.tokens.length + 4]);
+  assert.deepEqual(max.indices.map((i) => i.axis), ["head", "query"]);
+});

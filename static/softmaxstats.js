@@ -1,0 +1,44 @@
+// The two numbers every softmax row is built from: its maximum (subtracted so exp never overflows) and
+// the sum of exp(x − max) (the divisor). The engine does not send them, so the page derives them from the
+// scores and logits it receives and shows them as aggregate blocks beside the softmax. Pure.
+
+/** [rows, n] values -> {max: [rows], sum: [rows]}; masked cells are left out; values are multiplied by `scale` first. */
+export function softmaxStats(data, rows, n, { mask = null, scale = 1 } = {}) {
+  const max = new Float32Array(rows);
+  const sum = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let i = r * n; i < (r + 1) * n; i++) if (!(mask && mask[i]) && data[i] * scale > m) m = data[i] * scale;
+    let s = 0;
+    for (let i = r * n; i < (r + 1) * n; i++) if (!(mask && mask[i])) s += Math.exp(data[i] * scale - m);
+    [max[r], sum[r]] = [m, s];
+  }
+  return { max, sum };
+}
+
+function tensorOf(name, shape, data) {
+  let [min, max, total] = [Infinity, -Infinity, 0];
+  for (const v of data) [min, max, total] = [Math.min(min, v), Math.max(max, v), total + v];
+  return { name, shape, data, mask: null, stats: { min, max, mean: total / data.length } };
+}
+
+/**
+ * The derived tensors a newly arrived tensor makes possible: attention scores [H, T, T] give
+ * `blocks.i.attn.softmax_max` / `softmax_sum` [H, T]; logits [T, V] give `softmax_max` / `softmax_sum` [T]
+ * at the pass's temperature (temperature 0, greedy, is shown at 1 as the engine does).
+ */
+export function derivedTensors(name, tensor, header) {
+  const scores = name.match(/^(blocks\.\d+\.attn\.)hook_attn_scores$/);
+  if (scores) {
+    const [H, T] = tensor.shape;
+    const { max, sum } = softmaxStats(tensor.data, H * T, T, { mask: tensor.mask });
+    return [tensorOf(`${scores[1]}softmax_max`, [H, T], max), tensorOf(`${scores[1]}softmax_sum`, [H, T], sum)];
+  }
+  if (name === "hook_logits") {
+    const [T, V] = tensor.shape;
+    const temperature = header.sampling?.temperature || 1;
+    const { max, sum } = softmaxStats(tensor.data, T, V, { scale: 1 / temperature });
+    return [tensorOf("softmax_max", [T], max), tensorOf("softmax_sum", [T], sum)];
+  }
+  return [];
+}
