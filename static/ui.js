@@ -29,6 +29,13 @@ function appendRichText(parent, text) {
   }
 }
 
+/** A probability as a percentage that never rounds a real chance to "0.0%": 97.3%, 0.27%, 0.0031%. */
+export function formatPercent(p) {
+  const percent = p * 100;
+  if (percent >= 1 || percent === 0) return `${percent.toFixed(1)}%`;
+  return `${Number(percent.toPrecision(2))}%`;
+}
+
 export function formatValue(value) {
   if (!Number.isFinite(value)) return String(value);
   if (value !== 0 && Math.abs(value) < 1e-3) return value.toExponential(3);
@@ -231,7 +238,7 @@ export class UI {
     line.hidden = !sampled;
     line.textContent = sampled ? t(this.lang, "output.sampled", { piece: visiblePiece(sampled.piece) }) : "";
     this.$("output-summary").textContent = entries.length
-      ? `${visiblePiece(entries[0].piece)} ${(entries[0].prob * 100).toFixed(1)}%` : "";
+      ? `${visiblePiece(entries[0].piece)} ${formatPercent(entries[0].prob)}` : "";
     const best = entries.length ? entries[0].prob : 1;
     this.$("prob-bars").replaceChildren(...entries.map((entry) => {
       const row = element("li", "prob-row");
@@ -245,7 +252,7 @@ export class UI {
       row.append(
         element("span", "prob-piece", visiblePiece(entry.piece)),
         track,
-        element("span", "prob-value", `${(entry.prob * 100).toFixed(1)}%`),
+        element("span", "prob-value", formatPercent(entry.prob)),
       );
       return row;
     }));
