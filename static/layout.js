@@ -155,8 +155,11 @@ export function tensorIndexToCell(spec, index) {
 
 const TRANSPOSED = (C) => ({ offset: 0, rowStride: 1, colStride: C });  // a [N, C] tensor drawn C down, N across
 
+const specIndex = new WeakMap();  // header -> Map name -> tensor spec, so lookups stay O(1) for big models
+
 function specOf(header, name) {
-  return header.tensors.find((t) => t.name === name);
+  if (!specIndex.has(header)) specIndex.set(header, new Map(header.tensors.map((t) => [t.name, t])));
+  return specIndex.get(header).get(name);
 }
 
 /**
