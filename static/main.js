@@ -19,7 +19,7 @@ const CAMERA_URL_DELAY_MS = 1200;  // after orbit damping or a click's flight ha
 const PLAY_MIN_MS = 2500;          // how long autoplay dwells on a step: long enough to read it
 const PLAY_MAX_MS = 8000;
 const PLAY_MS_PER_CHAR = 30;
-const STREAM_SLICE_MS = 12;  // work done on arrived tensors before the page pauses to paint them
+const STREAM_SLICE_MS = 100;  // work on arrived tensors between paints: about ten paints a second while streaming
 
 function webglAvailable() {
   try {
