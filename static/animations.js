@@ -84,7 +84,7 @@ class Stage {
       scale: new THREE.Vector3(spec.cell.x * 1.3, yTop - yBottom + 0.6, spec.size.d * 3) };
   }
 
-  /** Moves the marker to a box; with `camera` the view travels along by the same offset. */
+  /** Moves the marker to a box; with `camera` the view travels along, keeping its angle, centred on the box. */
   async moveMarker(box, ms, { camera = false } = {}) {
     const marker = this.viewer.marker;
     if (!marker.visible) {
@@ -95,7 +95,7 @@ class Stage {
     const [fromPos, fromScale] = [marker.position.clone(), marker.scale.clone()];
     const { camera: cam, controls } = this.viewer;
     const [camFrom, targetFrom] = [cam.position.clone(), controls.target.clone()];
-    const shift = new THREE.Vector3().subVectors(box.center, fromPos);
+    const shift = new THREE.Vector3().subVectors(box.center, targetFrom);  // the view re-centres on the marker
     if (this.run.cancelled) return false;
     await this.tween(ms, (t) => {
       const k = t * t * (3 - 2 * t);
