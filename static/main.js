@@ -4,7 +4,7 @@ import * as api from "./api.js";
 import { LANGUAGES, pickLanguage, t } from "./i18n.js";
 import { CHAPTERS, buildSteps } from "./narration.js";
 import { blocksOfTensor, computeLayout, flatToCell } from "./layout.js";
-import { promptProblem } from "./prompt.js";
+import { piecesToText, promptProblem } from "./prompt.js";
 import { nextTokenDistribution, topEntries } from "./sampling.js";
 import { UI } from "./ui.js";
 import { readUrlState, writeUrlState } from "./urlstate.js";
@@ -214,7 +214,7 @@ class App {
     if (abort.signal.aborted) return false;
     this.finishPass(camera);
     if (endpoint === "generate" && generated.length && !this.model.prompt_length) {
-      this.prompt += generated.map((token) => token.piece).join("");
+      this.prompt += piecesToText(generated.map((token) => token.piece));
       this.ui.setPrompt(this.prompt);
     }
     return true;

@@ -18,3 +18,21 @@ export function promptProblem(text, model) {
   }
   return null;
 }
+
+const BYTE_PIECE = /<0x([0-9A-F]{2})>/g;  // how the server spells a token whose bytes are not UTF-8 on their own
+
+/** Token pieces -> the text they spell: byte pieces (<0xE2><0x80><0x99>) are joined back into characters (’). */
+export function piecesToText(pieces) {
+  const bytes = [];
+  const encoder = new TextEncoder();
+  for (const piece of pieces) {
+    let last = 0;
+    for (const match of piece.matchAll(BYTE_PIECE)) {
+      bytes.push(...encoder.encode(piece.slice(last, match.index)), parseInt(match[1], 16));
+      last = match.index + match[0].length;
+    }
+    bytes.push(...encoder.encode(piece.slice(last)));
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+

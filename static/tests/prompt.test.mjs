@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { promptProblem } from "../prompt.js";
+import { piecesToText, promptProblem } from "../prompt.js";
 
 const NANO_SORT = { allowed_characters: "ABC", prompt_length: 6, context_length: 11 };
 const TEXT_MODEL = { allowed_characters: null, prompt_length: null, context_length: 128 };
@@ -31,3 +31,10 @@ test("an empty prompt is refused for every model", () => {
 test("text models leave token counting to the server", () => {
   assert.equal(promptProblem("Once upon a time", TEXT_MODEL), null);
 });
+
+test("generated pieces spell text again, byte pieces joined into their character", () => {
+  assert.equal(piecesToText([" Thou", " art", "\n"]), " Thou art\n");
+  assert.equal(piecesToText(["it", "<0xE2><0x80>", "<0x99>", "s"]), "it\u2019s");
+  assert.equal(piecesToText(["<0x9D>"]), "\ufffd", "a lone continuation byte is not text");
+});
+

@@ -274,11 +274,11 @@ def test_a_text_model_shows_its_bpe_pieces_and_keeps_generating(page):
         pytest.skip("no bundled text model in this checkout")
     model = text_models[0]
     open_page(page, "?lang=en")
-    page.locator("#model-picker").select_option(model["id"])
-    state = wait_ready(page, model=model["id"])
+    state = run_and_wait(page, lambda: page.locator("#model-picker").select_option(model["id"]))
+    assert state["model"] == model["id"] and state["prompt"] == model["examples"][0]
     prompt = "To be, or not\nto be"
-    submit_prompt(page, prompt)
-    state = wait_ready(page, prompt=prompt)
+    state = run_and_wait(page, lambda: submit_prompt(page, prompt))
+    assert state["prompt"] == prompt
     pieces = page.locator("#token-chips .token-piece").all_text_contents()
     assert "".join(pieces).replace("␣", " ").replace("↵", "\n") == prompt  # spaces and the line break made visible
     assert any("␣" in piece for piece in pieces) and any("↵" in piece for piece in pieces)
