@@ -24,7 +24,7 @@ SERVER_START_TIMEOUT_S = 30
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if Path(item.fspath).is_relative_to(Path(__file__).parent):
+        if item.path.is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.e2e)
 
 
