@@ -90,5 +90,5 @@ def checkpoint_bundles(models_dir: Path) -> tuple[list[ModelBundle], list[str]]:
         try:
             bundles.append(load_checkpoint_folder(folder, bundle_id))
         except ValueError as e:  # WeightsError, TokenizerFilesError and CheckpointFolderError are all ValueErrors
-            problems.append(f"skipped {folder}: {e}")
+            problems.append(f"skipped GPT-2 folder: {e}")  # every message names the folder or its file
     return bundles, problems
