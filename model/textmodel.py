@@ -1,7 +1,9 @@
 """The bundled text GPT: a small GPT-2 with its own BPE, trained on tinyshakespeare by our NumPy trainer.
 
-`train_bpe_for_text_model()` then `train_text_model()` reproduce the committed files from one seed:
-the vocabulary (`tiny-shakespeare.tiktoken`), the weights (`.npz`, float16) and the config (`.json`).
+`train_text_model(seed=0)` reproduces the committed files: the vocabulary (`tiny-shakespeare.tiktoken`,
+by `train_bpe_for_text_model`, deterministic), the weights (`.npz`, float16), the config (`.json`) and
+the training record (`.training.json`). Bit-identical weights need the same BLAS thread count
+(`OPENBLAS_NUM_THREADS=1` made the committed ones): summation order changes the last bits.
 """
 import json
 import time
@@ -21,7 +23,7 @@ from model.weights import load_npz, save_npz
 
 MODEL_ID = "tiny-shakespeare"
 VOCAB_SIZE = 4096  # a few thousand pieces: most common words are one token, rare ones two or three
-SHAPE = dict(n_ctx=128, n_embd=128, n_head=4, n_layer=4)  # ~1.3M parameters: the most this machine trains in under an hour
+SHAPE = dict(n_ctx=128, n_embd=128, n_head=4, n_layer=4)  # ~1.3M parameters: half an hour on the shared 2-core machine
 BATCH_SIZE = 16  # windows of n_ctx tokens per step
 EVAL_WINDOWS = 64  # fixed validation windows, the same at every evaluation
 SETTINGS = dict(lr=2e-3, min_lr=2e-4, warmup_steps=50, eval_every=100)
@@ -125,13 +127,15 @@ def split_losses(params, config: GPTConfig, encoding, ids: np.ndarray, count: in
 
 
 def train_text_model(seed: int = 0, steps: int = TRAIN_STEPS, progress: bool = True, weights_dir: Path = WEIGHTS_DIR,
-                     checkpoint: Path | None = None) -> dict:
-    """Train the bundled text model from the saved vocabulary and write its weights; returns the figures.
+                     checkpoint: Path | None = None, train_vocabulary: bool = True) -> dict:
+    """Learn the vocabulary (unless told to keep the saved one), train the model, write both; returns the figures.
 
-    The same seed and steps give the same weights on the same machine. `checkpoint` (a path stem)
-    receives float32 weights at every evaluation, so a long run can be inspected while it goes.
+    `checkpoint` (a path stem) receives float32 weights at every evaluation, so a long run can be
+    inspected while it goes.
     """
     weights_dir = Path(weights_dir)
+    if train_vocabulary:
+        train_bpe_for_text_model(weights_dir=weights_dir, progress=progress)
     encoding = bpe.load_encoding(ranks_path(weights_dir), MODEL_ID)
     config = GPTConfig(vocab_size=encoding.n_vocab, **SHAPE)
     train_text, val_text = split_corpus(load_corpus())
