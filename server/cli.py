@@ -140,7 +140,7 @@ def run_train(args) -> int:
 
 
 def run_train_text(args) -> int:
-    """`train bpe` learns the text model's vocabulary; `train text` then trains the model on it."""
+    """`train bpe` learns the text model's vocabulary only; `train text` learns it, then trains the model on it."""
     from model.bpe import TokenizerFilesError
     from model.corpus import CorpusError
     from model.textmodel import TRAIN_STEPS, train_bpe_for_text_model, train_text_model
@@ -150,7 +150,7 @@ def run_train_text(args) -> int:
             print(f"vocabulary written to {train_bpe_for_text_model()}")
             return 0
         figures = train_text_model(seed=args.seed, steps=args.steps or TRAIN_STEPS)
-    except (CorpusError, TokenizerFilesError) as e:  # no network for the corpus, or no vocabulary trained yet
+    except (CorpusError, TokenizerFilesError) as e:  # no network for the corpus, or an unreadable vocabulary
         print(f"llmviz: training failed: {e}", file=sys.stderr)
         return 1
     return print_figures(figures)
