@@ -110,11 +110,13 @@ def run_serve(args) -> int:
     import uvicorn
     from threadpoolctl import threadpool_limits
 
+    from model.recorder import keep_freed_memory
     from server.main import create_app
 
     check_port_free(args.host, args.port)
     # Requests already run in parallel, one pass per thread; BLAS threads on top would fight them for the cores.
     threadpool_limits(limits=args.blas_threads, user_api="blas")
+    keep_freed_memory()  # recorded passes reuse the last pass's memory instead of faulting it in again
     app = create_app(Settings(models_dir=args.models_dir, max_concurrent_passes=args.max_concurrent_passes))
     models = ", ".join(app.state.registry) or "none (see the warnings above)"
     print(f"llmviz: open http://{args.host}:{args.port}/ (models: {models}; Ctrl+C stops)", flush=True)
