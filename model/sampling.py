@@ -50,19 +50,35 @@ def sample(logits_row, sampling: Sampling, rng: np.random.Generator) -> int:
     return int(rng.choice(len(probs), p=probs))
 
 
+def autoregress(tokens, n_ctx: int, max_new_tokens: int, next_token, stop_token=None):
+    """Yield new tokens one pass at a time; `next_token(step, tokens)` runs a pass over `tokens` and picks one.
+
+    A pass holds up to n_ctx tokens and predicts one more, so the last token may land at position n_ctx
+    (nano-sort: 6 letters in, 6 out, through passes of 6 to 11 tokens). Stops at the budget, at the
+    context limit, or after `stop_token`.
+    """
+    tokens = list(tokens)
+    for step in range(max_new_tokens):
+        if len(tokens) > n_ctx:
+            return
+        token = next_token(step, tokens)
+        tokens.append(token)
+        yield token
+        if token == stop_token:
+            return
+
+
 def generate(params, config, tokens, max_new_tokens, sampling: Sampling, stop_token=None):
     """Yield (token, distribution) one new token at a time until the budget, the context or `stop_token` ends it."""
     from model.gpt import forward
 
     rng = np.random.default_rng(sampling.seed)
-    tokens = list(tokens)
-    for _ in range(max_new_tokens):
-        if len(tokens) > config.n_ctx:  # a pass may hold n_ctx tokens; the token it predicts may be one more
-            return
-        logits, _ = forward(params, config, tokens)
-        distribution = next_token_distribution(logits[-1], sampling)
-        token = sample(logits[-1], sampling, rng)
-        tokens.append(token)
-        yield token, distribution
-        if token == stop_token:
-            return
+    distributions = []
+
+    def next_token(step, so_far):
+        logits, _ = forward(params, config, so_far)
+        distributions.append(next_token_distribution(logits[-1], sampling))
+        return sample(logits[-1], sampling, rng)
+
+    for token in autoregress(tokens, config.n_ctx, max_new_tokens, next_token, stop_token):
+        yield token, distributions[-1]

@@ -12,10 +12,10 @@ import numpy as np
 
 from model.bundles import ModelBundle, available_models
 from model.gpt import forward, trace
-from model.sampling import Sampling
+from model.sampling import Sampling, autoregress
 from model.tokenizers import PromptError
 from model.weights import WeightsError, load_npz
-from server.passes import autoregress, choose_next
+from server.passes import choose_next
 from server.settings import Settings
 
 DEFAULT_NEW_TOKENS = 16  # completion length for models without a fixed answer length
@@ -61,7 +61,7 @@ def completion(bundle: ModelBundle, tokens: list[int], sampling: Sampling, max_n
         logits, _ = forward(bundle.params, bundle.config, so_far)
         return choose_next(logits[-1], sampling, rng).sampled
 
-    return autoregress(bundle, tokens, max_new_tokens, next_token)
+    return autoregress(tokens, bundle.config.n_ctx, max_new_tokens, next_token, bundle.stop_token)
 
 
 def summarize(array: np.ndarray) -> str:

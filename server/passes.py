@@ -5,14 +5,14 @@ exception travels out through the engine's `on_record`, so an abandoned pass sto
 """
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
 from model.bundles import ModelBundle
 from model.gpt import trace
 from model.recorder import tensor_specs
-from model.sampling import Sampling, next_token_distribution
+from model.sampling import Sampling, autoregress, next_token_distribution
 from server.encoding import tensor_line
 from server.settings import PROTOCOL_VERSION
 
@@ -35,25 +35,6 @@ def choose_next(logits_row: np.ndarray, sampling: Sampling, rng: np.random.Gener
         return Choice(next_token_distribution(logits_row, Sampling(temperature=1.0)), greedy, greedy)
     distribution = next_token_distribution(logits_row, sampling)
     return Choice(distribution, int(rng.choice(len(distribution), p=distribution)), greedy)
-
-
-def autoregress(bundle: ModelBundle, tokens: list[int], max_new_tokens: int,
-                next_token: Callable[[int, list[int]], int]) -> Iterator[int]:
-    """Yield new tokens one pass at a time; `next_token(step, tokens)` runs a pass over `tokens` and picks one.
-
-    A pass holds up to n_ctx tokens and predicts one more, so the last token may land at position
-    n_ctx (nano-sort: 6 letters in, 6 out, through passes of 6 to 11 tokens). Stops at the budget,
-    at the context limit, or after the bundle's stop token.
-    """
-    tokens = list(tokens)
-    for step in range(max_new_tokens):
-        if len(tokens) > bundle.config.n_ctx:
-            return
-        token = next_token(step, tokens)
-        tokens.append(token)
-        yield token
-        if token == bundle.stop_token:
-            return
 
 
 def token_entry(bundle: ModelBundle, token_id: int) -> dict:
@@ -123,6 +104,7 @@ def stream_generate(bundle: ModelBundle, tokens: list[int], sampling: Sampling, 
     """/api/generate: header, tensors, output for each new token, then one done with the generated tokens."""
     passes = StreamedPasses(bundle, sampling, precision, emit)
     rng = np.random.default_rng(sampling.seed)
-    new = autoregress(bundle, tokens, max_new_tokens, lambda step, so_far: passes.run(so_far, step, rng).sampled)
+    new = autoregress(tokens, bundle.config.n_ctx, max_new_tokens,
+                      lambda step, so_far: passes.run(so_far, step, rng).sampled, bundle.stop_token)
     generated = [token_entry(bundle, t) for t in new]
     emit({"type": "done", "timings": passes.timings(request_started), "generated": generated})
