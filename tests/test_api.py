@@ -261,7 +261,7 @@ def test_byte_level_pieces_travel_as_ascii_json():
     """A BPE model whose tokens can be parts of a UTF-8 character: pieces as the tokenizer spells them."""
     import tiktoken
 
-    from conftest import random_params
+    from doubles import random_params
     from model.bundles import ModelBundle
     from model.config import GPTConfig
     from model.tokenizers import TiktokenTokenizer

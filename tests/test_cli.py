@@ -60,7 +60,7 @@ def test_greedy_generate_matches_the_trace_completion(registry, random_bundle, c
 
 
 def test_weights_option_runs_the_given_weights(registry, random_bundle, tmp_path, capsys):
-    from conftest import random_params
+    from doubles import random_params
 
     other = random_params(random_bundle.config, seed=5)
     save_npz(tmp_path / "other", other, random_bundle.config, dtype=np.float32)
@@ -97,7 +97,7 @@ def test_unreadable_weights_file_is_one_line(registry, tmp_path, capsys):
 
 
 def test_weights_of_another_shape_are_refused(registry, tmp_path, capsys):
-    from conftest import random_params
+    from doubles import random_params
     from model.config import GPTConfig
 
     small = GPTConfig(vocab_size=3, n_ctx=11, n_embd=12, n_head=3, n_layer=1)

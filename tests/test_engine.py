@@ -7,7 +7,7 @@ import pytest
 
 from model.gpt import forward, trace
 from model.recorder import Recorder, keep_freed_memory, tensor_specs
-from tests.conftest import NANO_SORT_SHAPE, random_params
+from doubles import NANO_SORT_SHAPE, random_params
 
 GOLDEN = Path(__file__).parent / "golden" / "nano_sort_T6.txt"  # "name TxC" per line, in forward order
 TOKENS = [2, 1, 0, 1, 1, 2]  # CBABBC

@@ -25,7 +25,7 @@ SERVER = """
 import sys
 sys.path[:0] = [{root!r}, {tests!r}]
 import uvicorn
-from conftest import random_letter_bundle
+from doubles import random_letter_bundle
 from server.main import create_app
 from server.settings import Settings
 app = create_app(Settings(max_concurrent_passes={clients}), registry={{"nano-sort": random_letter_bundle()}})

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import random_params
+from doubles import random_params
 from model import backward, gpt, ops
 from model.config import GPTConfig
 from model.optim import AdamW, AdamWSettings, clip_grad_norm, cosine_lr

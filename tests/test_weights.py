@@ -4,7 +4,7 @@ import pytest
 
 from model.config import GPTConfig
 from model.weights import WeightsError, load_npz, save_npz
-from tests.conftest import NANO_SORT_SHAPE, random_params
+from doubles import NANO_SORT_SHAPE, random_params
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from model.recorder import tensor_specs  # noqa: E402
 from model.sampling import Sampling, next_token_distribution, sample  # noqa: E402
 from model.tokenizers import LetterTokenizer  # noqa: E402
 from model.weights import WeightsError  # noqa: E402
-from tests.conftest import NANO_SORT_SHAPE, random_params  # noqa: E402  (the test suite's own random weights)
+from tests.doubles import NANO_SORT_SHAPE, random_params  # noqa: E402  (the test suite's own random weights)
 
 GPT2_SMALL_SHAPE = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
 WIDE_PROMPT = "CBABBCABCCBAACBB"  # 16 tokens, as in the GPT-2-small benchmark scene

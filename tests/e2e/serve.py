@@ -19,7 +19,7 @@ from model.bundles import ModelBundle  # noqa: E402  (needs ROOT on sys.path)
 from model.config import GPTConfig  # noqa: E402
 from model.tokenizers import LetterTokenizer  # noqa: E402
 from server.main import create_app  # noqa: E402
-from tests.conftest import random_params  # noqa: E402
+from tests.doubles import random_params  # noqa: E402
 
 GPT2_SMALL = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
 GPT2_SMALL_PROMPT = "ABCDEFGHIJKLMNOP"  # 16 tokens, one per letter
