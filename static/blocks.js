@@ -47,18 +47,21 @@ const fragmentShader = /* glsl */ `
       gl_FragColor = vec4(faded(mix(uFrame * 0.45, uFrame, uFocus)), 1.0);
       return;
     }
+    // Software renderers (SwiftShader, llvmpipe) pay for every instruction of every pixel, so the lines
+    // below use linear ramps instead of smoothstep and skip the work of features a block does not have.
     vec2 uv = vec2(vLocal.x / uSize.x + 0.5, 0.5 - vLocal.y / uSize.y);
     vec2 g = uv * uCells;
     vec2 cell = min(floor(g), uCells - 1.0);
     vec2 fw = max(fwidth(g), vec2(1e-5));
     vec2 f = g - cell;
-    vec2 edgePx = min(f, 1.0 - f) / fw;               // distance to this cell's edge, in pixels
-    float cellPx = 1.0 / max(fw.x, fw.y);             // cell size on screen, in pixels
-    float gridAlpha = smoothstep(3.0, 9.0, cellPx);   // no grid once cells are a few pixels wide
-    float onGrid = (1.0 - smoothstep(0.35, 1.1, min(edgePx.x, edgePx.y))) * gridAlpha;
+    float edgePx = min(min(f.x, 1.0 - f.x) / fw.x, min(f.y, 1.0 - f.y) / fw.y);  // to this cell's edge, in px
+    float cellPx = 1.0 / max(fw.x, fw.y);                                      // cell size on screen, in px
+    float gridAlpha = clamp((cellPx - 3.0) / 6.0, 0.0, 1.0);                   // no grid once cells are tiny
+    float onGrid = clamp(1.3 - edgePx, 0.0, 1.0) * gridAlpha;
 
     vec2 texel = (floor(cell * uTex / uCells) + 0.5) / uTex;
-    float hl = uHasHl > 0.5 ? texture2D(uHl, texel).r : 0.0;
+    float hl = 0.0;
+    if (uHasHl > 0.5) hl = texture2D(uHl, texel).r;
     bool shown = uFilled > 0.5 && cell.y < uReveal * uCells.y + 0.5 * step(1.0, uReveal) && (hl < 0.25 || hl > 0.75);
     vec3 color;
     if (shown) {
@@ -77,13 +80,13 @@ const fragmentShader = /* glsl */ `
     if (uSegment.x > 0.0) {                           // a darker seam between fold segments
       vec2 s = g / uSegment;
       vec2 seamPx = min(fract(s), 1.0 - fract(s)) * uSegment / fw;
-      color = mix(color, uBg, 1.0 - smoothstep(0.5, 2.0, min(seamPx.x, seamPx.y)));
+      color = mix(color, uBg, clamp((2.0 - min(seamPx.x, seamPx.y)) / 1.5, 0.0, 1.0));
     }
     vec2 borderPx = min(uv, 1.0 - uv) * uCells / fw;  // the block's own outline
-    float border = 1.0 - smoothstep(0.6, 1.6 + uFocus, min(borderPx.x, borderPx.y));
+    float border = clamp((1.6 + uFocus - min(borderPx.x, borderPx.y)) / (1.0 + uFocus), 0.0, 1.0);
     color = mix(color, mix(uFrame * 0.7, uFrame * 1.15, uFocus), border);
     if (hl > 0.75) {                                  // outlined cell: a ring that contrasts with its own colour
-      float ring = 1.0 - smoothstep(1.5, 3.0, min(edgePx.x, edgePx.y));
+      float ring = clamp((3.0 - edgePx) / 1.5, 0.0, 1.0);
       float light = dot(color, vec3(0.3, 0.59, 0.11));
       vec3 ink = light > 0.62 ? vec3(0.08, 0.09, 0.12) : vec3(1.0, 0.95, 0.6);
       color = mix(color, ink, max(ring, light > 0.62 ? 0.0 : 0.18));
