@@ -6,17 +6,19 @@ import * as THREE from "three";
 import { sceneText } from "./scenewords.js";
 
 const FONT = `"Noto Sans", "Noto Sans CJK KR", system-ui, sans-serif`;
+// No blurred text shadows: the overlay is repainted on every camera move, and a software renderer pays
+// for each blur; the labels sit on the dark background or carry their own backing instead.
 const STYLES = {
   block: { size: 13, css: "font-weight:600;color:#edf1f8;background:rgba(12,16,24,0.82);padding:2px 7px;"
     + "border-radius:4px;border-left:3px solid var(--frame);" },
-  axis: { size: 12, css: "font-weight:600;color:#b9c3d6;text-shadow:0 0 3px #0f131b,0 0 3px #0f131b;" },
+  axis: { size: 12, css: "font-weight:600;color:#b9c3d6;" },
   // Rows run down a block, so their axis name reads upwards along its left edge, inside the gap.
-  axisUp: { size: 12, css: "font-weight:600;color:#b9c3d6;text-shadow:0 0 3px #0f131b,0 0 3px #0f131b;"
+  axisUp: { size: 12, css: "font-weight:600;color:#b9c3d6;"
     + "writing-mode:vertical-rl;transform-origin:center;", vertical: true },
   token: { size: 16, css: "font-weight:700;color:#fff;background:rgba(240,138,75,0.22);padding:1px 3px;"
     + "border:1px solid rgba(240,138,75,0.7);border-radius:5px;" },
-  title: { size: 18, css: "font-weight:700;color:#dfe6f3;letter-spacing:0.02em;"
-    + "text-shadow:0 0 4px #0f131b,0 0 4px #0f131b;" },
+  title: { size: 18, css: "font-weight:700;color:#dfe6f3;letter-spacing:0.02em;" },
+  stage: { size: 13, css: "font-weight:600;color:#9fb0cc;" },
 };
 // Where the label sits relative to its anchor point, as CSS translate fractions of its own size.
 const ANCHORS = {
@@ -25,6 +27,8 @@ const ANCHORS = {
   top: [-0.5, -1, 0, -4],  // centred above the anchor
   under: [0, 0, 0, 4],  // left-aligned under a block's bottom-left corner
   left: [-1, -0.5, -6, 0],
+  leftAbove: [-1, -1, -12, -1],  // right-aligned, ending left of the anchor: a stage title beside the tower
+  leftBelow: [-1, 0, -12, 1],  // the line under it
   center: [-0.5, -0.5, 0, 0],
 };
 
@@ -38,11 +42,11 @@ export class LabelLayer {
     container.appendChild(this.root);
     this.labels = [];
     this.sorted = 0;
-    this.lang = "en";
+    this.lang = "en";  // kept across clear(): a new scene's labels come in the page's language
   }
 
   /**
-   * text, world anchor {x,y,z}, style (block|axis|token|title), anchor (above|below|left|center),
+   * text, world anchor {x,y,z}, style (block|axis|token|title|stage), anchor (see ANCHORS),
    * extent: world size of the thing named (shown when it spans at least minPx pixels), priority.
    */
   add({ text, at, style = "block", anchor = "above", extent = 1, minPx = 40, focusMinPx = minPx, priority = 0, frame = null,
@@ -83,7 +87,6 @@ export class LabelLayer {
     this.root.replaceChildren();
     this.labels = [];
     this.sorted = 0;
-    this.lang = "en";
   }
 
   /**

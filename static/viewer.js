@@ -12,10 +12,13 @@ import { LabelLayer } from "./labels.js";
 import { TOKEN_CELL, VIEW_FOV, cellToTexel, computeLayout, frame, tensorIndexToCell, texelToCell } from "./layout.js";
 import { playAnimation } from "./animations.js";
 import { MouseLook, WalkKeys } from "./walk.js";
+import { overviewStages } from "./overview.js";
 
 const VIEW_DIRECTION = new THREE.Vector3(0.24, 0.12, 1).normalize();  // oblique, so blocks read as 3D slabs
-const HOME_DIRECTION = new THREE.Vector3(0.75, 0.55, 1).normalize();  // from above and aside: the tower recedes
+const HOME_DIRECTION = new THREE.Vector3(0.4, 0.28, 1).normalize();  // a 3/4 view: faces readable, slabs still 3D
 const FRAME_MARGIN = 0.86;  // framed boxes fill at most this much of the view (NDC), leaving room for labels
+const HOME_MARGIN = 0.92;  // the overview has its labels beside the tower, so the tower may use the full height
+const HOME_SHIFT = 0.3;  // the overview's tower sits this far right of centre (NDC): its stage titles go left
 const FLY_MS = 900;
 const FILL_MS = 450;
 const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
@@ -30,7 +33,8 @@ export class Viewer {
   constructor(container) {
     this.container = container;
     if (getComputedStyle(container).position === "static") container.style.position = "relative";
-    this.renderer = new THREE.WebGLRenderer({ antialias: false, powerPreference: "high-performance" });
+    // An opaque canvas needs no blending when the browser composites it: cheaper in software renderers.
+    this.renderer = new THREE.WebGLRenderer({ antialias: false, alpha: false, powerPreference: "high-performance" });
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
     this.renderer.setClearColor(BACKGROUND);
     const canvas = this.renderer.domElement;
@@ -163,9 +167,13 @@ export class Viewer {
           translate: false });
       });
     }
-    for (const { layer, top, bottom, left } of this.layout.layers) {
-      this.labels.add({ text: `Transformer block ${layer}`, at: { x: left, y: top, z: 0 }, style: "title", anchor: "left",
-        extent: top - bottom, minPx: 40, priority: 20 });
+    // One column of stage titles left of the whole tower, each level with the middle of its stage.
+    const x = this.layout.bounds.min.x;
+    for (const { title, subtitle, top, bottom } of overviewStages(this.layout)) {
+      const at = { x, y: (top + bottom) / 2, z: 0 };
+      const extent = top - bottom;
+      this.labels.add({ text: title, at, style: "title", anchor: "leftAbove", extent, minPx: 12, priority: 20 });
+      this.labels.add({ text: subtitle, at, style: "stage", anchor: "leftBelow", extent, minPx: 12, priority: 19 });
     }
   }
 
@@ -256,10 +264,15 @@ export class Viewer {
 
   // ---- camera ------------------------------------------------------------------------------------
 
+  /** The whole tower, as tall as the view allows, right of centre so the stage titles fit on its left. */
   homeView() {
     const { min, max } = this.layout.bounds;
-    return this.fitView(new THREE.Box3(new THREE.Vector3(min.x, min.y, min.z), new THREE.Vector3(max.x, max.y, max.z)),
-      HOME_DIRECTION);
+    const box = new THREE.Box3(new THREE.Vector3(min.x, min.y, min.z), new THREE.Vector3(max.x, max.y, max.z));
+    const view = this.fitView(box, HOME_DIRECTION, HOME_MARGIN, HOME_SHIFT);
+    const right = new THREE.Vector3().crossVectors(this.camera.up, HOME_DIRECTION).normalize();  // the screen's right
+    const halfWidth = view.distance * Math.tan(THREE.MathUtils.degToRad(VIEW_FOV) / 2) * this.camera.aspect;
+    view.target.addScaledVector(right, -HOME_SHIFT * halfWidth);
+    return view;
   }
 
   viewOf(blocks) {
@@ -268,8 +281,11 @@ export class Viewer {
     return this.fitView(box, VIEW_DIRECTION);
   }
 
-  /** The closest camera on `direction` from the box centre that still sees all eight corners of the box. */
-  fitView(box, direction) {
+  /**
+   * The closest camera on `direction` from the box centre that still sees all eight corners of the box
+   * within `margin` (NDC), with room for the box to be moved `shift` (NDC) sideways afterwards.
+   */
+  fitView(box, direction, margin = FRAME_MARGIN, shift = 0) {
     const target = box.getCenter(new THREE.Vector3());
     const probe = this.camera.clone();
     const corners = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => new THREE.Vector3(
@@ -283,7 +299,7 @@ export class Viewer {
       probe.updateProjectionMatrix();
       return corners.every((c) => {
         const p = c.clone().project(probe);
-        return p.z < 1 && Math.abs(p.x) <= FRAME_MARGIN && Math.abs(p.y) <= FRAME_MARGIN;
+        return p.z < 1 && Math.abs(p.x + shift) <= margin && Math.abs(p.y) <= margin;
       });
     };
     let [near, far] = [1, frame(box, VIEW_FOV, this.camera.aspect).distance * 4];

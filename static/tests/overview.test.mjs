@@ -1,0 +1,22 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { computeLayout } from "../layout.js";
+import { overviewStages } from "../overview.js";
+import { gpt2Header, nanoTrace } from "./headers.mjs";
+
+test("the overview names every stage of the pass, top to bottom", () => {
+  const stages = overviewStages(computeLayout(nanoTrace().header));
+  assert.deepEqual(stages.map((s) => s.title),
+    ["Embedding", "Transformer block 0", "Transformer block 1", "Transformer block 2", "Softmax · Output"]);
+  assert.match(stages[1].subtitle, /LayerNorm · Attention · Projection · MLP/);
+  for (let i = 0; i < stages.length; i++) {
+    assert.ok(stages[i].top > stages[i].bottom, `${stages[i].title} has a height`);
+    if (i) assert.ok(stages[i].top <= stages[i - 1].bottom, `${stages[i].title} is below ${stages[i - 1].title}`);
+  }
+});
+
+test("a twelve-layer model gets twelve block stages", () => {
+  const stages = overviewStages(computeLayout(gpt2Header()));
+  assert.equal(stages.length, 14);
+  assert.equal(stages.at(-2).title, "Transformer block 11");
+});
