@@ -77,6 +77,7 @@ class App {
   async start() {
     if (!webglAvailable()) return this.fail("error.webgl");
     this.viewer = new Viewer(document.getElementById("viewer"));
+    this.viewer.setLanguage(this.lang);
     this.viewer.onHover((info) => this.ui.showTooltip(info));
     this.viewer.onSelect(() => this.scheduleUrlUpdate());  // the viewer flies to a clicked block itself
     try {
@@ -379,6 +380,7 @@ class App {
   setLanguage(lang) {
     this.lang = lang;
     this.ui.setLanguage(lang);
+    this.viewer?.setLanguage(lang);  // block names, axes and stage titles in the scene
     this.ui.setChapters(CHAPTERS);
     if (this.pass) {
       this.steps = buildSteps(this.narrationInput(), lang);
