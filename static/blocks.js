@@ -263,6 +263,21 @@ export class TensorBlock {
     this.uniforms.uHasHl.value = 0;
   }
 
+  /** Back to an empty activation block, ready for the next pass; weight blocks keep their values. */
+  clearValues() {
+    const u = this.uniforms;
+    this.dimTween?.cancel();
+    [u.uDim.value, u.uFocus.value, u.uReveal.value] = [0, 0, 1];
+    this.clearHighlight();
+    if (this.spec.kind === "weight") return;
+    if (u.uData.value !== EMPTY_TEXTURE) u.uData.value.dispose();
+    u.uData.value = EMPTY_TEXTURE;
+    u.uFilled.value = 0;
+    this.tensor = null;
+    this.dirty = false;
+    this.textureBytes = 0;
+  }
+
   dispose() {
     if (this.uniforms.uData.value !== EMPTY_TEXTURE) this.uniforms.uData.value.dispose();
     this.clearHighlight();

@@ -83,9 +83,13 @@ export class LabelLayer {
     }
   }
 
-  clear() {
-    this.root.replaceChildren();
-    this.labels = [];
+  /** Removes the labels `which(label)` picks (all by default). */
+  clear(which = () => true) {
+    const [gone, kept] = [[], []];
+    for (const label of this.labels) (which(label) ? gone : kept).push(label);
+    if (kept.length) gone.forEach((label) => label.el.remove());
+    else this.root.replaceChildren();
+    this.labels = kept;
     this.sorted = 0;
   }
 

@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { LANGUAGES, pickLanguage, t } from "./i18n.js";
 import { CHAPTERS, buildSteps } from "./narration.js";
-import { blocksOfTensor, computeLayout, flatToCell } from "./layout.js";
+import { blocksOfTensor, flatToCell } from "./layout.js";
 import { piecesToText, promptProblem } from "./prompt.js";
 import { nextTokenDistribution, topEntries } from "./sampling.js";
 import { UI } from "./ui.js";
@@ -235,8 +235,8 @@ class App {
 
   startPass(header, promptCount) {
     this.pass = { header, tensors: new Map(), output: null, promptCount };
-    this.layout = computeLayout(header);
     this.viewer.setScene(header);  // the viewer keeps the weights it was given across scenes
+    this.layout = this.viewer.layout;  // laid out once: a big model's layout takes a while
     this.ui.setTokens(header.tokens, Math.min(promptCount, header.tokens.length));
     this.errorKey = null;
     this.ui.showFatal(null);

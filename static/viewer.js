@@ -111,11 +111,17 @@ export class Viewer {
   /** Builds every block (empty) from the header alone; weight shapes come from header.model.config. */
   setScene(header) {
     const hadScene = Boolean(this.layout);
-    if (this.header && this.header.model.id !== header.model.id) this.weights.clear();  // another model's shapes
-    for (const block of this.blocks.values()) block.dispose();
-    this.blocks.clear();
-    this.blockGroup.clear();
-    this.labels.clear();
+    const sameModel = this.header?.model.id === header.model.id;
+    if (!sameModel) this.weights.clear();  // another model's shapes
+    // The next pass of the same model over as many tokens has the same blocks: they are emptied and kept,
+    // weights and all, so the first tensor can fill in at once instead of after a rebuild.
+    const reuse = sameModel && sameShapes(this.header, header);
+    for (const block of this.blocks.values()) {
+      if (reuse) block.clearValues();
+      else block.dispose();
+    }
+    if (reuse) this.labels.clear((label) => label.style === "token");  // only the prompt's pieces change
+    else this.labels.clear();
     this.tensors.clear();
     this.focused.clear();
     this.narrationCells.clear();
@@ -123,14 +129,21 @@ export class Viewer {
     this.header = header;
     this.layout = computeLayout(header);
     this.specs = new Map(this.layout.blocks.map((b) => [b.id, b]));
-    for (const spec of this.layout.blocks) {
-      const block = new TensorBlock(spec);
-      this.blocks.set(spec.id, block);
-      this.blockGroup.add(block.mesh);
-      this.addBlockLabels(spec);
+    if (reuse) {
+      for (const spec of this.layout.blocks) this.blocks.get(spec.id).spec = spec;  // same shape and place
+    } else {
+      this.blocks.clear();
+      this.blockGroup.clear();
+      for (const spec of this.layout.blocks) {
+        const block = new TensorBlock(spec);
+        this.blocks.set(spec.id, block);
+        this.blockGroup.add(block.mesh);
+        this.addBlockLabels(spec);
+      }
+      for (const [name, tensor] of this.weights) this.fillWeight(name, tensor, { animate: false });
+      this.addStageTitles();
     }
-    for (const [name, tensor] of this.weights) this.fillWeight(name, tensor, { animate: false });
-    this.addSceneLabels();
+    this.addTokenLabels();
     if (!hadScene) this.setView(this.homeView());
     this.requestRender();
   }
@@ -158,15 +171,17 @@ export class Viewer {
     }
   }
 
-  addSceneLabels() {
+  addTokenLabels() {
     const tokens = this.blocks.get("hook_tokens")?.spec;
-    if (tokens) {
-      this.header.tokens.forEach((token, t) => {
-        this.labels.add({ text: token.piece, at: { x: (t + 0.5) * TOKEN_CELL, y: tokens.position.y + 1.5, z: 0 },
-          style: "token", anchor: "top", extent: TOKEN_CELL, minPx: 9, fitTo: 0.75, priority: 10, owner: "hook_tokens",
-          translate: false });
-      });
-    }
+    if (!tokens) return;
+    this.header.tokens.forEach((token, t) => {
+      this.labels.add({ text: token.piece, at: { x: (t + 0.5) * TOKEN_CELL, y: tokens.position.y + 1.5, z: 0 },
+        style: "token", anchor: "top", extent: TOKEN_CELL, minPx: 9, fitTo: 0.75, priority: 10, owner: "hook_tokens",
+        translate: false });
+    });
+  }
+
+  addStageTitles() {
     // One column of stage titles left of the whole tower, each level with the middle of its stage.
     const x = this.layout.bounds.min.x;
     for (const { title, subtitle, top, bottom } of overviewStages(this.layout)) {
@@ -646,6 +661,12 @@ export class Viewer {
     this.renderer.dispose();
     this.renderer.domElement.remove();
   }
+}
+
+/** Whether two headers lay out the same blocks: the same tensors with the same shapes, in the same order. */
+function sameShapes(a, b) {
+  if (!a || a.tensors.length !== b.tensors.length || a.tokens.length !== b.tokens.length) return false;
+  return a.tensors.every((t, i) => t.name === b.tensors[i].name && t.shape.join() === b.tensors[i].shape.join());
 }
 
 function makeMarker() {
