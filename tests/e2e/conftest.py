@@ -72,8 +72,10 @@ def live_server():
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: the sync API runs an event loop on this thread until it stops, and later test
+    # modules (the API tests) start their own with asyncio.run().
     require_chromium()
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:

@@ -188,6 +188,8 @@ def test_switching_language_changes_the_text(page, artifacts):
 
 def test_generate_adds_tokens_one_pass_each(page, served_bundle, artifacts):
     open_page(page, f"?prompt={PROMPT}&lang=en")
+    # Greedy, so the answer is the model's best one; at temperature 1 a 1%-likely letter may be drawn.
+    page.locator("#temperature").evaluate("(el) => { el.value = '0'; el.dispatchEvent(new Event('input', {bubbles: true})); }")
     run_and_wait(page, lambda: page.locator("#generate-button").click())
     generated = page.locator("#token-chips .token-chip.generated .token-piece").all_text_contents()
     assert len(generated) == served_bundle.answer_length
