@@ -1,4 +1,5 @@
 # Two commands do all set-up on a fresh machine: `make run` and `make test`.
+# `make run ARGS="--models-dir DIR --port 8001"` passes options to `llmviz serve`.
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -16,7 +17,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 setup: $(STAMP) node_modules/.package-lock.json
 
 run: setup
-	$(VENV)/bin/llmviz serve
+	$(VENV)/bin/llmviz serve $(ARGS)
 
 test: setup
 	$(PY) -m pytest -q
