@@ -17,8 +17,10 @@ import { overviewStages } from "./overview.js";
 const VIEW_DIRECTION = new THREE.Vector3(0.24, 0.12, 1).normalize();  // oblique, so blocks read as 3D slabs
 const HOME_DIRECTION = new THREE.Vector3(0.4, 0.28, 1).normalize();  // a 3/4 view: faces readable, slabs still 3D
 const FRAME_MARGIN = 0.86;  // framed boxes fill at most this much of the view (NDC), leaving room for labels
-const HOME_MARGIN = 0.92;  // the overview has its labels beside the tower, so the tower may use the full height
-const HOME_SHIFT = 0.3;  // the overview's tower sits this far right of centre (NDC): its stage titles go left
+const HOME_MARGIN = 0.9;  // the overview has its labels beside the tower, so the tower may use the full height
+// The overview's tower sits right of centre (NDC), its stage titles on its left, and a little low, clear of
+// the token chips over the top of the view.
+const HOME_SHIFT = { x: 0.3, y: -0.07 };
 const FLY_MS = 900;
 const FILL_MS = 450;
 const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
@@ -183,12 +185,16 @@ export class Viewer {
 
   addStageTitles() {
     // One column of stage titles left of the whole tower, each level with the middle of its stage.
+    // All titles size by one transformer block's height on screen (one size for every stage), shrinking
+    // when the blocks do, so a twelve-block tower still has room for every subtitle.
     const x = this.layout.bounds.min.x;
+    const pitch = this.layout.layers.length ? this.layout.layers[0].top - this.layout.layers[0].bottom : 1;
     for (const { title, subtitle, top, bottom } of overviewStages(this.layout)) {
       const at = { x, y: (top + bottom) / 2, z: 0 };
-      const extent = top - bottom;
-      this.labels.add({ text: title, at, style: "title", anchor: "leftAbove", extent, minPx: 12, priority: 20 });
-      this.labels.add({ text: subtitle, at, style: "stage", anchor: "leftBelow", extent, minPx: 12, priority: 19 });
+      this.labels.add({ text: title, at, style: "title", anchor: "leftAbove", extent: pitch, minPx: 12, fitTo: 0.34,
+        priority: 20 });
+      this.labels.add({ text: subtitle, at, style: "stage", anchor: "leftBelow", extent: pitch, minPx: 12, fitTo: 0.26,
+        priority: 19 });
     }
   }
 
@@ -285,8 +291,10 @@ export class Viewer {
     const box = new THREE.Box3(new THREE.Vector3(min.x, min.y, min.z), new THREE.Vector3(max.x, max.y, max.z));
     const view = this.fitView(box, HOME_DIRECTION, HOME_MARGIN, HOME_SHIFT);
     const right = new THREE.Vector3().crossVectors(this.camera.up, HOME_DIRECTION).normalize();  // the screen's right
-    const halfWidth = view.distance * Math.tan(THREE.MathUtils.degToRad(VIEW_FOV) / 2) * this.camera.aspect;
-    view.target.addScaledVector(right, -HOME_SHIFT * halfWidth);
+    const up = new THREE.Vector3().crossVectors(HOME_DIRECTION, right);
+    const halfHeight = view.distance * Math.tan(THREE.MathUtils.degToRad(VIEW_FOV) / 2);
+    view.target.addScaledVector(right, -HOME_SHIFT.x * halfHeight * this.camera.aspect)
+      .addScaledVector(up, -HOME_SHIFT.y * halfHeight);
     return view;
   }
 
@@ -298,9 +306,9 @@ export class Viewer {
 
   /**
    * The closest camera on `direction` from the box centre that still sees all eight corners of the box
-   * within `margin` (NDC), with room for the box to be moved `shift` (NDC) sideways afterwards.
+   * within `margin` (NDC), with room for the box to be moved by `shift` {x, y} (NDC) afterwards.
    */
-  fitView(box, direction, margin = FRAME_MARGIN, shift = 0) {
+  fitView(box, direction, margin = FRAME_MARGIN, shift = { x: 0, y: 0 }) {
     const target = box.getCenter(new THREE.Vector3());
     const probe = this.camera.clone();
     const corners = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => new THREE.Vector3(
@@ -314,7 +322,7 @@ export class Viewer {
       probe.updateProjectionMatrix();
       return corners.every((c) => {
         const p = c.clone().project(probe);
-        return p.z < 1 && Math.abs(p.x + shift) <= margin && Math.abs(p.y) <= margin;
+        return p.z < 1 && Math.abs(p.x + shift.x) <= margin && Math.abs(p.y + shift.y) <= margin;
       });
     };
     let [near, far] = [1, frame(box, VIEW_FOV, this.camera.aspect).distance * 4];
