@@ -44,7 +44,10 @@ def next_token_distribution(logits_row, sampling: Sampling):  # [V] -> [V] proba
 
 
 def sample(logits_row, sampling: Sampling, rng: np.random.Generator) -> int:
-    probs = next_token_distribution(logits_row, sampling)
+    return draw(next_token_distribution(logits_row, sampling), sampling, rng)
+
+
+def draw(probs, sampling: Sampling, rng: np.random.Generator) -> int:  # [V] from next_token_distribution -> id
     if sampling.temperature == 0:
         return int(np.argmax(probs))
     return int(rng.choice(len(probs), p=probs))
@@ -73,12 +76,13 @@ def generate(params, config, tokens, max_new_tokens, sampling: Sampling, stop_to
     from model.gpt import forward
 
     rng = np.random.default_rng(sampling.seed)
-    distributions = []
+    distribution = None  # [V] of the latest pass
 
     def next_token(step, so_far):
+        nonlocal distribution
         logits, _ = forward(params, config, so_far)
-        distributions.append(next_token_distribution(logits[-1], sampling))
-        return sample(logits[-1], sampling, rng)
+        distribution = next_token_distribution(logits[-1], sampling)
+        return draw(distribution, sampling, rng)
 
     for token in autoregress(tokens, config.n_ctx, max_new_tokens, next_token, stop_token):
-        yield token, distributions[-1]
+        yield token, distribution
