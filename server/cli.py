@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from model.bundles import ModelBundle, available_models
-from model.gpt import forward, trace
-from model.sampling import Sampling, autoregress
+from model.gpt import trace
+from model.sampling import Sampling, generate
 from model.tokenizers import PromptError
 from model.weights import WeightsError, load_npz
-from server.passes import choose_next
 from server.settings import Settings
 
 DEFAULT_NEW_TOKENS = 16  # completion length for models without a fixed answer length
@@ -55,13 +54,8 @@ def sampling_from(args) -> Sampling:
 
 def completion(bundle: ModelBundle, tokens: list[int], sampling: Sampling, max_new_tokens: int):
     """Yield new token ids, one forward pass each (nothing recorded)."""
-    rng = np.random.default_rng(sampling.seed)
-
-    def next_token(step, so_far):
-        logits, _ = forward(bundle.params, bundle.config, so_far)
-        return choose_next(logits[-1], sampling, rng).sampled
-
-    return autoregress(tokens, bundle.config.n_ctx, max_new_tokens, next_token, bundle.stop_token)
+    for token, _ in generate(bundle.params, bundle.config, tokens, max_new_tokens, sampling, bundle.stop_token):
+        yield token
 
 
 def summarize(array: np.ndarray) -> str:
