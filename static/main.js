@@ -236,7 +236,6 @@ class App {
   startPass(header, promptCount) {
     this.pass = { header, tensors: new Map(), output: null, promptCount };
     this.viewer.setScene(header);  // the viewer keeps the weights it was given across scenes
-    this.layout = this.viewer.layout;  // laid out once: a big model's layout takes a while
     this.ui.setTokens(header.tokens, Math.min(promptCount, header.tokens.length));
     this.errorKey = null;
     this.ui.showFatal(null);
@@ -282,7 +281,7 @@ class App {
   /** Fetches, once per model and within WEIGHT_BUDGET, the weights the layout shows, filling each block as it arrives. */
   async loadWeights() {
     const modelId = this.model.id;
-    const wanted = this.layout.blocks.filter((b) => b.kind === "weight").map((b) => b.tensor);
+    const wanted = this.viewer.layout.blocks.filter((b) => b.kind === "weight").map((b) => b.tensor);
     let budget = WEIGHT_BUDGET;
     for (const name of new Set(wanted)) {
       if (!this.weightShapes.has(name)) continue;
@@ -417,7 +416,7 @@ class App {
     const shape = this.pass?.header.tensors.find((d) => d.name === name)?.shape;
     if (!shape) return null;
     const flat = index.reduce((acc, i, axis) => acc * shape[axis] + i, 0);
-    for (const block of blocksOfTensor(this.layout, name)) {
+    for (const block of blocksOfTensor(this.viewer.layout, name)) {
       const cell = flatToCell(block, flat);
       if (cell) return { blockId: block.id, row: cell[0], col: cell[1] };
     }
