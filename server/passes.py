@@ -12,7 +12,7 @@ import numpy as np
 from model.bundles import ModelBundle
 from model.gpt import trace
 from model.recorder import tensor_specs
-from model.sampling import Sampling, autoregress, next_token_distribution
+from model.sampling import Sampling, autoregress, draw, next_token_distribution
 from server.encoding import tensor_line
 from server.settings import PROTOCOL_VERSION
 
@@ -34,7 +34,7 @@ def choose_next(logits_row: np.ndarray, sampling: Sampling, rng: np.random.Gener
         # A greedy pick has a one-hot distribution; the page learns more from the plain softmax it was picked from.
         return Choice(next_token_distribution(logits_row, Sampling(temperature=1.0)), greedy, greedy)
     distribution = next_token_distribution(logits_row, sampling)
-    return Choice(distribution, int(rng.choice(len(distribution), p=distribution)), greedy)
+    return Choice(distribution, draw(distribution, sampling, rng), greedy)
 
 
 def token_entry(bundle: ModelBundle, token_id: int) -> dict:
