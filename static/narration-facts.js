@@ -75,9 +75,7 @@ function euclideanLength(values) {
 /** softmax(values / temperature)[index], computed stably; plain loops because a vocabulary row has 50k entries. */
 function softmaxAt(values, index, temperature = 1) {
   const top = values[argmax(values)];
-  let total = 0;
-  for (let i = 0; i < values.length; i++) total += Math.exp((values[i] - top) / temperature);
-  return Math.exp((values[index] - top) / temperature) / total;
+  return Math.exp((values[index] - top) / temperature) / sumOfExponentials(values, top, temperature);
 }
 
 /** The model's sizes, from the header's config. */
