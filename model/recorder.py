@@ -12,9 +12,6 @@ import numpy as np
 
 from model.config import GPTConfig
 
-CHAPTERS = ("introduction", "embedding", "layer_norm", "self_attention", "projection",
-            "mlp", "transformer", "softmax", "output")
-
 
 @dataclass(frozen=True)
 class TensorSpec:
