@@ -105,22 +105,29 @@ export async function fetchWeight(modelId, name, precision, signal) {
   return decodeTensor(await (await request(url, { signal })).json());
 }
 
-/** Yields each parsed line of an NDJSON body as soon as its newline has arrived. */
+/**
+ * Yields each parsed line of an NDJSON body as soon as its newline has arrived. Only the newly read text
+ * is searched for newlines: rescanning (and re-slicing) everything pending would make one multi-megabyte
+ * line, read in 64 KB pieces, cost time quadratic in its length.
+ */
 async function* readLines(body) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  let pending = "";
+  let pending = "";  // the start of a line whose newline has not arrived yet
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      pending += decoder.decode(value, { stream: true });
+      const text = decoder.decode(value, { stream: true });
+      let start = 0;
       let newline;
-      while ((newline = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, newline).trim();
-        pending = pending.slice(newline + 1);
+      while ((newline = text.indexOf("\n", start)) >= 0) {
+        const line = (pending + text.slice(start, newline)).trim();
+        pending = "";
+        start = newline + 1;
         if (line) yield JSON.parse(line);
       }
+      pending += text.slice(start);
     }
     pending += decoder.decode();
     if (pending.trim()) yield JSON.parse(pending);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { decodeTensor } from "../api.js";
+import { decodeTensor, stream } from "../api.js";
 
 const base64 = (bytes) => Buffer.from(bytes).toString("base64");
 
@@ -35,4 +35,30 @@ test("json data and a causal mask come through", () => {
 test("a payload of the wrong size is refused with a message", () => {
   assert.throws(() => decodeTensor({ name: "x", shape: [3], dtype: "f32", data: base64(new Uint8Array(8)), stats: {} }),
     /8 bytes, expected 12/);
+});
+
+test("stream hands on lines whatever the chunks: split mid-line, mid-character, several per chunk, no final newline", async () => {
+  const body = '{"type":"header","tokens":["é"]}\n\n{"type":"output","top":[]}\n{"type":"done","timings":{}}';
+  const bytes = new TextEncoder().encode(body);
+  const cuts = [0, 5, 29, 40, 41, bytes.length];  // 29 falls inside "é", a two-byte character
+  const chunks = cuts.slice(1).map((end, i) => bytes.slice(cuts[i], end));
+  const original = globalThis.fetch;
+  globalThis.fetch = async () => new Response(new ReadableStream({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  }));
+  const seen = [];
+  try {
+    await stream("trace", {}, {
+      onHeader: (line) => seen.push(["header", line.tokens]),
+      onTensor: () => seen.push(["tensor"]),
+      onOutput: (line) => seen.push(["output", line.top]),
+      onDone: (line) => seen.push(["done", line.timings]),
+    });
+  } finally {
+    globalThis.fetch = original;
+  }
+  assert.deepEqual(seen, [["header", ["é"]], ["output", []], ["done", {}]]);
 });
