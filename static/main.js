@@ -3,6 +3,7 @@
 import * as api from "./api.js";
 import { LANGUAGES, pickLanguage, t } from "./i18n.js";
 import { CHAPTERS, buildSteps } from "./narration.js";
+import { pieceLookup } from "./narration-facts.js";
 import { blocksOfTensor, flatToCell } from "./layout.js";
 import { piecesToText, promptProblem } from "./prompt.js";
 import { nextTokenDistribution, topEntries } from "./sampling.js";
@@ -307,19 +308,13 @@ class App {
   showDistribution(sampling) {
     const pass = this.pass;
     if (!pass?.output) return this.ui.setOutput([], null);
-    const pieceOf = (id) => pass.output.top.find((e) => e.id === id)?.piece ?? this.vocabularyPiece(id);
     const logits = pass.tensors.get("hook_logits");
     if (!sampling || !logits) return this.ui.setOutput(pass.output.top.slice(0, BARS_SHOWN), pass.output.sampled);
+    const pieceOf = pieceLookup(pass.header, pass.output, this.model);
     const [T, V] = logits.shape;
     const probs = nextTokenDistribution(logits.data.subarray((T - 1) * V, T * V), sampling);
     const entries = topEntries(probs, Math.min(BARS_SHOWN, V)).filter((e) => e.prob > 0);
     this.ui.setOutput(entries.map((e) => ({ ...e, piece: pieceOf(e.id) })), null);
-  }
-
-  /** A token's piece when the server's top list does not name it: letter models spell their alphabet. */
-  vocabularyPiece(id) {
-    const alphabet = this.model.allowed_characters;
-    return alphabet && id < alphabet.length ? alphabet[id] : `#${id}`;
   }
 
   /** Shows the step with id `stepId` (or the first), without moving the camera unless asked. */

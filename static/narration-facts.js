@@ -99,7 +99,7 @@ function modelDimensions(header) {
 }
 
 /** id -> piece for every token the trace names: the prompt, the output line, a letter model's alphabet. */
-function pieceLookup(header, output, model) {
+export function pieceLookup(header, output, model) {
   const pieces = new Map();
   const alphabet = model?.allowed_characters;
   if (alphabet) Array.from(alphabet).forEach((piece, id) => pieces.set(id, piece));
