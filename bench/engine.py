@@ -32,10 +32,10 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.bundles import WEIGHTS_DIR, nano_sort  # noqa: E402
-from model.config import GPTConfig  # noqa: E402
-from model.gpt import forward, trace  # noqa: E402
-from model.recorder import keep_freed_memory  # noqa: E402
+from llmviz.model.bundles import WEIGHTS_DIR, nano_sort  # noqa: E402
+from llmviz.model.config import GPTConfig  # noqa: E402
+from llmviz.model.gpt import forward, trace  # noqa: E402
+from llmviz.model.recorder import keep_freed_memory  # noqa: E402
 
 GPT2_SMALL = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
 NANO_SORT_SHAPE = GPTConfig(vocab_size=3, n_ctx=11, n_embd=48, n_head=3, n_layer=3)

@@ -28,9 +28,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.bundles import ModelBundle, available_models  # noqa: E402
-from model.config import GPTConfig  # noqa: E402
-from model.tokenizers import LetterTokenizer, PromptError  # noqa: E402
+from llmviz.model.bundles import ModelBundle, available_models  # noqa: E402
+from llmviz.model.config import GPTConfig  # noqa: E402
+from llmviz.model.tokenizers import LetterTokenizer, PromptError  # noqa: E402
 
 GPT2_SMALL = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
 NANO_SORT = GPTConfig(vocab_size=3, n_ctx=11, n_embd=48, n_head=3, n_layer=3)
@@ -88,8 +88,8 @@ def serve(port: int) -> None:
     import uvicorn
     from threadpoolctl import threadpool_limits
 
-    from server.main import create_app
-    from server.settings import Settings
+    from llmviz.server.main import create_app
+    from llmviz.server.settings import Settings
 
     threadpool_limits(limits=1, user_api="blas")  # as `llmviz serve` does: parallel passes, one BLAS thread each
     registry, note = bench_registry()

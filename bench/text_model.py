@@ -28,12 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.bpe import load_ranks, write_hf_files  # noqa: E402
-from model.bundles import WEIGHTS_DIR, available_models  # noqa: E402
-from model.config import GPTConfig  # noqa: E402
-from model.corpus import load_corpus  # noqa: E402
-from model.gpt import trace  # noqa: E402
-from model.textmodel import MODEL_ID, ranks_path, tiny_shakespeare  # noqa: E402
+from llmviz.model.bpe import load_ranks, write_hf_files  # noqa: E402
+from llmviz.model.bundles import WEIGHTS_DIR, available_models  # noqa: E402
+from llmviz.model.config import GPTConfig  # noqa: E402
+from llmviz.model.corpus import load_corpus  # noqa: E402
+from llmviz.model.gpt import trace  # noqa: E402
+from llmviz.model.textmodel import MODEL_ID, ranks_path, tiny_shakespeare  # noqa: E402
 
 LENGTHS = (16, 64)
 TARGET_TRACE_64_MS = 50.0

@@ -15,10 +15,10 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.backward import backward, cross_entropy, forward  # noqa: E402
-from model.config import GPTConfig  # noqa: E402
-from model.optim import AdamW, clip_grad_norm  # noqa: E402
-from model.train import init_params  # noqa: E402
+from llmviz.model.backward import backward, cross_entropy, forward  # noqa: E402
+from llmviz.model.config import GPTConfig  # noqa: E402
+from llmviz.model.optim import AdamW, clip_grad_norm  # noqa: E402
+from llmviz.model.train import init_params  # noqa: E402
 
 CONFIG = GPTConfig(vocab_size=2048, n_ctx=128, n_embd=192, n_head=6, n_layer=4)
 BATCH, LENGTH = 16, 128

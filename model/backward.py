@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from model import ops
-from model.config import GPTConfig
+from llmviz.model import ops
+from llmviz.model.config import GPTConfig
 
 
 def layer_norm_forward(x, g, b, eps):  # [N, C] -> [N, C]

@@ -2,9 +2,9 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.config import GPTConfig
-from model.tokenizers import LetterTokenizer, PromptError
-from model.weights import load_npz
+from llmviz.model.config import GPTConfig
+from llmviz.model.tokenizers import LetterTokenizer, PromptError
+from llmviz.model.weights import load_npz
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 NANO_SORT_ALPHABET = "ABC"
@@ -62,8 +62,8 @@ def available_models(models_dir: Path | None = None) -> tuple[dict[str, ModelBun
     nano-sort comes first (the default), then the bundled text model, then each GPT-2 folder in `models_dir`.
     """
     # imported here, not at the top: these modules build ModelBundles, so they import this one
-    from model.gpt2_folders import checkpoint_bundles
-    from model.textmodel import tiny_shakespeare
+    from llmviz.model.gpt2_folders import checkpoint_bundles
+    from llmviz.model.textmodel import tiny_shakespeare
 
     bundles, problems = {}, []
     for load in (nano_sort, tiny_shakespeare):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model import ops
-from model.config import GPTConfig
-from model.recorder import NULL_RECORDER, Recorder
+from llmviz.model import ops
+from llmviz.model.config import GPTConfig
+from llmviz.model.recorder import NULL_RECORDER, Recorder
 
 
 def layer_norm(x, g, b, eps, rec, prefix):  # [T, C] -> [T, C]

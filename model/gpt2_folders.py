@@ -8,10 +8,10 @@ import json
 import os
 from pathlib import Path
 
-from model.bpe import encoding_from_hf_folder
-from model.bundles import ModelBundle
-from model.tokenizers import TiktokenTokenizer
-from model.weights import load_hf_folder
+from llmviz.model.bpe import encoding_from_hf_folder
+from llmviz.model.bundles import ModelBundle
+from llmviz.model.tokenizers import TiktokenTokenizer
+from llmviz.model.weights import load_hf_folder
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.json", "merges.txt")
 END_OF_TEXT = "<|endoftext|>"

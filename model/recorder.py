@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from model.config import GPTConfig
+from llmviz.model.config import GPTConfig
 
 
 @dataclass(frozen=True)

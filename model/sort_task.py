@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model.backward import logits
-from model.bundles import NANO_SORT_ALPHABET, NANO_SORT_LENGTH, WEIGHTS_DIR
-from model.config import GPTConfig
-from model.train import TrainSettings, init_params, train
-from model.weights import save_npz
+from llmviz.model.backward import logits
+from llmviz.model.bundles import NANO_SORT_ALPHABET, NANO_SORT_LENGTH, WEIGHTS_DIR
+from llmviz.model.config import GPTConfig
+from llmviz.model.train import TrainSettings, init_params, train
+from llmviz.model.weights import save_npz
 
 NANO_SORT_CONFIG = GPTConfig(vocab_size=len(NANO_SORT_ALPHABET), n_ctx=2 * NANO_SORT_LENGTH - 1,
                              n_embd=48, n_head=3, n_layer=3)

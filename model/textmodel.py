@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from model import bpe
-from model.backward import logits as batch_logits
-from model.bundles import WEIGHTS_DIR, ModelBundle
-from model.config import GPTConfig
-from model.corpus import CORPUS_DESCRIPTION, load_corpus, split_corpus
-from model.sampling import Sampling, generate
-from model.tokenizers import TiktokenTokenizer
-from model.train import TrainReport, TrainSettings, init_params, train
-from model.weights import load_npz, save_npz
+from llmviz.model import bpe
+from llmviz.model.backward import logits as batch_logits
+from llmviz.model.bundles import WEIGHTS_DIR, ModelBundle
+from llmviz.model.config import GPTConfig
+from llmviz.model.corpus import CORPUS_DESCRIPTION, load_corpus, split_corpus
+from llmviz.model.sampling import Sampling, generate
+from llmviz.model.tokenizers import TiktokenTokenizer
+from llmviz.model.train import TrainReport, TrainSettings, init_params, train
+from llmviz.model.weights import load_npz, save_npz
 
 MODEL_ID = "tiny-shakespeare"
 VOCAB_SIZE = 4096  # a few thousand pieces: most common words are one token, rare ones two or three

@@ -13,9 +13,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from model.backward import loss_and_grads
-from model.config import GPTConfig
-from model.optim import AdamW, AdamWSettings, clip_grad_norm, cosine_lr
+from llmviz.model.backward import loss_and_grads
+from llmviz.model.config import GPTConfig
+from llmviz.model.optim import AdamW, AdamWSettings, clip_grad_norm, cosine_lr
 
 Batch = tuple[np.ndarray, np.ndarray]  # inputs [B, T] token ids, targets [B, T] (-1 = ignored)
 

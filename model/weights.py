@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.config import GPTConfig
+from llmviz.model.config import GPTConfig
 
 
 class WeightsError(ValueError):

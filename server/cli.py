@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from model.bundles import ModelBundle, available_models
-from model.gpt import trace
-from model.sampling import Sampling, generate
-from model.tokenizers import PromptError
-from model.weights import WeightsError, load_npz
-from server.settings import Settings
+import llmviz
+from llmviz.model.bundles import ModelBundle, available_models
+from llmviz.model.gpt import trace
+from llmviz.model.sampling import Sampling, generate
+from llmviz.model.tokenizers import PromptError
+from llmviz.model.weights import WeightsError, load_npz
+from llmviz.server.settings import Settings
 
 DEFAULT_NEW_TOKENS = 16  # completion length for models without a fixed answer length
 
@@ -104,8 +105,8 @@ def run_serve(args) -> int:
     import uvicorn
     from threadpoolctl import threadpool_limits
 
-    from model.recorder import keep_freed_memory
-    from server.main import create_app
+    from llmviz.model.recorder import keep_freed_memory
+    from llmviz.server.main import create_app
 
     check_port_free(args.host, args.port)
     # Requests already run in parallel, one pass per thread; BLAS threads on top would fight them for the cores.
@@ -125,7 +126,7 @@ def print_figures(figures: dict) -> int:
 
 
 def run_train(args) -> int:
-    from model.sort_task import train_nano_sort  # pulls in the trainer only when asked to train
+    from llmviz.model.sort_task import train_nano_sort  # pulls in the trainer only when asked to train
 
     try:
         figures = train_nano_sort(seed=args.seed, progress=True)
@@ -137,9 +138,9 @@ def run_train(args) -> int:
 
 def run_train_text(args) -> int:
     """`train bpe` learns the text model's vocabulary only; `train text` learns it, then trains the model on it."""
-    from model.bpe import TokenizerFilesError
-    from model.corpus import CorpusError
-    from model.textmodel import TRAIN_STEPS, train_bpe_for_text_model, train_text_model
+    from llmviz.model.bpe import TokenizerFilesError
+    from llmviz.model.corpus import CorpusError
+    from llmviz.model.textmodel import TRAIN_STEPS, train_bpe_for_text_model, train_text_model
 
     try:
         if args.model == "bpe":
@@ -161,6 +162,7 @@ def positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="llmviz", description="A GPT's forward pass, tensor by tensor.")
+    parser.add_argument("--version", action="version", version=f"llmviz {llmviz.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def model_command(name, help_text, run):

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from model.bundles import ModelBundle
-from server.settings import Settings
-from server.streaming import PassLimiter
+from llmviz.model.bundles import ModelBundle
+from llmviz.server.settings import Settings
+from llmviz.server.streaming import PassLimiter
 
 
 def get_settings(request: Request) -> Settings:

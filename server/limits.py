@@ -2,7 +2,7 @@
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.errors import error_response
+from llmviz.server.errors import error_response
 
 
 class BodyTooLarge(HTTPException):

@@ -6,13 +6,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from model.bundles import ModelBundle, available_models
-from server.errors import install_error_handlers
-from server.limits import BodySizeLimit
-from server.paths import STATIC_DIR, THREE_ADDONS_DIR, THREE_BUILD_DIR
-from server.routers import api, pages
-from server.settings import Settings
-from server.streaming import PassLimiter
+from llmviz.model.bundles import ModelBundle, available_models
+from llmviz.server.errors import install_error_handlers
+from llmviz.server.limits import BodySizeLimit
+from llmviz.server.paths import STATIC_DIR, THREE_ADDONS_DIR, THREE_BUILD_DIR
+from llmviz.server.routers import api, pages
+from llmviz.server.settings import Settings
+from llmviz.server.streaming import PassLimiter
 
 log = logging.getLogger("llmviz.server")
 MOUNTS = {"/static": STATIC_DIR, "/vendor/three/build": THREE_BUILD_DIR, "/vendor/three/addons": THREE_ADDONS_DIR}

@@ -9,12 +9,12 @@ from typing import Callable
 
 import numpy as np
 
-from model.bundles import ModelBundle
-from model.gpt import trace
-from model.recorder import tensor_specs
-from model.sampling import Sampling, autoregress, draw, next_token_distribution
-from server.encoding import tensor_line
-from server.settings import PROTOCOL_VERSION
+from llmviz.model.bundles import ModelBundle
+from llmviz.model.gpt import trace
+from llmviz.model.recorder import tensor_specs
+from llmviz.model.sampling import Sampling, autoregress, draw, next_token_distribution
+from llmviz.server.encoding import tensor_line
+from llmviz.server.settings import PROTOCOL_VERSION
 
 TOP_CANDIDATES = 10  # entries in an `output` line's `top`
 Emit = Callable[[dict], None]

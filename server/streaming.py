@@ -18,8 +18,8 @@ from typing import AsyncIterator, Callable
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from server.encoding import dump_line
-from server.errors import error_body, error_response
+from llmviz.server.encoding import dump_line
+from llmviz.server.errors import error_body, error_response
 
 log = logging.getLogger("llmviz.server")
 _END = object()

@@ -2,8 +2,8 @@
 import pytest
 
 from doubles import NANO_SORT_SHAPE, random_letter_bundle
-from model.bundles import ModelBundle
-from model.config import GPTConfig
+from llmviz.model.bundles import ModelBundle
+from llmviz.model.config import GPTConfig
 
 
 @pytest.fixture

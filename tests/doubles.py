@@ -4,9 +4,9 @@ A plain module (not conftest) so test files can import it: tests/ and tests/e2e/
 and `from conftest import` would pick whichever pytest put on sys.path first."""
 import numpy as np
 
-from model.bundles import NANO_SORT_ALPHABET, NANO_SORT_LENGTH, ModelBundle
-from model.config import GPTConfig
-from model.tokenizers import LetterTokenizer
+from llmviz.model.bundles import NANO_SORT_ALPHABET, NANO_SORT_LENGTH, ModelBundle
+from llmviz.model.config import GPTConfig
+from llmviz.model.tokenizers import LetterTokenizer
 
 NANO_SORT_SHAPE = GPTConfig(vocab_size=3, n_ctx=11, n_embd=48, n_head=3, n_layer=3)
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from model.gpt import trace
-from model.recorder import tensor_specs
-from server import main, passes
-from server.encoding import decode_array
-from server.main import create_app
-from server.paths import THREE_BUILD_DIR
-from server.schemas import HealthResponse, ModelsResponse, WeightLine, stream_line
-from server.settings import Settings
+from llmviz.model.gpt import trace
+from llmviz.model.recorder import tensor_specs
+from llmviz.server import main, passes
+from llmviz.server.encoding import decode_array
+from llmviz.server.main import create_app
+from llmviz.server.paths import THREE_BUILD_DIR
+from llmviz.server.schemas import HealthResponse, ModelsResponse, WeightLine, stream_line
+from llmviz.server.settings import Settings
 
 PROMPT = "CBABBC"
 PROMPT_IDS = [2, 1, 0, 1, 1, 2]
@@ -262,9 +262,9 @@ def test_byte_level_pieces_travel_as_ascii_json():
     import tiktoken
 
     from doubles import random_params
-    from model.bundles import ModelBundle
-    from model.config import GPTConfig
-    from model.tokenizers import TiktokenTokenizer
+    from llmviz.model.bundles import ModelBundle
+    from llmviz.model.config import GPTConfig
+    from llmviz.model.tokenizers import TiktokenTokenizer
 
     encoding = tiktoken.Encoding(name="bytes", pat_str=r".", mergeable_ranks={bytes([b]): b for b in range(256)},
                                  special_tokens={})

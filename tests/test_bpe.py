@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from model import bpe
-from model.textmodel import ranks_path
-from model.tokenizers import TiktokenTokenizer
+from llmviz.model import bpe
+from llmviz.model.textmodel import ranks_path
+from llmviz.model.tokenizers import TiktokenTokenizer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HF_FOLDER = FIXTURES / "gpt2-bpe"

@@ -5,10 +5,10 @@ import sys
 import numpy as np
 import pytest
 
-from model.gpt import trace
-from model.recorder import tensor_specs
-from model.weights import save_npz
-from server import cli
+from llmviz.model.gpt import trace
+from llmviz.model.recorder import tensor_specs
+from llmviz.model.weights import save_npz
+from llmviz.server import cli
 
 PROMPT_IDS = [2, 1, 0, 1, 1, 2]
 
@@ -98,7 +98,7 @@ def test_unreadable_weights_file_is_one_line(registry, tmp_path, capsys):
 
 def test_weights_of_another_shape_are_refused(registry, tmp_path, capsys):
     from doubles import random_params
-    from model.config import GPTConfig
+    from llmviz.model.config import GPTConfig
 
     small = GPTConfig(vocab_size=3, n_ctx=11, n_embd=12, n_head=3, n_layer=1)
     save_npz(tmp_path / "small", random_params(small), small)
@@ -118,7 +118,7 @@ def test_serve_refuses_a_port_in_use(registry, capsys):
 
 
 def test_train_runs_the_seeded_trainer_and_prints_its_figures(monkeypatch, capsys):
-    from model import sort_task
+    from llmviz.model import sort_task
 
     calls = []
     monkeypatch.setattr(sort_task, "train_nano_sort",
@@ -129,7 +129,7 @@ def test_train_runs_the_seeded_trainer_and_prints_its_figures(monkeypatch, capsy
 
 
 def test_training_that_does_not_converge_is_one_line(monkeypatch, capsys):
-    from model import sort_task
+    from llmviz.model import sort_task
 
     def fails(**kwargs):
         raise RuntimeError("nano-sort did not learn to sort every question in 10 steps")
@@ -150,7 +150,7 @@ def test_the_bundled_nano_sort_sorts(capsys, question, answer):
 
 def test_the_installed_command_never_shows_a_traceback():
     """Through a real process: the entry point as the console script calls it, unknown model."""
-    result = subprocess.run([sys.executable, "-m", "server.cli", "trace", "--model", "gpt-9", "ABC"],
+    result = subprocess.run([sys.executable, "-m", "llmviz", "trace", "--model", "gpt-9", "ABC"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("llmviz: error: unknown model 'gpt-9'") and "Traceback" not in result.stderr

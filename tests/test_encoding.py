@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from model import ops
-from server.encoding import (F16_MAX, NonFiniteTensor, decode_array, dump_line, encode_array, tensor_line,
+from llmviz.model import ops
+from llmviz.server.encoding import (F16_MAX, NonFiniteTensor, decode_array, dump_line, encode_array, tensor_line,
                              to_f16_bits)
-from server.schemas import TensorLine
+from llmviz.server.schemas import TensorLine
 
 
 @pytest.fixture

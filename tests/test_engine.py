@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.gpt import forward, trace
-from model.recorder import Recorder, keep_freed_memory, tensor_specs
+from llmviz.model.gpt import forward, trace
+from llmviz.model.recorder import Recorder, keep_freed_memory, tensor_specs
 from doubles import NANO_SORT_SHAPE, random_params
 
 GOLDEN = Path(__file__).parent / "golden" / "nano_sort_T6.txt"  # "name TxC" per line, in forward order

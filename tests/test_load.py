@@ -16,8 +16,8 @@ import httpx
 import numpy as np
 import pytest
 
-from server.encoding import decode_array
-from server.schemas import stream_line
+from llmviz.server.encoding import decode_array
+from llmviz.server.schemas import stream_line
 
 CLIENTS, TRACES_PER_CLIENT = 32, 10
 TESTS_DIR = Path(__file__).resolve().parent
@@ -26,8 +26,8 @@ import sys
 sys.path[:0] = [{root!r}, {tests!r}]
 import uvicorn
 from doubles import random_letter_bundle
-from server.main import create_app
-from server.settings import Settings
+from llmviz.server.main import create_app
+from llmviz.server.settings import Settings
 app = create_app(Settings(max_concurrent_passes={clients}), registry={{"nano-sort": random_letter_bundle()}})
 uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning")
 """

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.bundles import available_models
-from model.gpt import forward
-from model.gpt2_folders import checkpoint_bundles
-from model.tokenizers import PromptError, TiktokenTokenizer
+from llmviz.model.bundles import available_models
+from llmviz.model.gpt import forward
+from llmviz.model.gpt2_folders import checkpoint_bundles
+from llmviz.model.tokenizers import PromptError, TiktokenTokenizer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HF_FOLDER = FIXTURES / "gpt2-bpe"

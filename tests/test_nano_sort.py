@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from model.bundles import nano_sort
-from model.sampling import Sampling, generate
-from model.sort_task import NANO_SORT_CONFIG, all_questions, evaluate, greedy_answers, is_done, training_pairs
-from model.train import init_params
+from llmviz.model.bundles import nano_sort
+from llmviz.model.sampling import Sampling, generate
+from llmviz.model.sort_task import NANO_SORT_CONFIG, all_questions, evaluate, greedy_answers, is_done, training_pairs
+from llmviz.model.train import init_params
 
 
 @pytest.fixture(scope="module")

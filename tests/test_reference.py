@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from model.gpt import trace
-from model.weights import WeightsError, load_hf_folder
+from llmviz.model.gpt import trace
+from llmviz.model.weights import WeightsError, load_hf_folder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHECKPOINT = FIXTURES / "gpt2-tiny"

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from model.gpt import forward
-from model.sampling import Sampling, generate, next_token_distribution, sample
+from llmviz.model.gpt import forward
+from llmviz.model.sampling import Sampling, generate, next_token_distribution, sample
 from doubles import NANO_SORT_SHAPE, random_params
 
 PROBS = np.array([0.05, 0.5, 0.15, 0.3])  # the order by probability is 1, 3, 2, 0

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from model import textmodel
-from model.bundles import WEIGHTS_DIR
-from model.config import GPTConfig
-from model.corpus import split_corpus
-from model.tokenizers import PromptError, TiktokenTokenizer
+from llmviz.model import textmodel
+from llmviz.model.bundles import WEIGHTS_DIR
+from llmviz.model.config import GPTConfig
+from llmviz.model.corpus import split_corpus
+from llmviz.model.tokenizers import PromptError, TiktokenTokenizer
 
 TINY = GPTConfig(vocab_size=12, n_ctx=8, n_embd=16, n_head=2, n_layer=1)
 # From Hamlet (public domain), a play tinyshakespeare does not contain: the model never saw these lines.
@@ -99,8 +99,8 @@ def test_the_corpus_split_holds_out_the_tail():
 def client(bundle):
     from fastapi.testclient import TestClient
 
-    from server.main import create_app
-    from server.settings import Settings
+    from llmviz.server.main import create_app
+    from llmviz.server.settings import Settings
 
     return TestClient(create_app(Settings(), registry={bundle.id: bundle}))
 

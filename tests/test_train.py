@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from doubles import random_params
-from model import backward, gpt, ops
-from model.config import GPTConfig
-from model.optim import AdamW, AdamWSettings, clip_grad_norm, cosine_lr
-from model.train import TrainSettings, init_params, train
-from model.weights import load_hf_folder
+from llmviz.model import backward, gpt, ops
+from llmviz.model.config import GPTConfig
+from llmviz.model.optim import AdamW, AdamWSettings, clip_grad_norm, cosine_lr
+from llmviz.model.train import TrainSettings, init_params, train
+from llmviz.model.weights import load_hf_folder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = GPTConfig(vocab_size=7, n_ctx=6, n_embd=8, n_head=2, n_layer=2)

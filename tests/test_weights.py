@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from model.config import GPTConfig
-from model.weights import WeightsError, load_npz, save_npz
+from llmviz.model.config import GPTConfig
+from llmviz.model.weights import WeightsError, load_npz, save_npz
 from doubles import NANO_SORT_SHAPE, random_params
 
 

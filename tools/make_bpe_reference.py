@@ -27,7 +27,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model.bpe import load_ranks, write_hf_files  # noqa: E402 - needs the repository root on the path
+from llmviz.model.bpe import load_ranks, write_hf_files  # noqa: E402 - needs the repository root on the path
 
 SEED = 20261128
 RANKS = ROOT / "model" / "weights" / "tiny-shakespeare.tiktoken"

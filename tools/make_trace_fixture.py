@@ -17,13 +17,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model.bundles import NANO_SORT_ALPHABET, nano_sort  # noqa: E402
-from model.config import GPTConfig  # noqa: E402
-from model.gpt import trace  # noqa: E402
-from model.recorder import tensor_specs  # noqa: E402
-from model.sampling import Sampling, next_token_distribution, sample  # noqa: E402
-from model.tokenizers import LetterTokenizer  # noqa: E402
-from model.weights import WeightsError  # noqa: E402
+from llmviz.model.bundles import NANO_SORT_ALPHABET, nano_sort  # noqa: E402
+from llmviz.model.config import GPTConfig  # noqa: E402
+from llmviz.model.gpt import trace  # noqa: E402
+from llmviz.model.recorder import tensor_specs  # noqa: E402
+from llmviz.model.sampling import Sampling, next_token_distribution, sample  # noqa: E402
+from llmviz.model.tokenizers import LetterTokenizer  # noqa: E402
+from llmviz.model.weights import WeightsError  # noqa: E402
 from tests.doubles import NANO_SORT_SHAPE, random_params  # noqa: E402  (the test suite's own random weights)
 
 GPT2_SMALL_SHAPE = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)

@@ -5,16 +5,16 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from model.bundles import ModelBundle
-from model.sampling import Sampling
-from model.tokenizers import PromptError
-from server.dependencies import AppSettings, DefaultModel, Limiter, PassExecutor, Registry
-from server.encoding import weight_line
-from server.passes import stream_generate, stream_trace
-from server.schemas import (GenerateRequest, HealthResponse, ModelsResponse, Precision, TraceRequest, WeightLine,
+from llmviz.model.bundles import ModelBundle
+from llmviz.model.sampling import Sampling
+from llmviz.model.tokenizers import PromptError
+from llmviz.server.dependencies import AppSettings, DefaultModel, Limiter, PassExecutor, Registry
+from llmviz.server.encoding import weight_line
+from llmviz.server.passes import stream_generate, stream_trace
+from llmviz.server.schemas import (GenerateRequest, HealthResponse, ModelsResponse, Precision, TraceRequest, WeightLine,
                             WeightList)
-from server.settings import PROTOCOL_VERSION, Settings
-from server.streaming import PassLimiter, PassResponse
+from llmviz.server.settings import PROTOCOL_VERSION, Settings
+from llmviz.server.streaming import PassLimiter, PassResponse
 
 router = APIRouter(prefix="/api")
 STREAM_RESPONSES = {200: {"content": {"application/x-ndjson": {}},

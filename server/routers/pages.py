@@ -3,9 +3,9 @@ from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from server.dependencies import DefaultModel
-from server.paths import TEMPLATES_DIR
-from server.settings import PROTOCOL_VERSION
+from llmviz.server.dependencies import DefaultModel
+from llmviz.server.paths import TEMPLATES_DIR
+from llmviz.server.settings import PROTOCOL_VERSION
 
 router = APIRouter()
 templates = Jinja2Templates(directory=TEMPLATES_DIR)

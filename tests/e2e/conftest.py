@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from model.bundles import nano_sort
+from llmviz.model.bundles import nano_sort
 
 CHROMIUM = Path("/usr/bin/chromium")
 # SwiftShader gives WebGL without a GPU; --no-sandbox because test machines often run as root.

@@ -15,10 +15,10 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from model.bundles import ModelBundle  # noqa: E402  (needs ROOT on sys.path)
-from model.config import GPTConfig  # noqa: E402
-from model.tokenizers import LetterTokenizer  # noqa: E402
-from server.main import create_app  # noqa: E402
+from llmviz.model.bundles import ModelBundle  # noqa: E402  (needs ROOT on sys.path)
+from llmviz.model.config import GPTConfig  # noqa: E402
+from llmviz.model.tokenizers import LetterTokenizer  # noqa: E402
+from llmviz.server.main import create_app  # noqa: E402
 from tests.doubles import random_params  # noqa: E402
 
 GPT2_SMALL = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)

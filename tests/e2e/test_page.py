@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from model.gpt import trace
-from model.sampling import Sampling, next_token_distribution
+from llmviz.model.gpt import trace
+from llmviz.model.sampling import Sampling, next_token_distribution
 
 READY_TIMEOUT_MS = 20_000
 PROMPT = "BCACAB"
