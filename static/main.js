@@ -1,15 +1,15 @@
 // The App: wires the stream (api.js), the scene (Viewer), the narration and the DOM (ui.js) together,
 // and keeps the address bar in step with what is on screen.
-import * as api from "./api.js";
-import { LANGUAGES, pickLanguage, t } from "./i18n.js";
-import { CHAPTERS, buildSteps } from "./narration.js";
-import { pieceLookup } from "./narration-facts.js";
-import { blocksOfTensor, flatToCell } from "./layout.js";
-import { piecesToText, promptProblem } from "./prompt.js";
-import { nextTokenDistribution, topEntries } from "./sampling.js";
-import { UI } from "./ui.js";
-import { readUrlState, writeUrlState } from "./urlstate.js";
-import { Viewer } from "./viewer.js";
+import * as api from "./data/api.js";
+import { LANGUAGES, pickLanguage, t } from "./ui/i18n.js";
+import { CHAPTERS, buildSteps } from "./narration/narration.js";
+import { pieceLookup } from "./narration/narration-facts.js";
+import { blocksOfTensor, flatToCell } from "./scene/layout.js";
+import { piecesToText, promptProblem } from "./ui/prompt.js";
+import { nextTokenDistribution, topEntries } from "./data/sampling.js";
+import { UI } from "./ui/ui.js";
+import { readUrlState, writeUrlState } from "./ui/urlstate.js";
+import { Viewer } from "./scene/viewer.js";
 
 const OUTPUT_CHAPTERS = new Set(["softmax", "output"]);  // where the probability bars are the subject
 const BARS_SHOWN = 6;              // enough to see the shape of the distribution, and the step text keeps room

@@ -289,7 +289,7 @@ def test_with_no_models_the_page_and_api_say_so():
 
 
 def test_static_files_are_served(client):
-    response = client.get("/static/api.js")
+    response = client.get("/static/data/api.js")
     assert response.status_code == 200 and "javascript" in response.headers["content-type"]
 
 
@@ -302,7 +302,7 @@ def test_three_is_served_from_node_modules(client):
 def test_absent_front_end_directories_are_not_mounted(random_bundle, tmp_path, monkeypatch):
     monkeypatch.setattr(main, "MOUNTS", {"/static": tmp_path / "absent"})
     client = TestClient(main.create_app(Settings(), registry={"nano-sort": random_bundle}))
-    assert client.get("/static/api.js").status_code == 404
+    assert client.get("/static/data/api.js").status_code == 404
     assert client.get("/api/health").status_code == 200
 
 

@@ -1,5 +1,5 @@
 """The front end's pure modules (layout, colormap, hover, narration, i18n) have unit tests under
-static/tests/, run by node's built-in test runner. This runs them as one pytest test so `pytest`
+tests/js/, run by node's built-in test runner. This runs them as one pytest test so `pytest`
 covers them too. Without node the test skips with a reason, except in CI (CI=true), where it fails."""
 import os
 import shutil
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-JS_TESTS = ROOT / "static" / "tests"
+JS_TESTS = ROOT / "tests" / "js"
 
 
 def test_node_unit_tests_pass():
@@ -20,4 +20,4 @@ def test_node_unit_tests_pass():
         pytest.skip("node is not installed; the front end's unit tests need it")
     result = subprocess.run([node, "--test", str(JS_TESTS)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     failures = [line for line in result.stdout.splitlines() if line.startswith("not ok")]
-    assert result.returncode == 0, "node --test static/tests/ failed:\n" + "\n".join(failures) + "\n" + result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, "node --test tests/js/ failed:\n" + "\n".join(failures) + "\n" + result.stdout[-4000:] + result.stderr[-2000:]

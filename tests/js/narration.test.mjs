@@ -5,12 +5,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { formatNumber, formatProbability } from "../format.js";
-import { LANGUAGES } from "../i18n.js";
-import { computeLayout } from "../layout.js";
-import { CHAPTERS, buildSteps } from "../narration.js";
+import { formatNumber, formatProbability } from "../../static/ui/format.js";
+import { LANGUAGES } from "../../static/ui/i18n.js";
+import { computeLayout } from "../../static/scene/layout.js";
+import { CHAPTERS, buildSteps } from "../../static/narration/narration.js";
 
-const fixture = JSON.parse(readFileSync(new URL("../../tests/fixtures/trace-nano-sort.json", import.meta.url), "utf8"));
+const fixture = JSON.parse(readFileSync(new URL("../fixtures/trace-nano-sort.json", import.meta.url), "utf8"));
 const { header, output } = fixture;
 const config = header.model.config;
 const T = header.tokens.length;

@@ -2,7 +2,7 @@
 // leading values of a vector, GELU examples and the active sampling filters. narration-ko.js and
 // narration-en.js build their sentences around these.
 
-import { formatList, formatNumber, tokenCode } from "./format.js";
+import { formatList, formatNumber, tokenCode } from "../ui/format.js";
 
 /** Joins the sentences that apply; a part that is false, null or empty is left out. */
 export const sentences = (...parts) => parts.filter(Boolean).join(" ");

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { encodeBlock, poolFactor } from "../blocks.js";
-import { MASKED_BYTE, VOID_BYTE, decodeUnit, encodeValue } from "../colormap.js";
-import { computeLayout, headBlockId } from "../layout.js";
+import { encodeBlock, poolFactor } from "../../static/scene/blocks.js";
+import { MASKED_BYTE, VOID_BYTE, decodeUnit, encodeValue } from "../../static/scene/colormap.js";
+import { computeLayout, headBlockId } from "../../static/scene/layout.js";
 import { gpt2Header, nanoTrace } from "./headers.mjs";
 
 const trace = nanoTrace();

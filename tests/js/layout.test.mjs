@@ -3,7 +3,7 @@ import { test } from "node:test";
 import {
   FOLD_RUN, MAX_TEXTURE, MAX_TEXTURE_CELLS, TOKEN_CELL, blocksOfTensor, cellToFlat, cellToTexel, computeLayout, flatToCell, foldGrid,
   headBlockId, tensorIndexToCell, texelToCell, unravel, weightBlockId,
-} from "../layout.js";
+} from "../../static/scene/layout.js";
 import { gpt2Header, nanoTrace } from "./headers.mjs";
 
 const nano = nanoTrace();

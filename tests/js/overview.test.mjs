@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { computeLayout } from "../layout.js";
-import { overviewStages } from "../overview.js";
+import { computeLayout } from "../../static/scene/layout.js";
+import { overviewStages } from "../../static/scene/overview.js";
 import { gpt2Header, nanoTrace } from "./headers.mjs";
 
 test("the overview names every stage of the pass, top to bottom", () => {

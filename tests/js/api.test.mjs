@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { decodeTensor, stream } from "../api.js";
+import { decodeTensor, stream } from "../../static/data/api.js";
 
 const base64 = (bytes) => Buffer.from(bytes).toString("base64");
 

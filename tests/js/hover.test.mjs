@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatTerm } from "../format.js";
-import { explainCell } from "../hover.js";
-import { computeLayout, flatToCell, headBlockId, weightBlockId } from "../layout.js";
+import { formatTerm } from "../../static/ui/format.js";
+import { explainCell } from "../../static/scene/hover.js";
+import { computeLayout, flatToCell, headBlockId, weightBlockId } from "../../static/scene/layout.js";
 import { nanoTrace } from "./headers.mjs";
 
 const trace = nanoTrace();
@@ -71,7 +71,7 @@ test("a block whose tensor has not arrived still explains itself, without a valu
 });
 
 test("a pattern cell shows exp(score − max) / Σexp with the page-derived max and Σexp lit up", async () => {
-  const { derivedTensors } = await import("../softmaxstats.js");
+  const { derivedTensors } = await import("../../static/scene/softmaxstats.js");
   const derived = derivedTensors("blocks.0.attn.hook_attn_scores", tensors.get("blocks.0.attn.hook_attn_scores"), trace.header);
   const withStats = { ...ctx, tensors: new Map([...tensors, ...derived.map((d) => [d.name, d])]) };
   const info = explainCell(withStats, block(headBlockId("blocks.0.attn.hook_pattern", 2)), 4, 1);

@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { test } from "node:test";
 
-import { LANGUAGES, MESSAGE_KEYS, pickLanguage, t } from "../i18n.js";
+import { LANGUAGES, MESSAGE_KEYS, pickLanguage, t } from "../../static/ui/i18n.js";
 
 const placeholders = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
-const STATIC = new URL("../", import.meta.url);
+const STATIC = new URL("../../static/", import.meta.url);
 const TEMPLATES = new URL("../../templates/", import.meta.url);
 
 /** Params that answer every placeholder with its own name, so a raw message comes back as written. */
@@ -53,7 +53,9 @@ test("every message key the page's modules and templates use exists", () => {
     }
   };
   // Narration modules name steps ("output.sample") in the same dotted style but never call t().
-  scan(STATIC, /^(?!narration).*\.js$/, (src) => [...src.matchAll(literal)].map((m) => m[1]).filter((k) => !/\.(js|json|weight|bias)$/.test(k)));
+  const pageDirs = [STATIC, ...readdirSync(STATIC, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== "narration")
+    .map((e) => new URL(`${e.name}/`, STATIC))];
+  for (const dir of pageDirs) scan(dir, /\.js$/, (src) => [...src.matchAll(literal)].map((m) => m[1]).filter((k) => !/\.(js|json|weight|bias)$/.test(k)));
   scan(TEMPLATES, /\.html$/, (src) => [...src.matchAll(/data-i18n="([^"]+)"/g)].map((m) => m[1]));
   const missing = [...used].filter(([key]) => !known.has(key)).map(([key, file]) => `${key} (${file})`);
   assert.deepEqual(missing, [], `keys used but not defined: ${missing.join(", ")}`);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   MASKED_BYTE, PALETTES, VOID_BYTE, buildLut, colorAt, decodeUnit, encodeValue, hexToRgb, scaleOf,
-} from "../colormap.js";
+} from "../../static/scene/colormap.js";
 
 const brightness = ([r, g, b]) => 0.2126 * r + 0.7152 * g + 0.0722 * b;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { sceneText } from "../scenewords.js";
+import { sceneText } from "../../static/scene/scenewords.js";
 
 test("scene words turn Korean phrase by phrase, longest first; notation stays", () => {
   assert.equal(sceneText("residual in · block 0 · T×C", "ko"), "잔차 입력 · 블록 0 · T×C");

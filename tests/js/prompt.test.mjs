@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { piecesToText, promptProblem } from "../prompt.js";
+import { piecesToText, promptProblem } from "../../static/ui/prompt.js";
 
 const NANO_SORT = { allowed_characters: "ABC", prompt_length: 6, context_length: 11 };
 const TEXT_MODEL = { allowed_characters: null, prompt_length: null, context_length: 128 };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { formatPercent, formatValue } from "../ui.js";
+import { formatPercent, formatValue } from "../../static/ui/ui.js";
 
 test("probability bars read as percentages without hiding small chances", () => {
   assert.equal(formatPercent(0.9734), "97.3%");

@@ -3,8 +3,8 @@
 // Pure: the same input gives the same steps, built from the header alone before any tensor arrives and
 // rebuilt as the data streams in. The step list (ids, focus, camera) does not depend on the language.
 
-import { LANGUAGES } from "./i18n.js";
-import { headBlockId, weightBlockId } from "./layout.js";
+import { LANGUAGES } from "../ui/i18n.js";
+import { headBlockId, weightBlockId } from "../scene/layout.js";
 import { readFacts } from "./narration-facts.js";
 import { STEP_TEXT as EN } from "./narration-en.js";
 import { STEP_TEXT as KO } from "./narration-ko.js";

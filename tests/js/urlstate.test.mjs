@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { readUrlState } from "../urlstate.js";
+import { readUrlState } from "../../static/ui/urlstate.js";
 
 test("a shared link gives back model, prompt, step, language and camera", () => {
   const state = readUrlState("?model=nano-sort&prompt=CBABBC&step=embedding.lookup&lang=ko&camera=1.5,-2,30,0,-1.25,0");

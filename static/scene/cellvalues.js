@@ -2,7 +2,7 @@
 // a probability reads "0.66", a score "−1.27". A small pool of DOM elements is reused frame to frame,
 // and only blocks whose cells are big on screen are considered, so far views cost nothing.
 import * as THREE from "three";
-import { formatNumber } from "./format.js";
+import { formatNumber } from "../ui/format.js";
 import { HL_PENDING } from "./blocks.js";
 import { colorAt } from "./colormap.js";
 import { cellToFlat, cellToTexel } from "./layout.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { nextTokenDistribution, topEntries } from "../sampling.js";
+import { nextTokenDistribution, topEntries } from "../../static/data/sampling.js";
 
 // Expected rows printed by model/sampling.py's next_token_distribution on the same logits, so the bars
 // the page draws agree with the distribution the server samples from (ties included: ids 1 and 4).

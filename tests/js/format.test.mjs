@@ -4,7 +4,7 @@ import { test } from "node:test";
 import {
   formatCount, formatFixed, formatList, formatNumber, formatPlain, formatProbability, formatShape, formatTerm,
   tokenCode, visiblePiece,
-} from "../format.js";
+} from "../../static/ui/format.js";
 
 test("numbers use a true minus sign, two decimals, and never −0.00", () => {
   assert.equal(formatNumber(0.4249), "0.42");

@@ -1,7 +1,7 @@
 // What a hovered cell is: its tensor, its indices with their meaning (token 3 = `B`, channel 17, head 2),
 // the exact value the engine sent, how it was computed, and the cells of other blocks it came from.
 // Pure: no three.js, no DOM (the viewer does the picking and the drawing).
-import { formatTerm } from "./format.js";
+import { formatTerm } from "../ui/format.js";
 import { cellToFlat, flatToCell, headBlockId, unravel, weightBlockId } from "./layout.js";
 
 // Numbers inside a formula: three decimals, negative ones in parentheses; "…" for a tensor not yet arrived.

@@ -2,7 +2,7 @@
 // shape (the names and shapes the engine records, DESIGN.md), so folding is tested at full size.
 import { readFileSync } from "node:fs";
 
-const FIXTURE = new URL("../../tests/fixtures/trace-nano-sort.json", import.meta.url);
+const FIXTURE = new URL("../fixtures/trace-nano-sort.json", import.meta.url);
 
 export function nanoTrace() {
   return JSON.parse(readFileSync(FIXTURE, "utf8"));

@@ -6,7 +6,7 @@
 import {
   formatCount, formatFixed, formatList, formatNumber as num, formatPlain, formatProbability as prob, formatShape,
   formatTerm as term, tokenCode as code,
-} from "./format.js";
+} from "../ui/format.js";
 import {
   activeFilters, followedToken as tok, geluExamples, known, leadingValues, sentences,
 } from "./narration-words.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { computeLayout, headBlockId } from "../layout.js";
-import { derivedTensors, softmaxStats } from "../softmaxstats.js";
+import { computeLayout, headBlockId } from "../../static/scene/layout.js";
+import { derivedTensors, softmaxStats } from "../../static/scene/softmaxstats.js";
 import { nanoTrace } from "./headers.mjs";
 
 const trace = nanoTrace();
