@@ -4,12 +4,15 @@ Parameters are a flat dict keyed by GPT-2 checkpoint names (`h.0.attn.c_attn.wei
 (GPT-2's Conv1D layout). No batch dimension: the visualizer looks at one sequence at a time.
 """
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from llmviz.model import ops
 from llmviz.model.config import GPTConfig
-from llmviz.model.recorder import NULL_RECORDER, Recorder
+from llmviz.model.interventions import Intervention, check, instrument
+from llmviz.model.lens import Lens
+from llmviz.model.recorder import NULL_RECORDER, Recorder, tensor_specs
 
 
 def layer_norm(x, g, b, eps, rec, prefix):  # [T, C] -> [T, C]
@@ -74,6 +77,13 @@ def check_tokens(tokens, config: GPTConfig) -> np.ndarray:  # any sequence of id
     return tokens
 
 
+def final_logits(params, config: GPTConfig, x, rec=NULL_RECORDER):  # [T, C] residual -> [T, V] logits
+    """The model's head: final LayerNorm, then the unembedding. The logit lens applies it to every block's output."""
+    x = layer_norm(x, params["ln_f.weight"], params["ln_f.bias"], config.layer_norm_epsilon, rec, "ln_final")
+    unembed = params.get("lm_head.weight", params["wte.weight"])  # [V, C]
+    return x @ unembed.T
+
+
 def forward(params, config: GPTConfig, tokens, rec=NULL_RECORDER, temperature: float = 1.0):
     """[T] token ids -> ([T, V] logits, [T, V] probabilities at `temperature`).
 
@@ -87,9 +97,7 @@ def forward(params, config: GPTConfig, tokens, rec=NULL_RECORDER, temperature: f
     x = embed + pos_embed
     for i in range(config.n_layer):
         x = block(x, BlockParams(params, i), config, rec, f"blocks.{i}")
-    x = layer_norm(x, params["ln_f.weight"], params["ln_f.bias"], config.layer_norm_epsilon, rec, "ln_final")
-    unembed = params.get("lm_head.weight", params["wte.weight"])  # [V, C]
-    logits = rec("hook_logits", x @ unembed.T)  # [T, V]
+    logits = rec("hook_logits", final_logits(params, config, x, rec))  # [T, V]
     scaled = logits if temperature in (0, 1) else logits / np.float32(temperature)  # [T, V]
     probs = rec("hook_probs", ops.softmax(scaled))  # [T, V]
     return logits, probs
@@ -104,7 +112,12 @@ class Trace:
     probs: np.ndarray
 
 
-def trace(params, config: GPTConfig, tokens, temperature: float = 1.0, on_record=None) -> Trace:
+def trace(params, config: GPTConfig, tokens, temperature: float = 1.0, on_record=None,
+          interventions: Sequence[Intervention] = (), lens: Lens | None = None) -> Trace:
+    """A recorded pass, with `interventions` applied (model/interventions.py) and the logit `lens` if asked for."""
+    check(interventions, tensor_specs(config, len(np.asarray(tokens))))
     rec = Recorder(on_record)
-    logits, probs = forward(params, config, tokens, rec, temperature)
+    hooked = instrument(rec, interventions, lambda ids, r: forward(params, config, ids, r),
+                        lambda x: final_logits(params, config, x), lens)
+    logits, probs = forward(params, config, tokens, hooked, temperature)
     return Trace(rec.records["hook_tokens"], rec.records, logits, probs)
