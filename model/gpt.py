@@ -81,7 +81,7 @@ def final_logits(params, config: GPTConfig, x, rec=NULL_RECORDER):  # [T, C] res
     """The model's head: final LayerNorm, then the unembedding. The logit lens applies it to every block's output."""
     x = layer_norm(x, params["ln_f.weight"], params["ln_f.bias"], config.layer_norm_epsilon, rec, "ln_final")
     unembed = params.get("lm_head.weight", params["wte.weight"])  # [V, C]
-    return x @ unembed.T
+    return ops.unembed(x, unembed)
 
 
 def forward(params, config: GPTConfig, tokens, rec=NULL_RECORDER, temperature: float = 1.0):
