@@ -21,3 +21,8 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# A wheel that carries the page, the weights and three.js (copied from node_modules by setup.py): dist/llmviz-*.whl
+.PHONY: wheel
+wheel: setup
+	$(PY) -m pip wheel . --no-deps -q -w dist
