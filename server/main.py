@@ -4,9 +4,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from llmviz.model.bundles import ModelBundle, available_models
+from llmviz.server.assets import CompressedStaticFiles
 from llmviz.server.errors import install_error_handlers
 from llmviz.server.limits import BodySizeLimit
 from llmviz.server.paths import STATIC_DIR, THREE_ADDONS_DIR, THREE_BUILD_DIR
@@ -48,5 +48,5 @@ def create_app(settings: Settings | None = None, registry: dict[str, ModelBundle
     app.include_router(pages.router)
     for url, directory in MOUNTS.items():
         if directory.is_dir():  # node_modules is absent until `npm ci`; the API works without it
-            app.mount(url, StaticFiles(directory=directory), name=url.strip("/").replace("/", "-"))
+            app.mount(url, CompressedStaticFiles(directory=directory), name=url.strip("/").replace("/", "-"))
     return app
