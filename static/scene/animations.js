@@ -3,7 +3,7 @@
 // highlights come back. Kinds: token_flow, dot_product, weighted_sum, sweep, lookup (frontend contract).
 import * as THREE from "three";
 import { HL_MARK, HL_NONE, HL_PENDING } from "./blocks.js";
-import { cellToTexel, headBlockId, weightBlockId } from "./layout.js";
+import { architectureOf, cellToTexel, headBlockId, kvHeadOf, weightBlockId } from "./layout.js";
 
 const range = (n) => Array.from({ length: Math.max(0, n) }, (_, i) => i);
 const clamp = (x, lo, hi) => Math.max(lo, Math.min(hi, x));
@@ -163,9 +163,20 @@ async function lookup(stage, { token: t }) {
   if (sum) stage.mark(sum, stage.column(sum, t));
 }
 
+// A Llama head's score is the rotated q of the head times the rotated k of the key/value head it shares.
+function queryAndKey(stage, b, head) {
+  if (architectureOf(stage.header) !== "llama") return [headBlockId(`${b}.hook_q`, head), headBlockId(`${b}.hook_k`, head)];
+  return [headBlockId(`${b}.hook_rot_q`, head), headBlockId(`${b}.hook_rot_k`, kvHeadOf(stage.header, head))];
+}
+
+function valueOf(stage, b, head) {
+  const kv = architectureOf(stage.header) === "llama" ? kvHeadOf(stage.header, head) : head;
+  return headBlockId(`${b}.hook_v`, kv);
+}
+
 async function dotProduct(stage, { layer, head, query: t }) {
   const b = `blocks.${layer}.attn`;
-  const [q, k, scores] = ["hook_q", "hook_k", "hook_attn_scores"].map((n) => stage.block(headBlockId(`${b}.${n}`, head)));
+  const [q, k, scores] = [...queryAndKey(stage, b, head), headBlockId(`${b}.hook_attn_scores`, head)].map((id) => stage.block(id));
   if (!q || !k || !scores) return;
   const T = stage.header.tokens.length;
   stage.mark(scores, stage.row(scores, t), HL_PENDING);
@@ -182,7 +193,8 @@ async function dotProduct(stage, { layer, head, query: t }) {
 
 async function weightedSum(stage, { layer, head, query: t }) {
   const b = `blocks.${layer}.attn`;
-  const [pattern, v, z] = ["hook_pattern", "hook_v", "hook_z"].map((n) => stage.block(headBlockId(`${b}.${n}`, head)));
+  const [pattern, v, z] = [headBlockId(`${b}.hook_pattern`, head), valueOf(stage, b, head), headBlockId(`${b}.hook_z`, head)]
+    .map((id) => stage.block(id));
   if (!pattern || !v || !z) return;
   stage.mark(z, stage.column(z, t), HL_PENDING);
   const perStep = clamp(2400 / (t + 1), 120, 500);

@@ -138,13 +138,12 @@ export function flatToCell(block, flat) {
 export function tensorIndexToCell(spec, index) {
   const shape = spec.tensorShape;
   let full = index;
-  if (index.length !== shape.length && spec.head !== undefined && index.length === shape.length - 1) {
-    if (spec.kind === "weight") {  // c_attn head block: [in, d] -> [in, part·C + head·D + d]
-      full = [index[0], spec.map.offset + index[1]];
-    } else {
-      const headAxis = /hook_(attn_scores|pattern)$/.test(spec.tensor) ? 0 : 1;
-      full = [...index.slice(0, headAxis), spec.head, ...index.slice(headAxis)];
-    }
+  if (spec.kind === "weight" && spec.head !== undefined && index.length === 2) {
+    // A head's columns of a projection take [in, d]: [in, d] -> [in, offset + d] (offset = part·C + head·D)
+    full = [index[0], spec.map.offset + index[1]];
+  } else if (spec.head !== undefined && index.length === shape.length - 1) {
+    const headAxis = /hook_(attn_scores|pattern)$/.test(spec.tensor) ? 0 : 1;
+    full = [...index.slice(0, headAxis), spec.head, ...index.slice(headAxis)];
   }
   if (full.length !== shape.length || full.some((i, k) => !Number.isInteger(i) || i < 0 || i >= shape[k])) return null;
   const flat = full.reduce((acc, i, k) => acc * shape[k] + i, 0);
@@ -162,19 +161,11 @@ function specOf(header, name) {
   return specIndex.get(header).get(name);
 }
 
-/**
- * Every block, built from the header. Shapes come from the header's tensor list (activations) and the
- * model config (weights, as GPT-2 checkpoints lay them out: linears are in×out).
- */
-function describeBlocks(header) {
+/** The four ways a block is described: an activation, a weight, a T×C stream block, one number per token. */
+function blockMakers(header, blocks) {
   const cfg = header.model.config;
   const T = header.tokens.length;
   const C = cfg.n_embd;
-  const H = cfg.n_head;
-  const D = C / H;
-  const F = 4 * C;
-  const V = cfg.vocab_size;
-  const blocks = {};
   const act = (name, props) => {
     const spec = specOf(header, name);
     if (!spec) return null;
@@ -194,6 +185,24 @@ function describeBlocks(header) {
   const perToken = (name, label, kind) => act(name, {
     kind, label: `${label} · T`, shape2d: [1, T], map: { offset: 0, rowStride: 0, colStride: 1 },
     axes: { rows: "", cols: "T" } });
+
+  return { act, weight, stream, perToken };
+}
+
+/**
+ * Every block, built from the header. Shapes come from the header's tensor list (activations) and the
+ * model config (weights, as GPT-2 checkpoints lay them out: linears are in×out).
+ */
+function describeBlocks(header) {
+  const cfg = header.model.config;
+  const T = header.tokens.length;
+  const C = cfg.n_embd;
+  const H = cfg.n_head;
+  const D = C / H;
+  const F = 4 * C;
+  const V = cfg.vocab_size;
+  const blocks = {};
+  const { act, weight, stream, perToken } = blockMakers(header, blocks);
 
   perToken("hook_tokens", "tokens", "activation");
   stream("hook_embed", "token embedding");
@@ -236,32 +245,7 @@ function describeBlocks(header) {
           chapter: "self_attention", layer: i });
       }
     });
-    for (const [hook, title] of [["hook_attn_scores", "scores"], ["hook_pattern", "pattern"]]) {
-      const spec = specOf(header, `${b}.attn.${hook}`);
-      if (!spec) continue;
-      for (let head = 0; head < H; head++) {
-        const id = headBlockId(spec.name, head);
-        blocks[id] = { id, kind: "activation", tensor: spec.name, tensorShape: spec.shape, chapter: spec.chapter,
-          layer: i, head, label: `${title} · head ${head} · T×T`, shape2d: [T, T], labelBelow: hook === "hook_pattern",
-          map: { offset: head * T * T, rowStride: T, colStride: 1 }, axes: { rows: "T query", cols: "T key" } };
-      }
-    }
-    const scoresSpec = specOf(header, `${b}.attn.hook_attn_scores`);
-    for (const [part, symbol] of [["max", "max"], ["sum", "Σexp"]]) {
-      for (let head = 0; scoresSpec && head < H; head++) {
-        const id = headBlockId(`${b}.attn.softmax_${part}`, head);
-        blocks[id] = { id, kind: "aggregate", tensor: `${b}.attn.softmax_${part}`, tensorShape: [H, T], derivedFrom: scoresSpec.name,
-          chapter: "self_attention", layer: i, head, label: `${symbol} · head ${head} · T`, shape2d: [T, 1],
-          labelBelow: part === "sum", map: { offset: head * T, rowStride: 1, colStride: 0 }, axes: { rows: "T query", cols: "" } };
-      }
-    }
-    const zSpec = specOf(header, `${b}.attn.hook_z`);
-    for (let head = 0; zSpec && head < H; head++) {
-      const id = headBlockId(zSpec.name, head);
-      blocks[id] = { id, kind: "activation", tensor: zSpec.name, tensorShape: zSpec.shape, chapter: zSpec.chapter,
-        layer: i, head, label: `z · head ${head} · T×D`, shape2d: [D, T],
-        map: { offset: head * D, rowStride: 1, colStride: H * D }, axes: { rows: "D", cols: "T" } };
-    }
+    attentionBlocks(header, blocks, i, H, D);
     weight(`${h}.attn.c_proj.weight`, [C, C], { label: "W_proj · C×C", shape2d: [C, C],
       map: TRANSPOSED(C), axes: { rows: "C out", cols: "C in" }, chapter: "projection", layer: i });
     stream(`${b}.hook_attn_out`, `attention out · block ${i}`);
@@ -277,9 +261,56 @@ function describeBlocks(header) {
     stream(`${b}.hook_resid_post`, `residual out · block ${i}`);
   }
   layerNorm("ln_final", "ln_f", "LN final", "softmax", null);
-  if (!cfg.tied_embeddings) {
-    weight("lm_head.weight", [V, C], { label: "lm_head · V×C", shape2d: [V, C],
-      map: { offset: 0, rowStride: C, colStride: 1 }, axes: { rows: "vocabulary", cols: "C" }, chapter: "softmax" });
+  outputBlocks(header, blocks, cfg.tied_embeddings ? null
+    : { checkpoint: "lm_head.weight", tensorShape: [V, C], map: { offset: 0, rowStride: C, colStride: 1 } });
+  return sizeBlocks(blocks);
+}
+
+/** Per-head blocks of the attention itself: scores, their softmax max and Σexp, pattern, z (H query heads). */
+function attentionBlocks(header, blocks, i, H, D) {
+  const T = header.tokens.length;
+  const b = `blocks.${i}`;
+  for (const [hook, title] of [["hook_attn_scores", "scores"], ["hook_pattern", "pattern"]]) {
+    const spec = specOf(header, `${b}.attn.${hook}`);
+    if (!spec) continue;
+    for (let head = 0; head < H; head++) {
+      const id = headBlockId(spec.name, head);
+      blocks[id] = { id, kind: "activation", tensor: spec.name, tensorShape: spec.shape, chapter: spec.chapter,
+        layer: i, head, label: `${title} · head ${head} · T×T`, shape2d: [T, T], labelBelow: hook === "hook_pattern",
+        map: { offset: head * T * T, rowStride: T, colStride: 1 }, axes: { rows: "T query", cols: "T key" } };
+    }
+  }
+  const scoresSpec = specOf(header, `${b}.attn.hook_attn_scores`);
+  for (const [part, symbol] of [["max", "max"], ["sum", "Σexp"]]) {
+    for (let head = 0; scoresSpec && head < H; head++) {
+      const id = headBlockId(`${b}.attn.softmax_${part}`, head);
+      blocks[id] = { id, kind: "aggregate", tensor: `${b}.attn.softmax_${part}`, tensorShape: [H, T], derivedFrom: scoresSpec.name,
+        chapter: "self_attention", layer: i, head, label: `${symbol} · head ${head} · T`, shape2d: [T, 1],
+        labelBelow: part === "sum", map: { offset: head * T, rowStride: 1, colStride: 0 }, axes: { rows: "T query", cols: "" } };
+    }
+  }
+  const zSpec = specOf(header, `${b}.attn.hook_z`);
+  for (let head = 0; zSpec && head < H; head++) {
+    const id = headBlockId(zSpec.name, head);
+    blocks[id] = { id, kind: "activation", tensor: zSpec.name, tensorShape: zSpec.shape, chapter: zSpec.chapter,
+      layer: i, head, label: `z · head ${head} · T×D`, shape2d: [D, T],
+      map: { offset: head * D, rowStride: 1, colStride: H * D }, axes: { rows: "D", cols: "T" } };
+  }
+}
+
+/**
+ * Logits, their softmax max and Σexp, probabilities, and the unembedding when it is not the embedding
+ * (lmHead = {checkpoint, tensorShape, map} drawn vocabulary down, C across; null when tied).
+ */
+function outputBlocks(header, blocks, lmHead) {
+  const cfg = header.model.config;
+  const T = header.tokens.length;
+  const C = cfg.n_embd;
+  const V = cfg.vocab_size;
+  const { act, weight } = blockMakers(header, blocks);
+  if (lmHead) {
+    weight(lmHead.checkpoint, lmHead.tensorShape, { label: "lm_head · V×C", shape2d: [V, C],
+      map: lmHead.map, axes: { rows: "vocabulary", cols: "C" }, chapter: "softmax" });
   }
   for (const [name, title] of [["hook_logits", "logits"], ["hook_probs", "probabilities"]]) {
     act(name, { label: `${title} · T×V`, shape2d: [V, T], map: TRANSPOSED(V), axes: { rows: "vocabulary", cols: "T" } });
@@ -290,6 +321,10 @@ function describeBlocks(header) {
       derivedFrom: "hook_logits", chapter: "softmax", layer: null, label: `softmax ${symbol} · T`, shape2d: [1, T],
       map: { offset: 0, rowStride: 0, colStride: 1 }, axes: { rows: "", cols: "T" } };
   }
+}
+
+/** Folding and world size of every described block. */
+function sizeBlocks(blocks) {
   for (const block of Object.values(blocks)) {
     Object.assign(block, foldGrid(block.shape2d[0], block.shape2d[1]));
     block.cell = { x: block.axes.cols.startsWith("T") ? TOKEN_CELL : 1, y: block.axes.rows.startsWith("T") ? TOKEN_CELL : 1 };
@@ -297,6 +332,203 @@ function describeBlocks(header) {
     block.worldH = block.texHeight * block.cell.y;
   }
   return blocks;
+}
+
+// ---- Llama family ----------------------------------------------------------------------------------
+// RMSNorm (one RMS per token, γ only), rotary positions (q and k before and after the rotation, beside the
+// angle every channel pair turns by), key/value heads each shared by a group of query heads, a gated MLP.
+// Weights carry Hugging Face names, served in×out like GPT-2's Conv1D (CONTRACTS.md section 1).
+
+/** "llama" or "gpt2": which family's stages the header's tensors belong to. */
+export function architectureOf(header) {
+  return header.model.architecture === "llama" ? "llama" : "gpt2";
+}
+
+/** Checkpoint names of a Llama-family model, by what they do. */
+export const LLAMA_WEIGHTS = {
+  embed: "model.embed_tokens.weight",
+  norm1: (i) => `model.layers.${i}.input_layernorm.weight`,
+  q: (i) => `model.layers.${i}.self_attn.q_proj.weight`,
+  k: (i) => `model.layers.${i}.self_attn.k_proj.weight`,
+  v: (i) => `model.layers.${i}.self_attn.v_proj.weight`,
+  o: (i) => `model.layers.${i}.self_attn.o_proj.weight`,
+  norm2: (i) => `model.layers.${i}.post_attention_layernorm.weight`,
+  gate: (i) => `model.layers.${i}.mlp.gate_proj.weight`,
+  up: (i) => `model.layers.${i}.mlp.up_proj.weight`,
+  down: (i) => `model.layers.${i}.mlp.down_proj.weight`,
+  normFinal: "model.norm.weight",
+  lmHead: "lm_head.weight",
+};
+
+/** Query heads, key/value heads, head width and MLP width of a header (GPT-2: KV = H, F = 4C). */
+export function attentionShape(header) {
+  const cfg = header.model.config;
+  const H = cfg.n_head;
+  const KV = cfg.n_kv_head ?? H;
+  const q = specOf(header, "blocks.0.attn.hook_q");
+  const D = q ? q.shape[2] : cfg.n_embd / H;
+  const pre = specOf(header, "blocks.0.mlp.hook_pre");
+  const F = pre ? pre.shape[1] : 4 * cfg.n_embd;
+  return { H, KV, D, F, group: H / KV };
+}
+
+/** The key/value head query head `h` reads (grouped-query attention: heads h·KV/H share one). */
+export function kvHeadOf(header, h) {
+  const { group } = attentionShape(header);
+  return Math.floor(h / group);
+}
+
+/** The query heads that share key/value head `kv`. */
+export function queryHeadsOf(header, kv) {
+  const { group } = attentionShape(header);
+  return Array.from({ length: group }, (_, g) => kv * group + g);
+}
+
+function headList(heads) {
+  return heads.length > 2 ? `${heads[0]}–${heads.at(-1)}` : heads.join(", ");
+}
+
+function describeLlamaBlocks(header) {
+  const cfg = header.model.config;
+  const T = header.tokens.length;
+  const C = cfg.n_embd;
+  const V = cfg.vocab_size;
+  const { H, KV, D, F } = attentionShape(header);
+  const W = LLAMA_WEIGHTS;
+  const blocks = {};
+  const { act, weight, stream, perToken } = blockMakers(header, blocks);
+  const tokensBy = (rows, rowAxis, map) => ({ shape2d: [rows, T], map, axes: { rows: rowAxis, cols: "T" } });
+
+  perToken("hook_tokens", "tokens", "activation");
+  stream("hook_embed", "token embedding");
+  weight(W.embed, [V, C], { label: "embed_tokens · token embedding · C×V", shape2d: [C, V], map: TRANSPOSED(C),
+    axes: { rows: "C", cols: "vocabulary" }, chapter: "embedding" });
+
+  const rmsNorm = (prefix, checkpoint, title, chapter, layer) => {
+    perToken(`${prefix}.hook_scale`, `${title} rms`, "aggregate");
+    stream(`${prefix}.hook_normalized`, `${title} x/rms`);
+    stream(`${prefix}.hook_out`, `${title} out`);
+    weight(checkpoint, [C], { label: "γ · C", shape2d: [C, 1], map: { offset: 0, rowStride: 1, colStride: 0 },
+      axes: { rows: "C", cols: "" }, chapter, layer });
+  };
+  // One head's [T, heads, D] slice, drawn D down and T across like GPT-2's q/k/v.
+  const headAct = (name, head, heads, label) => {
+    const spec = specOf(header, name);
+    if (!spec) return;
+    const id = headBlockId(name, head);
+    blocks[id] = { id, kind: "activation", tensor: name, tensorShape: spec.shape, chapter: spec.chapter, layer: spec.layer,
+      head, label, ...tokensBy(D, "D", { offset: head * D, rowStride: 1, colStride: heads * D }) };
+  };
+  // One head's columns of an in×out projection [C, heads·D], drawn D down and C across.
+  const headWeight = (checkpoint, part, head, heads, label, layer) => weight(checkpoint, [C, heads * D], {
+    id: headBlockId(weightBlockId(checkpoint), `${part}${head}`), part, head, label, shape2d: [D, C],
+    map: { offset: head * D, rowStride: 1, colStride: heads * D }, axes: { rows: "D", cols: "C" },
+    chapter: "self_attention", layer });
+
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const b = `blocks.${i}`;
+    stream(`${b}.hook_resid_pre`, `residual in · block ${i}`);
+    rmsNorm(`${b}.ln1`, W.norm1(i), "RMSNorm1", "layer_norm", i);
+    for (let h = 0; h < H; h++) {
+      const kv = Math.floor(h / (H / KV));
+      headWeight(W.q(i), "q", h, H, `W_q · head ${h} · D×C`, i);
+      headAct(`${b}.attn.hook_q`, h, H, `Q · head ${h} (KV ${kv}) · T×D`);
+      headAct(`${b}.attn.hook_rot_q`, h, H, `RoPE(Q) · head ${h} · T×D`);
+    }
+    for (let kv = 0; kv < KV; kv++) {
+      const shared = `Q ${headList(Array.from({ length: H / KV }, (_, g) => kv * (H / KV) + g))}`;
+      headWeight(W.k(i), "k", kv, KV, `W_k · KV head ${kv} · D×C`, i);
+      headWeight(W.v(i), "v", kv, KV, `W_v · KV head ${kv} · D×C`, i);
+      headAct(`${b}.attn.hook_k`, kv, KV, `K · KV head ${kv} (${shared}) · T×D`);
+      headAct(`${b}.attn.hook_v`, kv, KV, `V · KV head ${kv} (${shared}) · T×D`);
+      headAct(`${b}.attn.hook_rot_k`, kv, KV, `RoPE(K) · KV head ${kv} · T×D`);
+    }
+    const rotQ = specOf(header, `${b}.attn.hook_rot_q`);
+    if (rotQ) {  // derived on the page from rope_theta: the same angles for every head and every layer
+      const id = `${b}.attn.rotary_angle`;
+      blocks[id] = { id, kind: "aggregate", tensor: id, tensorShape: [T, D / 2], derivedFrom: rotQ.name,
+        chapter: "self_attention", layer: i, label: "rotary angle θ · T×D/2",
+        ...tokensBy(D / 2, "D/2 pair", { offset: 0, rowStride: 1, colStride: D / 2 }) };
+    }
+    attentionBlocks(header, blocks, i, H, D);
+    weight(W.o(i), [H * D, C], { label: "W_o · C×C", shape2d: [C, H * D], map: { offset: 0, rowStride: 1, colStride: C },
+      axes: { rows: "C out", cols: "C in" }, chapter: "projection", layer: i });
+    stream(`${b}.hook_attn_out`, `attention out · block ${i}`);
+    stream(`${b}.hook_resid_mid`, `residual mid · block ${i}`);
+    rmsNorm(`${b}.ln2`, W.norm2(i), "RMSNorm2", "mlp", i);
+    for (const [checkpoint, label] of [[W.gate(i), "W_gate · F×C"], [W.up(i), "W_up · F×C"]]) {
+      weight(checkpoint, [C, F], { label, shape2d: [F, C], map: TRANSPOSED(F), axes: { rows: "F", cols: "C" },
+        chapter: "mlp", layer: i });
+    }
+    for (const [hook, label] of [["hook_pre", "gate"], ["hook_pre_linear", "up"], ["hook_post", "SiLU(gate)·up"]]) {
+      act(`${b}.mlp.${hook}`, { label: `${label} · T×F`, ...tokensBy(F, "F", TRANSPOSED(F)) });
+    }
+    weight(W.down(i), [F, C], { label: "W_down · C×F", shape2d: [C, F], map: TRANSPOSED(C), axes: { rows: "C", cols: "F" },
+      chapter: "mlp", layer: i });
+    stream(`${b}.hook_mlp_out`, `MLP out · block ${i}`);
+    stream(`${b}.hook_resid_post`, `residual out · block ${i}`);
+  }
+  rmsNorm("ln_final", W.normFinal, "RMSNorm final", "softmax", null);
+  outputBlocks(header, blocks, cfg.tied_embeddings ? null
+    : { checkpoint: W.lmHead, tensorShape: [V, C], map: { offset: 0, rowStride: C, colStride: 1 } });
+  return sizeBlocks(blocks);
+}
+
+/**
+ * Llama rows: a block's key/value head stands first in its group (W_k and W_v, k and v, rotated k), then
+ * each query head that shares it (W_q, q, rotated q) with its attention below it; the rotary angles stand
+ * right of the residual stream, level with the q and k they turn.
+ */
+function describeLlamaRows(header) {
+  const cfg = header.model.config;
+  const { H, KV } = attentionShape(header);
+  const W = LLAMA_WEIGHTS;
+  const rms = (prefix, checkpoint) => [[weightBlockId(checkpoint)], [`${prefix}.hook_out`],
+    [`${prefix}.hook_scale`, `${prefix}.hook_normalized`]];
+  const rows = [
+    { key: "tokens", main: ["hook_tokens"] },
+    { key: "embedding", left: [[weightBlockId(W.embed)], ["hook_embed"]], main: [] },
+  ];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const b = `blocks.${i}`;
+    const one = (name, head) => headBlockId(`${b}.attn.${name}`, head);
+    const headColumns = [];
+    const attnColumns = [];
+    for (let kv = 0; kv < KV; kv++) {
+      headColumns.push(["k", "v"].map((p) => headBlockId(weightBlockId(W[p](i)), `${p}${kv}`)),
+        [one("hook_k", kv), one("hook_v", kv)], [one("hook_rot_k", kv)]);
+      for (let h = kv * (H / KV); h < (kv + 1) * (H / KV); h++) {
+        headColumns.push([headBlockId(weightBlockId(W.q(i)), `q${h}`)], [one("hook_q", h)], [one("hook_rot_q", h)]);
+        attnColumns.push({ alignRightTo: headColumns.length - 1, columns: [[one("hook_attn_scores", h)],
+          [one("softmax_max", h)], [one("softmax_sum", h)], [one("hook_pattern", h)], [one("hook_z", h)]] });
+      }
+    }
+    rows.push(
+      { key: `${b}.ln1`, layer: i, left: rms(`${b}.ln1`, W.norm1(i)), main: [`${b}.hook_resid_pre`] },
+      { key: `${b}.qkv`, layer: i, left: headColumns, main: [], right: [[`${b}.attn.rotary_angle`]] },
+      { key: `${b}.attention`, layer: i, aligned: attnColumns },
+      { key: `${b}.projection`, layer: i, left: [[weightBlockId(W.o(i))], [`${b}.hook_attn_out`]], main: [`${b}.hook_resid_mid`] },
+      { key: `${b}.ln2`, layer: i, left: rms(`${b}.ln2`, W.norm2(i)), main: [] },
+      { key: `${b}.mlp`, layer: i, left: [[weightBlockId(W.gate(i)), weightBlockId(W.up(i))],
+        [`${b}.mlp.hook_pre`, `${b}.mlp.hook_pre_linear`], [`${b}.mlp.hook_post`]], main: [] },
+      { key: `${b}.mlp_out`, layer: i, left: [[weightBlockId(W.down(i))], [`${b}.hook_mlp_out`]], main: [`${b}.hook_resid_post`] },
+    );
+  }
+  rows.push(
+    { key: "ln_final", left: rms("ln_final", W.normFinal), main: [] },
+    { key: "logits", left: [[weightBlockId(W.lmHead)], ["hook_logits"], ["softmax_max", "softmax_sum"], ["hook_probs"]], main: [] },
+  );
+  return rows;
+}
+
+/** Each query head's W_q column is padded so the head's attention group below never reaches its neighbour. */
+function padLlamaHeadColumns(blocks, header, gap) {
+  const tokensWidth = header.tokens.length * TOKEN_CELL;
+  const needed = 3 * tokensWidth + 2 + 4 * gap;  // scores, max, Σexp, pattern and z side by side
+  const beside = 2 * (tokensWidth + gap);  // q and rotated q stand right of W_q
+  for (const b of Object.values(blocks)) {
+    if (b.kind === "weight" && b.part === "q" && b.worldW + beside < needed) b.padWidth = needed - beside;
+  }
 }
 
 // ---- placement -------------------------------------------------------------------------------------
@@ -477,9 +709,10 @@ export function computeLayout(header) {
   const cfg = header.model.config;
   const T = header.tokens.length;
   const gap = gapFor(cfg);
-  const byId = describeBlocks(header);
-  padHeadColumns(byId, header, gap);
-  const rows = describeRows(header);
+  const llama = architectureOf(header) === "llama";
+  const byId = llama ? describeLlamaBlocks(header) : describeBlocks(header);
+  (llama ? padLlamaHeadColumns : padHeadColumns)(byId, header, gap);
+  const rows = llama ? describeLlamaRows(header) : describeRows(header);
   const rowExtents = placeRowsPadded(rows, byId, T * TOKEN_CELL, gap);
   const depth = Math.max(0.4, gap * 0.2);
   const blocks = [];

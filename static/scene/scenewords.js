@@ -5,11 +5,13 @@
 const KOREAN = [
   ["Transformer block", "트랜스포머 블록"],
   ["LayerNorm", "레이어 정규화"],
+  ["Gated MLP", "게이트 MLP"],
   ["Attention", "어텐션"],
   ["Projection", "투영"],
   ["Embedding", "임베딩"],
   ["Softmax", "소프트맥스"],
   ["Output", "출력"],
+  ["rotary angle", "회전 각도"],
   ["token embedding", "토큰 임베딩"],
   ["position embedding", "위치 임베딩"],
   ["residual in", "잔차 입력"],

@@ -1,6 +1,8 @@
 // The two numbers every softmax row is built from: its maximum (subtracted so exp never overflows) and
 // the sum of exp(x − max) (the divisor). The engine does not send them, so the page derives them from the
 // scores and logits it receives and shows them as aggregate blocks beside the softmax. Pure.
+// derivedTensors also hands on the one other derived block, a Llama layer's rotary angles (rotary.js).
+import { rotaryAngles } from "./rotary.js";
 
 /** [rows, n] values -> {max: [rows], sum: [rows]}; masked cells are left out; values are multiplied by `scale` first. */
 export function softmaxStats(data, rows, n, { mask = null, scale = 1 } = {}) {
@@ -25,7 +27,8 @@ function tensorOf(name, shape, data) {
 /**
  * The derived tensors a newly arrived tensor makes possible: attention scores [H, T, T] give
  * `blocks.i.attn.softmax_max` / `softmax_sum` [H, T]; logits [T, V] give `softmax_max` / `softmax_sum` [T]
- * at the pass's temperature (temperature 0, greedy, is shown at 1 as the engine does).
+ * at the pass's temperature (temperature 0, greedy, is shown at 1 as the engine does); a Llama layer's
+ * rotated q [T, H, D] gives `blocks.i.attn.rotary_angle` [T, D/2], the angle each pair turned by.
  */
 export function derivedTensors(name, tensor, header) {
   const scores = name.match(/^(blocks\.\d+\.attn\.)hook_attn_scores$/);
@@ -33,6 +36,11 @@ export function derivedTensors(name, tensor, header) {
     const [H, T] = tensor.shape;
     const { max, sum } = softmaxStats(tensor.data, H * T, T, { mask: tensor.mask });
     return [tensorOf(`${scores[1]}softmax_max`, [H, T], max), tensorOf(`${scores[1]}softmax_sum`, [H, T], sum)];
+  }
+  const rotated = name.match(/^(blocks\.\d+\.attn\.)hook_rot_q$/);
+  if (rotated && header.model.config.rope_theta) {
+    const [T, , D] = tensor.shape;
+    return [tensorOf(`${rotated[1]}rotary_angle`, [T, D / 2], rotaryAngles(T, D, header.model.config.rope_theta))];
   }
   if (name === "hook_logits") {
     const [T, V] = tensor.shape;

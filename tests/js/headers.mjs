@@ -51,3 +51,53 @@ export function gpt2Header(T = 16) {
     precision: "f16", sampling: { temperature: 1, top_k: null, top_p: null, seed: null }, tensors,
   };
 }
+
+/**
+ * A Llama-family header as CONTRACTS.md section 1 specifies it (RMSNorm, rotary q/k, key/value heads shared
+ * by groups of query heads, a gated MLP), with the CI fixture's odd shapes by default: width 48, 6 query
+ * heads sharing 2 key/value heads. `template` marks the first tokens as the chat template's.
+ */
+export function llamaHeader({ T = 7, C = 48, H = 6, KV = 2, F = 80, L = 2, V = 300, template = 0 } = {}) {
+  const config = { vocab_size: V, n_ctx: 256, n_embd: C, n_head: H, n_layer: L, n_kv_head: KV, rope_theta: 10000,
+    rms_norm_eps: 1e-5, norm: "rmsnorm", mlp: "gated_silu", tied_embeddings: true };
+  const D = C / H;
+  const tensors = [];
+  const add = (name, shape, chapter, layer = null) => tensors.push({ name, shape, chapter, layer, description: name });
+  const rms = (prefix, chapter, layer) => {
+    add(`${prefix}.hook_scale`, [T], chapter, layer);
+    add(`${prefix}.hook_normalized`, [T, C], chapter, layer);
+    add(`${prefix}.hook_out`, [T, C], chapter, layer);
+  };
+  add("hook_tokens", [T], "embedding");
+  add("hook_embed", [T, C], "embedding");
+  for (let i = 0; i < L; i++) {
+    const b = `blocks.${i}`;
+    add(`${b}.hook_resid_pre`, [T, C], i ? "transformer" : "embedding", i);
+    rms(`${b}.ln1`, "layer_norm", i);
+    add(`${b}.attn.hook_q`, [T, H, D], "self_attention", i);
+    add(`${b}.attn.hook_k`, [T, KV, D], "self_attention", i);
+    add(`${b}.attn.hook_v`, [T, KV, D], "self_attention", i);
+    add(`${b}.attn.hook_rot_q`, [T, H, D], "self_attention", i);
+    add(`${b}.attn.hook_rot_k`, [T, KV, D], "self_attention", i);
+    add(`${b}.attn.hook_attn_scores`, [H, T, T], "self_attention", i);
+    add(`${b}.attn.hook_pattern`, [H, T, T], "self_attention", i);
+    add(`${b}.attn.hook_z`, [T, H, D], "self_attention", i);
+    add(`${b}.hook_attn_out`, [T, C], "projection", i);
+    add(`${b}.hook_resid_mid`, [T, C], "projection", i);
+    rms(`${b}.ln2`, "mlp", i);
+    add(`${b}.mlp.hook_pre`, [T, F], "mlp", i);
+    add(`${b}.mlp.hook_pre_linear`, [T, F], "mlp", i);
+    add(`${b}.mlp.hook_post`, [T, F], "mlp", i);
+    add(`${b}.hook_mlp_out`, [T, C], "mlp", i);
+    add(`${b}.hook_resid_post`, [T, C], "mlp", i);
+  }
+  rms("ln_final", "softmax", null);
+  add("hook_logits", [T, V], "softmax");
+  add("hook_probs", [T, V], "softmax");
+  return {
+    type: "header", protocol: 1, step: 0,
+    model: { id: "llama-shape", title: "Llama-family shape", architecture: "llama", config, n_params: 0, vocabulary: "bpe" },
+    tokens: Array.from({ length: T }, (_, t) => ({ id: 10 + t, piece: `w${t}`, ...(t < template ? { template: true } : {}) })),
+    precision: "f32", sampling: { temperature: 1, top_k: null, top_p: null, seed: null }, tensors,
+  };
+}

@@ -138,5 +138,6 @@ test("cells map to the right tensor elements: transposes and per-head slices", (
   assert.deepEqual(tensorIndexToCell(q2, [4, 5]), [5, 4], "a head block takes [t, d]");
   assert.deepEqual(tensorIndexToCell(scores, [3, 2]), [3, 2], "a scores head block takes [t, s]");
   assert.deepEqual(tensorIndexToCell(resid, [3, 17]), [17, 3], "a T×C block takes [t, c]");
+  assert.deepEqual(tensorIndexToCell(wk, [10, 4]), [4, 10], "a W_k head block takes [in, d], not the full index");
   assert.equal(tensorIndexToCell(resid, [T, 0]), null, "out of range");
 });

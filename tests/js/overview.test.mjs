@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { computeLayout } from "../../static/scene/layout.js";
 import { overviewStages } from "../../static/scene/overview.js";
-import { gpt2Header, nanoTrace } from "./headers.mjs";
+import { gpt2Header, llamaHeader, nanoTrace } from "./headers.mjs";
 
 test("the overview names every stage of the pass, top to bottom", () => {
   const stages = overviewStages(computeLayout(nanoTrace().header));
@@ -19,4 +19,10 @@ test("a twelve-layer model gets twelve block stages", () => {
   const stages = overviewStages(computeLayout(gpt2Header()));
   assert.equal(stages.length, 14);
   assert.equal(stages.at(-2).title, "Transformer block 11");
+});
+
+test("a Llama-family model's overview claims no position embedding and names RMSNorm and the gated MLP", () => {
+  const stages = overviewStages(computeLayout(llamaHeader()));
+  assert.equal(stages[0].subtitle, "token embedding");
+  assert.equal(stages[1].subtitle, "RMSNorm · Attention · Projection · Gated MLP");
 });
