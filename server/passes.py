@@ -4,16 +4,19 @@
 exception travels out through the engine's `on_record`, so an abandoned pass stops at its next tensor.
 """
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 
 from llmviz.model.bundles import ModelBundle
 from llmviz.model.gpt import trace
+from llmviz.model.interventions import Intervention
+from llmviz.model.lens import Lens
 from llmviz.model.recorder import tensor_specs
 from llmviz.model.sampling import Sampling, autoregress, draw, next_token_distribution
 from llmviz.server.encoding import tensor_line
+from llmviz.server.schemas import LENS_TOP_K
 from llmviz.server.settings import PROTOCOL_VERSION
 
 TOP_CANDIDATES = 10  # entries in an `output` line's `top`
@@ -50,11 +53,13 @@ def sampling_info(sampling: Sampling) -> dict:
     return {"temperature": sampling.temperature, "top_k": sampling.top_k, "top_p": sampling.top_p, "seed": sampling.seed}
 
 
-def header_line(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str, step: int) -> dict:
+def header_line(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str, step: int,
+                interventions: Sequence[Intervention] = (), logit_lens: bool = False) -> dict:
     return {
         "type": "header", "protocol": PROTOCOL_VERSION, "step": step, "model": model_info(bundle),
         "tokens": [token_entry(bundle, t) for t in tokens], "precision": precision,
         "sampling": sampling_info(sampling),
+        "interventions": [item.to_dict() for item in interventions], "logit_lens": logit_lens,
         "tensors": [{"name": s.name, "shape": list(s.shape), "chapter": s.chapter, "layer": s.layer,
                      "description": s.description} for s in tensor_specs(bundle.config, len(tokens))],
     }
@@ -67,6 +72,21 @@ def output_line(bundle: ModelBundle, choice: Choice, position: int, step: int) -
             "sampled": token_entry(bundle, choice.sampled), "greedy": token_entry(bundle, choice.greedy)}
 
 
+def lens_line(bundle: ModelBundle, layer: int, ids: np.ndarray, probs: np.ndarray, step: int) -> dict:
+    """One block's logit lens: for each position, its top tokens (ids [T, k], probs [T, k]) with their pieces."""
+    top = [[{**token_entry(bundle, i), "prob": float(p)} for i, p in zip(row_ids, row_probs)]
+           for row_ids, row_probs in zip(ids.tolist(), probs.tolist())]
+    return {"type": "lens", "step": step, "top_k": int(ids.shape[1]), "layers": [{"layer": layer, "top": top}]}
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a request asks beyond the plain pass: interventions, the logit lens, and a reference pass to compare."""
+    interventions: Sequence[Intervention] = ()
+    logit_lens: bool = False
+    reference_tokens: list[int] | None = None  # set: stream a clean pass over these first (tagged "reference")
+
+
 @dataclass
 class StreamedPasses:
     """Runs passes whose tensors go to `emit` as the engine records them, and keeps their wall time."""
@@ -74,17 +94,33 @@ class StreamedPasses:
     sampling: Sampling
     precision: str
     emit: Emit
+    inspection: Inspection = field(default_factory=Inspection)
     forward_seconds: float = 0.0
 
     def run(self, tokens: list[int], step: int, rng: np.random.Generator) -> Choice:
-        """header, one tensor line per record, output; returns the choice for the next token."""
-        self.emit(header_line(self.bundle, tokens, self.sampling, self.precision, step))
+        """[reference pass,] then the pass itself; returns the choice for the next token (from the pass itself)."""
+        comparing = self.inspection.reference_tokens is not None
+        if comparing:
+            # The reference extends like the prompt does, so in generation both passes see the same length.
+            reference = self.inspection.reference_tokens + tokens[len(self.inspection.reference_tokens):]
+            self.run_one(reference, step, np.random.default_rng(self.sampling.seed), (), "reference")
+        return self.run_one(tokens, step, rng, self.inspection.interventions, "main" if comparing else None)
+
+    def run_one(self, tokens: list[int], step: int, rng: np.random.Generator,
+                interventions: Sequence[Intervention], tag: str | None) -> Choice:
+        """header, one tensor line per record (a lens line after each block's output), output."""
+        emit = self.emit if tag is None else (lambda line: self.emit({**line, "pass": tag}))
+        emit(header_line(self.bundle, tokens, self.sampling, self.precision, step, interventions, self.inspection.logit_lens))
+        lens = None
+        if self.inspection.logit_lens:
+            lens = Lens(LENS_TOP_K, lambda layer, ids, probs: emit(lens_line(self.bundle, layer, ids, probs, step)))
         started = time.perf_counter()
         result = trace(self.bundle.params, self.bundle.config, tokens, self.sampling.temperature,
-                       on_record=lambda name, x: self.emit(tensor_line(name, x, self.precision)))
+                       on_record=lambda name, x: emit(tensor_line(name, x, self.precision)),
+                       interventions=interventions, lens=lens)
         self.forward_seconds += time.perf_counter() - started
         choice = choose_next(result.logits[-1], self.sampling, rng)
-        self.emit(output_line(self.bundle, choice, position=len(tokens) - 1, step=step))
+        emit(output_line(self.bundle, choice, position=len(tokens) - 1, step=step))
         return choice
 
     def timings(self, request_started: float) -> dict:
@@ -92,17 +128,18 @@ class StreamedPasses:
 
 
 def stream_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
-                 emit: Emit, request_started: float) -> None:
+                 emit: Emit, request_started: float, inspection: Inspection = Inspection()) -> None:
     """/api/trace: header, tensors, output, done."""
-    passes = StreamedPasses(bundle, sampling, precision, emit)
+    passes = StreamedPasses(bundle, sampling, precision, emit, inspection)
     passes.run(tokens, step=0, rng=np.random.default_rng(sampling.seed))
     emit({"type": "done", "timings": passes.timings(request_started)})
 
 
 def stream_generate(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
-                    max_new_tokens: int, emit: Emit, request_started: float) -> None:
+                    max_new_tokens: int, emit: Emit, request_started: float,
+                    inspection: Inspection = Inspection()) -> None:
     """/api/generate: header, tensors, output for each new token, then one done with the generated tokens."""
-    passes = StreamedPasses(bundle, sampling, precision, emit)
+    passes = StreamedPasses(bundle, sampling, precision, emit, inspection)
     rng = np.random.default_rng(sampling.seed)
     new = autoregress(tokens, bundle.config.n_ctx, max_new_tokens,
                       lambda step, so_far: passes.run(so_far, step, rng).sampled, bundle.stop_token)

@@ -18,6 +18,37 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class AblateHeadRequest(Strict):
+    kind: Literal["ablate_head"]
+    layer: int = Field(ge=0, le=1023, description="block index, 0 .. n_layer − 1")
+    head: int = Field(ge=0, le=1023, description="head index in that block, 0 .. n_head − 1")
+    mode: Literal["zero", "mean"] = Field("zero", description="zero: z set to 0; mean: z replaced by its mean over positions")
+
+
+class AblateNeuronRequest(Strict):
+    kind: Literal["ablate_neuron"]
+    layer: int = Field(ge=0, le=1023, description="block index, 0 .. n_layer − 1")
+    neuron: int = Field(ge=0, le=1_000_000, description="MLP neuron (column of mlp.hook_post), 0 .. F − 1")
+
+
+class PatchRequest(Strict):
+    kind: Literal["patch"]
+    hook: str = Field(min_length=1, max_length=200, description="a recorded name with positions first, e.g. blocks.1.hook_resid_post")
+    position: int = Field(ge=0, le=1_000_000, description="token position to take from the source prompt")
+    source_prompt: str = Field(min_length=1, description="a second prompt of the same token length, run clean")
+
+
+InterventionRequest = Annotated[Union[AblateHeadRequest, AblateNeuronRequest, PatchRequest], Field(discriminator="kind")]
+MAX_INTERVENTIONS = 32
+LENS_TOP_K = 5  # tokens per position in a `lens` line
+
+
+class CompareRequest(Strict):
+    prompt: str | None = Field(None, min_length=1, description=(
+        "a second prompt of the same token length, run without interventions; omitted: the same prompt without "
+        "interventions (the clean pass)"))
+
+
 class TraceRequest(Strict):
     model: str = Field(min_length=1, description="a model id from GET /api/models")
     prompt: str = Field(description="the text to run; its characters must be in the model's vocabulary")
@@ -26,6 +57,10 @@ class TraceRequest(Strict):
     top_p: Finite | None = Field(None, gt=0, le=1, description="keep the smallest set whose probability reaches p")
     seed: int | None = Field(None, ge=0, lt=2**63, description="makes sampling repeatable")
     precision: Precision = Field("f16", description="f16 (default), f32 (exact) or json (plain numbers, debugging)")
+    interventions: list[InterventionRequest] = Field(
+        default_factory=list, max_length=MAX_INTERVENTIONS, description="changes to the pass, applied in order")
+    logit_lens: bool = Field(False, strict=True, description="add a `lens` line after each block: its output read by the final norm and unembedding")
+    compare: CompareRequest | None = Field(None, description="also stream a reference pass first, every line tagged with `pass`")
 
 
 class GenerateRequest(TraceRequest):
@@ -71,14 +106,37 @@ class TensorInfo(Strict):
     description: str
 
 
-class HeaderLine(Strict):
+PassTag = Literal["reference", "main"]
+
+
+class Tagged(Strict):
+    """A line of a `compare` stream carries `pass`: the reference pass streams first, then the main one."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    pass_: PassTag | None = Field(None, alias="pass")
+
+
+class AppliedIntervention(Strict):
+    kind: Literal["ablate_head", "ablate_neuron", "patch"]
+    layer: int | None = None
+    head: int | None = None
+    mode: Literal["zero", "mean"] | None = None
+    neuron: int | None = None
+    hook: str | None = None
+    position: int | None = None
+    source_prompt: str | None = None
+    source_tokens: list[int] | None = None
+
+
+class HeaderLine(Tagged):
     type: Literal["header"]
-    protocol: Literal[1]
+    protocol: Literal[2]
     step: int = Field(ge=0)
     model: ModelInfo
     tokens: list[Token]
     precision: Precision
     sampling: SamplingInfo
+    interventions: list[AppliedIntervention]
+    logit_lens: bool
     tensors: list[TensorInfo]
 
 
@@ -97,7 +155,7 @@ class EncodedArray(Strict):
     mask: str | None = None
 
 
-class TensorLine(EncodedArray):
+class TensorLine(EncodedArray, Tagged):
     type: Literal["tensor"]
     name: str
 
@@ -106,7 +164,19 @@ class Candidate(Token):
     prob: Finite = Field(ge=0, le=1)
 
 
-class OutputLine(Strict):
+class LensLayer(Strict):
+    layer: int = Field(ge=0)
+    top: list[list[Candidate]]  # [position][rank], most likely first
+
+
+class LensLine(Tagged):
+    type: Literal["lens"]
+    step: int = Field(ge=0)
+    top_k: int = Field(ge=1)
+    layers: list[LensLayer]
+
+
+class OutputLine(Tagged):
     type: Literal["output"]
     step: int = Field(ge=0)
     position: int = Field(ge=0)
@@ -132,7 +202,8 @@ class ErrorLine(Strict):
     message: str
 
 
-StreamLine = Annotated[Union[HeaderLine, TensorLine, OutputLine, DoneLine, ErrorLine], Field(discriminator="type")]
+StreamLine = Annotated[Union[HeaderLine, TensorLine, LensLine, OutputLine, DoneLine, ErrorLine],
+                       Field(discriminator="type")]
 stream_line = TypeAdapter(StreamLine)
 
 
@@ -167,7 +238,7 @@ class ModelSummary(Strict):
 
 
 class ModelsResponse(Strict):
-    protocol: Literal[1]
+    protocol: Literal[2]
     default_model: str | None
     max_new_tokens: int
     models: list[ModelSummary]
@@ -175,7 +246,7 @@ class ModelsResponse(Strict):
 
 class HealthResponse(Strict):
     status: Literal["ok"]
-    protocol: Literal[1]
+    protocol: Literal[2]
     models: list[str]
     passes_running: int
     max_concurrent_passes: int

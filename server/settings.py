@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: interventions, logit lens, compare (header gains `interventions`, `logit_lens`)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from llmviz.model.sampling import Sampling
 from llmviz.model.tokenizers import PromptError
 from llmviz.server.dependencies import AppSettings, DefaultModel, Limiter, PassExecutor, Registry
 from llmviz.server.encoding import weight_line
-from llmviz.server.passes import stream_generate, stream_trace
+from llmviz.server.interventions import interventions_of, reference_tokens, refuse_for_generate
+from llmviz.server.passes import Inspection, stream_generate, stream_trace
 from llmviz.server.schemas import (GenerateRequest, HealthResponse, ModelsResponse, Precision, TraceRequest, WeightLine,
                             WeightList)
 from llmviz.server.settings import PROTOCOL_VERSION, Settings
@@ -37,6 +38,10 @@ def prompt_tokens(bundle: ModelBundle, prompt: str) -> list[int]:
 
 def sampling_of(body: TraceRequest) -> Sampling:
     return Sampling(temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, seed=body.seed)
+
+
+def inspection_of(bundle: ModelBundle, body: TraceRequest, tokens: list[int]) -> Inspection:
+    return Inspection(interventions_of(bundle, body, len(tokens)), body.logit_lens, reference_tokens(bundle, body, tokens))
 
 
 def pass_response(job, settings: Settings, limiter: PassLimiter, executor) -> PassResponse:
@@ -80,7 +85,8 @@ async def post_trace(body: TraceRequest, settings: AppSettings, registry: Regist
     bundle = find_model(registry, body.model)
     tokens = prompt_tokens(bundle, body.prompt)
     sampling = sampling_of(body)
-    return pass_response(lambda emit: stream_trace(bundle, tokens, sampling, body.precision, emit, started),
+    inspection = inspection_of(bundle, body, tokens)
+    return pass_response(lambda emit: stream_trace(bundle, tokens, sampling, body.precision, emit, started, inspection),
                          settings, limiter, executor)
 
 
@@ -95,6 +101,8 @@ async def post_generate(body: GenerateRequest, settings: AppSettings, registry: 
         raise HTTPException(422, f"max_new_tokens is {max_new_tokens}; this server generates at most "
                                  f"{settings.max_new_tokens} per request")
     sampling = sampling_of(body)
+    refuse_for_generate(body)
+    inspection = inspection_of(bundle, body, tokens)
     return pass_response(
-        lambda emit: stream_generate(bundle, tokens, sampling, body.precision, max_new_tokens, emit, started),
+        lambda emit: stream_generate(bundle, tokens, sampling, body.precision, max_new_tokens, emit, started, inspection),
         settings, limiter, executor)

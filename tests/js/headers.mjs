@@ -45,7 +45,7 @@ export function gpt2Header(T = 16) {
   add("hook_logits", [T, V], "softmax");
   add("hook_probs", [T, V], "softmax");
   return {
-    type: "header", protocol: 1, step: 0,
+    type: "header", protocol: 2, step: 0,
     model: { id: "gpt2-shape", title: "GPT-2 small shape", config, n_params: 124439808, vocabulary: "bpe" },
     tokens: Array.from({ length: T }, (_, t) => ({ id: 1000 + t, piece: `tok${t}` })),
     precision: "f16", sampling: { temperature: 1, top_k: null, top_p: null, seed: null }, tensors,
