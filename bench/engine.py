@@ -1,51 +1,46 @@
-"""How fast is the NumPy engine, and what does recording every intermediate cost?
+"""How fast is the NumPy engine against PyTorch eager, and what does recording every intermediate cost?
 
-    .venv/bin/python bench/engine.py [--repeats 30] [--threads N]
+    .venv/bin/python bench/engine.py [--rounds 5] [--repeats 8] [--threads 2] [--torch-python PATH]
 
-Prints the time of one forward pass over T = 16 and T = 64 tokens of a GPT-2-small-shaped
-model (12 layers, width 768, 12 heads, vocabulary 50257, context 1024; seeded random weights, since only
-the shapes decide the time) for:
+Each contender runs in a process of its own, one after the other, never beside another: NumPy's OpenBLAS and
+PyTorch's OpenMP keep idle threads spinning after a call, so timing both in one process lets each slow the
+other and the ratio lies. Rounds alternate the contenders (A B C, B C A, ...) so a noisy neighbour slows
+them all alike; each worker warms up, times `--repeats` calls, and reports per-call wall and process-CPU
+times; the table gives medians over every timed call of every round.
 
-- ours, recording every intermediate (`model.gpt.trace`, what the server runs),
-- ours with the null recorder (`model.gpt.forward`),
-- PyTorch eager: `transformers.GPT2LMHeadModel` with eager attention (the same arithmetic as ours: the
-  attention pattern is materialised), sharing our weight arrays, on the same number of threads; skipped
-  with a note when torch or transformers is not installed (they are the `reference` extra).
-
-Variants run round-robin, so a noisy neighbour slows them all alike; the median and best wall time and
-the median process CPU time per call are printed, then the ratios. Memory is measured first, before torch
-is imported: the peak allocated during a recorded pass (tracemalloc) and the process's peak resident set
-(weights + activations). The recording overhead is shown with glibc's default malloc and, for the main
-table, after `keep_freed_memory()` (what a long-running server should call once). Last, nano-sort's
-recorded forward (the bundled weights when present, else random weights of its shape).
+Contenders, for a GPT-2-small-shaped model (12 layers, width 768, 12 heads, vocabulary 50,257) at T = 16 and 64:
+- ours, recording every intermediate (`llmviz.model.gpt.trace`, what the server runs),
+- ours with the null recorder (`llmviz.model.gpt.forward`),
+- PyTorch eager: `transformers.GPT2LMHeadModel`, eager attention (the pattern is materialised, as in ours),
+  `inference_mode`, the same thread count; run by `--torch-python` (default: this interpreter), which needs
+  torch and transformers (the `reference` extra). Weights are random in both: only the shapes decide the time.
+and, when the Llama-family engine is present, the same three for a SmolLM2-135M-shaped model at T = 32 and 128.
+Memory (peak resident set of our worker, weights included) is printed per contender.
 """
 import argparse
-import resource
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
-import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from llmviz.model.bundles import WEIGHTS_DIR, nano_sort  # noqa: E402
-from llmviz.model.config import GPTConfig  # noqa: E402
-from llmviz.model.gpt import forward, trace  # noqa: E402
-from llmviz.model.recorder import keep_freed_memory  # noqa: E402
-
-GPT2_SMALL = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
-NANO_SORT_SHAPE = GPTConfig(vocab_size=3, n_ctx=11, n_embd=48, n_head=3, n_layer=3)
-LENGTHS = (16, 64)
+HERE = Path(__file__).resolve()
+SHAPES = {
+    # name: (lengths, description)
+    "gpt2-small": ((16, 64), "GPT-2-small shape: 12 layers, width 768, 12 heads, vocabulary 50,257"),
+    "smollm2-135m": ((32, 128), "SmolLM2-135M shape: 30 layers, width 576, 9 query / 3 key-value heads, vocabulary 49,152"),
+}
+CONTENDERS = ("ours, recording everything", "ours, null recorder", "PyTorch eager")
+TARGET_VS_TORCH = 1.0
 TARGET_RECORDING_OVERHEAD = 1.10
-TARGET_VS_TORCH = 1.3
-TARGET_NANO_MS = 1.0
 
 
-def random_params(config: GPTConfig, seed: int = 0) -> dict[str, np.ndarray]:
+# ---- workers: each runs in its own process and prints one JSON line ------------------------------------
+
+def random_gpt2_params(config, seed: int = 0):
+    import numpy as np
     rng = np.random.default_rng(seed)
     params = {}
     for name, shape in config.param_shapes().items():
@@ -56,142 +51,141 @@ def random_params(config: GPTConfig, seed: int = 0) -> dict[str, np.ndarray]:
     return params
 
 
-def time_ms(variants: dict, repeats: int, warmup: int = 2) -> dict[str, tuple[float, float, float]]:
-    """(median wall, best wall, median CPU) time per call of each variant in ms, calling them round-robin.
-
-    On a shared machine the wall time swings with the neighbours' load; the process CPU time does not, and
-    with one thread it is the work the pass itself did (with more threads it also counts their spinning).
-    """
-    wall, cpu = ({name: [] for name in variants} for _ in range(2))
-    for i in range(warmup + repeats):
-        for name, run in variants.items():
-            start, start_cpu = time.perf_counter(), time.process_time()
-            run()
-            if i >= warmup:
-                wall[name].append((time.perf_counter() - start) * 1e3)
-                cpu[name].append((time.process_time() - start_cpu) * 1e3)
-    return {name: (statistics.median(wall[name]), min(wall[name]), statistics.median(cpu[name])) for name in variants}
+def ours_pass(shape: str, record: bool):
+    """A no-argument callable running one of our passes of `shape` on T tokens, built from random weights."""
+    from llmviz.model.config import GPTConfig
+    from llmviz.model.gpt import forward, trace
+    if shape != "gpt2-small":
+        raise SystemExit(f"no NumPy engine for {shape} in this checkout")
+    config = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
+    params = random_gpt2_params(config)
+    if record:
+        return lambda tokens: trace(params, config, tokens)
+    return lambda tokens: forward(params, config, tokens)
 
 
-def ours(params: dict, config: GPTConfig, tokens) -> dict:
-    return {"ours, recording everything": lambda: trace(params, config, tokens),
-            "ours, null recorder": lambda: forward(params, config, tokens)}
-
-
-def print_times(ms: dict) -> None:
-    print(f"  {'':<28} {'median':>8}    {'best':>8}    {'CPU':>8}")
-    for name, (median, best, cpu) in ms.items():
-        print(f"  {name:<28} {median:8.2f} ms {best:8.2f} ms {cpu:8.2f} ms")
-
-
-def print_ratio(label: str, ms: dict, numerator: str, denominator: str, target: float) -> None:
-    median, best, cpu = (ms[numerator][i] / ms[denominator][i] for i in range(3))
-    print(f"  {label:<28} {median:8.3f} ×  {best:8.3f} ×  {cpu:8.3f} ×   (target ≤ {target})")
-
-
-def torch_forward(params: dict, config: GPTConfig, threads: int):
-    """A callable running GPT2LMHeadModel (eager attention) on our very arrays, or the reason it cannot."""
-    try:
-        import torch
-        from transformers import GPT2Config, GPT2LMHeadModel
-    except ImportError as e:
-        return None, f"PyTorch reference skipped: {e.name} is not installed (pip install '.[reference]')"
+def torch_pass(shape: str, threads: int):
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
     torch.set_num_threads(threads)
-    hf_config = GPT2Config(
-        vocab_size=config.vocab_size, n_positions=config.n_ctx, n_embd=config.n_embd, n_head=config.n_head,
-        n_layer=config.n_layer, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=None,
-        eos_token_id=None, use_cache=False, attn_implementation="eager",
-    )
-    with torch.device("meta"):
-        model = GPT2LMHeadModel(hf_config)  # no memory, no random init: the weights come from ours
-    state = {f"transformer.{name}": torch.from_numpy(arr) for name, arr in params.items()}
-    state["lm_head.weight"] = state["transformer.wte.weight"]  # tied, as in GPT-2
-    model.load_state_dict(state, assign=True)
-    model.eval()
+    torch.manual_seed(0)
+    if shape != "gpt2-small":
+        raise SystemExit(f"no PyTorch reference for {shape} in this benchmark")
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=50257, n_positions=1024, n_embd=768, n_head=12, n_layer=12,
+                                       resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, use_cache=False,
+                                       attn_implementation="eager")).eval()
 
     def run(tokens):
         with torch.inference_mode():
             return model(torch.from_numpy(tokens)[None]).logits
 
-    return run, f"PyTorch {torch.__version__} + transformers eager attention, {torch.get_num_threads()} threads"
+    return run
 
 
-def bench_gpt2_small(repeats: int, threads: int) -> None:
-    config = GPT2_SMALL
-    params = random_params(config)
-    print(f"GPT-2-small shape, random weights: {config.n_params() / 1e6:.1f} M parameters, "
-          f"{sum(p.nbytes for p in params.values()) / 2**20:.0f} MiB float32")
-    report_memory(params, config)
-    rng = np.random.default_rng(1)
-    tokens = {T: rng.integers(0, config.vocab_size, size=T) for T in LENGTHS}
-
-    T = LENGTHS[-1]
-    ms = time_ms(ours(params, config, tokens[T]), repeats)
-    print(f"\nT = {T}, glibc's default malloc (freed activations go back to the OS)")
-    print_times(ms)
-    print_ratio("recording overhead", ms, "ours, recording everything", "ours, null recorder", TARGET_RECORDING_OVERHEAD)
-
-    print(f"\nkeep_freed_memory(): {'on' if keep_freed_memory() else 'not available (not glibc)'}")
-    run_torch, torch_note = torch_forward(params, config, threads)
-    print(torch_note)
-    for T in LENGTHS:
-        variants = ours(params, config, tokens[T])
-        if run_torch is not None:
-            variants["PyTorch eager"] = lambda: run_torch(tokens[T])
-            np.testing.assert_allclose(run_torch(tokens[T])[0].numpy(), forward(params, config, tokens[T])[0],
-                                       atol=1e-3, err_msg="PyTorch and our engine disagree: not the same model")
-        ms = time_ms(variants, repeats)
-        print(f"\nT = {T}")
-        print_times(ms)
-        print_ratio("recording overhead", ms, "ours, recording everything", "ours, null recorder",
-                    TARGET_RECORDING_OVERHEAD)
-        if run_torch is not None:
-            print_ratio("null recorder / PyTorch", ms, "ours, null recorder", "PyTorch eager", TARGET_VS_TORCH)
-            print_ratio("recording / PyTorch", ms, "ours, recording everything", "PyTorch eager", TARGET_VS_TORCH)
-
-
-def report_memory(params: dict, config: GPTConfig) -> None:
-    T = LENGTHS[-1]
-    tokens = np.arange(T) % config.vocab_size
-    tracemalloc.start()
-    result = trace(params, config, tokens)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    buffers = {id(x if x.base is None else x.base): x if x.base is None else x.base for x in result.records.values()}
-    kept = sum(b.nbytes for b in buffers.values())  # q, k, v are views of one qkv; resid_pre is the last resid_post
-    print(f"memory, T = {T}: the recorded tensors hold {kept / 2**20:.1f} MiB; peak allocated during the "
-          f"recorded pass {peak / 2**20:.1f} MiB (tracemalloc, weights excluded); process peak resident set "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MiB (ru_maxrss, weights included, "
-          "before torch is imported)")
-
-
-def bench_nano_sort(repeats: int) -> None:
-    if (WEIGHTS_DIR / "nano-sort.npz").exists():
-        bundle = nano_sort()
-        params, config, what = bundle.params, bundle.config, "the bundled trained weights"
+def worker(contender: str, shape: str, T: int, threads: int, repeats: int, warmup: int = 2) -> None:
+    import resource
+    import numpy as np
+    tokens = np.random.default_rng(1).integers(0, 49152, size=T)
+    if contender == "PyTorch eager":
+        run = torch_pass(shape, threads)
     else:
-        params, config, what = random_params(NANO_SORT_SHAPE), NANO_SORT_SHAPE, "random weights of its shape"
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(threads)
+        run = ours_pass(shape, record=contender.startswith("ours, recording"))
+    wall, cpu = [], []
+    for i in range(warmup + repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        run(tokens)
+        if i >= warmup:
+            wall.append((time.perf_counter() - start) * 1e3)
+            cpu.append((time.process_time() - start_cpu) * 1e3)
+    print(json.dumps({"wall": wall, "cpu": cpu, "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+# ---- the parent: schedules workers, one at a time -------------------------------------------------------
+
+def run_worker(python: str, contender: str, shape: str, T: int, threads: int, repeats: int) -> dict | str:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
+    cmd = [python, str(HERE), "--worker", contender, "--shape", shape, "--T", str(T), "--threads", str(threads),
+           "--repeats", str(repeats)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines() or ["failed"])[-1]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_shape(shape: str, args) -> None:
+    lengths, description = SHAPES[shape]
+    print(f"\n{description}; {args.threads} threads per contender, each alone in its process")
+    for T in lengths:
+        runs = {name: [] for name in CONTENDERS}
+        skipped = {}
+        for r in range(args.rounds):
+            order = CONTENDERS[r % 3:] + CONTENDERS[:r % 3]
+            for name in order:
+                if name in skipped:
+                    continue
+                python = args.torch_python if name == "PyTorch eager" else sys.executable
+                result = run_worker(python, name, shape, T, args.threads, args.repeats)
+                if isinstance(result, str):
+                    skipped[name] = result
+                else:
+                    runs[name].append(result)
+        print(f"\n  T = {T}        {'median wall':>12} {'best wall':>10} {'median CPU':>11} {'peak RSS':>9}")
+        medians = {}
+        for name in CONTENDERS:
+            if name in skipped:
+                print(f"  {name:<28} skipped: {skipped[name]}")
+                continue
+            wall = [ms for run in runs[name] for ms in run["wall"]]
+            cpu = [ms for run in runs[name] for ms in run["cpu"]]
+            medians[name] = statistics.median(wall)
+            rss = max(run["maxrss_mib"] for run in runs[name])
+            print(f"  {name:<28} {medians[name]:9.1f} ms {min(wall):7.1f} ms {statistics.median(cpu):8.1f} ms "
+                  f"{rss:6.0f} MiB")
+        record, null, torch = (medians.get(name) for name in CONTENDERS)
+        if record and null:
+            print(f"  recording overhead (recording / null)       {record / null:6.3f}×  (target ≤ {TARGET_RECORDING_OVERHEAD})")
+        if record and torch:
+            print(f"  ours recording / PyTorch eager              {record / torch:6.3f}×  (target ≤ {TARGET_VS_TORCH})")
+            print(f"  ours null recorder / PyTorch eager          {null / torch:6.3f}×")
+
+
+def bench_nano_sort(repeats: int = 2000) -> None:
+    """nano-sort's recorded pass on its bundled weights (tiny: one process, no reference needed)."""
+    import numpy as np
+    from llmviz.model.bundles import nano_sort
+    from llmviz.model.gpt import trace
+    bundle = nano_sort()
     tokens = np.array([2, 1, 0, 1, 1, 2])  # CBABBC
-    ms = time_ms({"recorded": lambda: trace(params, config, tokens),
-                  "null": lambda: forward(params, config, tokens)}, repeats, warmup=200)
-    print(f"\nnano-sort ({what}), T = {len(tokens)}")
-    print_times(ms)
-    print(f"  target: recording everything under {TARGET_NANO_MS} ms")
+    for _ in range(200):
+        trace(bundle.params, bundle.config, tokens)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        trace(bundle.params, bundle.config, tokens)
+        times.append((time.perf_counter() - start) * 1e3)
+    print(f"\nnano-sort (bundled weights), T = 6, recording everything: {statistics.median(times):.2f} ms median, "
+          f"{min(times):.2f} ms best")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=30, help="timed calls per variant (GPT-2-small)")
-    parser.add_argument("--threads", type=int, default=None, help="BLAS/torch threads (default: as configured)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of all contenders (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=8, help="timed calls per worker (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads (default: %(default)s)")
+    parser.add_argument("--torch-python", default=sys.executable,
+                        help="interpreter with torch + transformers for the reference (default: this one)")
+    parser.add_argument("--shape", choices=sorted(SHAPES), action="append", help="only these shapes (default: all)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--T", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
-    threads = args.threads or max((pool["num_threads"] for pool in blas), default=1)
-    with threadpool_limits(limits=threads, user_api="blas"):
-        for pool in blas:
-            print(f"NumPy BLAS: {pool['internal_api']} {pool['version']} ({pool['architecture']}), "
-                  f"{threads} threads")
-        bench_gpt2_small(args.repeats, threads)
-        bench_nano_sort(max(args.repeats * 100, 2000))
+    if args.worker:
+        worker(args.worker, args.shape[0], args.T, args.threads, args.repeats)
+        return
+    for shape in args.shape or SHAPES:
+        bench_shape(shape, args)
+    bench_nano_sort()
 
 
 if __name__ == "__main__":
