@@ -153,6 +153,62 @@ def run_train_text(args) -> int:
     return print_figures(figures)
 
 
+def prompt_file_tokens(bundle: ModelBundle, path: Path) -> list[list[int]]:
+    """Each non-blank line's tokens; the last token is the one the model should predict from the rest."""
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read --prompts {path}: {e}") from e
+    if not lines:
+        raise UsageError(f"--prompts {path} has no non-blank lines")
+    texts = []
+    for n, line in enumerate(lines, 1):
+        try:
+            tokens = bundle.tokenizer.encode(line)
+        except PromptError as e:
+            raise UsageError(f"{path}:{n}: {e}") from e
+        if not 2 <= len(tokens) <= bundle.config.n_ctx + 1:
+            raise UsageError(f"{path}:{n} is {len(tokens)} tokens; a line needs 2 to {bundle.config.n_ctx + 1} "
+                             f"(a prompt and the token it should be followed by)")
+        texts.append(tokens)
+    return texts
+
+
+def run_analyze_heads(args) -> int:
+    from llmviz.model.gpt import forward
+    from llmviz.model.head_sweep import sort_accuracy, sweep_heads, target_probability
+    from llmviz.model.sort_task import all_questions
+
+    bundle = load_bundle(args.model, args.weights, args.models_dir)
+    if args.prompts is not None:
+        texts = prompt_file_tokens(bundle, args.prompts)
+        measure, cases, what = target_probability(texts), len(texts), f"mean probability of the correct last token over {len(texts)} lines of {args.prompts}"
+    elif bundle.id == "nano-sort":
+        questions = all_questions()
+        measure, cases, what = sort_accuracy(questions), len(questions), f"exact-sort accuracy over all {len(questions)} questions"
+    else:
+        raise UsageError(f"{bundle.id} needs --prompts FILE: one text per line, its last token the one to predict")
+    config = bundle.config
+    result = sweep_heads(lambda tokens, rec: forward(bundle.params, config, tokens, rec), config.n_layer, config.n_head,
+                         measure, cases, args.mode, progress=not args.no_progress)
+    print(head_table(bundle.id, what, args.mode, result))
+    return 0
+
+
+def head_table(model_id: str, what: str, mode: str, result) -> str:
+    """The sweep as a layer × head grid of the measure (as %), then the heads whose loss costs most."""
+    ablated = "set to zero" if mode == "zero" else "replaced by its mean over positions"
+    n_layer, n_head = result.by_head.shape
+    rows = [f"{model_id}: {what}; each head's output z {ablated}, one head at a time "
+            f"({result.cases * (1 + n_layer * n_head)} passes in {result.seconds:.1f} s)",
+            f"nothing ablated: {100 * result.clean:.1f}%", "",
+            "         " + "".join(f"{f'head {h}':>9}" for h in range(n_head))]
+    rows += [f"layer {i:<3}" + "".join(f"{100 * v:>8.1f}%" for v in result.by_head[i]) for i in range(n_layer)]
+    ranked = [f"layer {i} head {h} (-{100 * drop:.1f} points)" for i, h, drop in result.ranked()[:3] if drop > 0]
+    rows += ["", "most needed: " + ("; ".join(ranked) if ranked else "no single head: ablating any one costs nothing")]
+    return "\n".join(rows)
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -199,6 +255,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     train.add_argument("--steps", type=positive_int, help="text model only: optimizer steps (default: the committed run's)")
     train.set_defaults(run=lambda args: run_train(args) if args.model == "nano-sort" else run_train_text(args))
+
+    analyze = commands.add_parser("analyze", help="measure what the model needs: ablate each head in turn",
+                                  description="measure what the model needs: ablate each head in turn")
+    analyze.add_argument("what", choices=["heads"])
+    analyze.add_argument("--model", default=Settings().default_model, help="model id (default: %(default)s)")
+    analyze.add_argument("--prompts", type=Path, help="one text per line; measures the probability of each line's last "
+                                                      "token (needed for models other than nano-sort)")
+    analyze.add_argument("--mode", choices=["zero", "mean"], default="zero",
+                         help="zero the head's output, or replace it by its mean over positions (default: %(default)s)")
+    analyze.add_argument("--weights", type=Path, help="an .npz of weights (its .json config beside it) to use instead")
+    analyze.add_argument("--models-dir", type=Path, help="a folder of GPT-2 checkpoint folders to offer too")
+    analyze.add_argument("--no-progress", action="store_true", help="no progress bar")
+    analyze.set_defaults(run=run_analyze_heads)
     return parser
 
 
