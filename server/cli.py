@@ -3,6 +3,7 @@
 Bad input ends with one line on stderr and exit status 2, never a traceback.
 """
 import argparse
+import importlib.util
 import socket
 import sys
 from dataclasses import replace
@@ -109,13 +110,21 @@ def run_serve(args) -> int:
     from llmviz.server.main import create_app
 
     check_port_free(args.host, args.port)
+    if args.workers > 1 and importlib.util.find_spec("gunicorn") is None:
+        raise UsageError("--workers needs gunicorn, which runs on Linux and macOS only; "
+                         "run with one worker, or several `llmviz serve` behind nginx (docs/deploy.md)")
     # Requests already run in parallel, one pass per thread; BLAS threads on top would fight them for the cores.
     threadpool_limits(limits=args.blas_threads, user_api="blas")
     keep_freed_memory()  # recorded passes reuse the last pass's memory instead of faulting it in again
     app = create_app(Settings(models_dir=args.models_dir, max_concurrent_passes=args.max_concurrent_passes))
     models = ", ".join(app.state.registry) or "none (see the warnings above)"
-    print(f"llmviz: open http://{args.host}:{args.port}/ (models: {models}; Ctrl+C stops)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    workers = f"; {args.workers} workers" if args.workers > 1 else ""
+    print(f"llmviz: open http://{args.host}:{args.port}/ (models: {models}{workers}; Ctrl+C stops)", flush=True)
+    if args.workers > 1:
+        from llmviz.server.workers import serve_with_workers
+        serve_with_workers(app, args.host, args.port, args.workers)
+    else:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -247,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="passes computed at once; more get 503 (default: %(default)s)")
     serve.add_argument("--blas-threads", type=positive_int, default=1,
                        help="BLAS threads for each pass's matrix products (default: %(default)s)")
+    serve.add_argument("--workers", type=positive_int, default=1,
+                       help="processes serving requests; they share the loaded weights, and "
+                            "--max-concurrent-passes counts passes across all of them (default: %(default)s)")
     serve.set_defaults(run=run_serve)
 
     train = commands.add_parser("train", help="retrain a bundled model from scratch",
