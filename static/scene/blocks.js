@@ -1,24 +1,59 @@
-// One mesh per tensor block: a thin box whose front face draws the cells from a byte texture through a
-// colour lookup table (colormap.js), with grid lines, fold separators, masked hatching and highlighted
-// cells, all in one shader, so a block is one draw call however many cells it has.
+// Every tensor block of the scene drawn together: all blocks are instances of one unit box, and their
+// cells are bytes in a few shared texture pages (atlas.js), so a frame costs one draw call per page
+// however many blocks the model has. Each instance carries its own place, size, page rectangle, fold
+// segments and state (filled, reveal, dim, focus) as instance attributes; the vertex shader drops blocks
+// smaller than a few pixels on screen (level of detail without any per-frame work on the CPU), and the
+// fragment shader draws cells, grid lines, fold seams, masked hatching and outlined cells as before.
+// Cells stay bytes through a colour lookup table (colormap.js): float textures misbehave in software GL.
 import * as THREE from "three";
+import { Atlas, pageSide } from "./atlas.js";
 import { BACKGROUND, FRAME_COLORS, MASKED_BYTE, VOID_BYTE, buildLut, encodeValue, scaleOf } from "./colormap.js";
 import { MAX_TEXTURE, MAX_TEXTURE_CELLS, cellToFlat, cellToTexel } from "./layout.js";
 
 export const EAGER_UPLOAD_CELLS = 200_000;  // smaller blocks upload at once; larger ones when first seen
+export const MIN_DRAW_PX = 4;  // blocks smaller than this on screen are not drawn (vertex shader)
 
 // Highlight texture codes: what the shader does with a cell besides its value.
 export const HL_NONE = 0;
 export const HL_PENDING = 128;  // not computed yet in an animation: drawn as an empty cell
 export const HL_MARK = 255;  // outlined
 
+const KINDS = ["activation", "weight", "aggregate"];
+
 const vertexShader = /* glsl */ `
+  attribute vec3 aCenter;
+  attribute vec3 aSize;
+  attribute vec4 aRect;    // the block's rectangle in its page, in texels: x, y, width, height (after pooling)
+  attribute vec4 aGrid;    // grid size in cells (after folding, before pooling), fold segment size (0 = none)
+  attribute vec4 aState;   // filled, reveal (rows 0..1 drawn), dim (0..1), focus (0/1)
+  attribute vec4 aMisc;    // has highlights, kind (0 activation, 1 weight, 2 aggregate), page
+  uniform float uPage;
+  uniform float uPxPerUnit;  // screen pixels per world unit at distance 1
+  uniform float uMinPx;
+  uniform vec3 uFrames[3];
   varying vec3 vLocal;
   varying vec3 vNormal;
+  flat varying vec4 vRect;
+  flat varying vec4 vGrid;
+  flat varying vec4 vState;
+  flat varying vec2 vMisc;
+  flat varying vec3 vFrame;
   void main() {
+    vec4 centre = modelViewMatrix * vec4(aCenter, 1.0);
+    float extent = max(aSize.x, aSize.y);
+    float px = extent * uPxPerUnit / max(1e-6, length(centre.xyz) - 0.5 * extent);
+    if (abs(aMisc.z - uPage) > 0.5 || px < uMinPx) {
+      gl_Position = vec4(0.0, 0.0, 2.0, 1.0);  // outside the clip volume: the whole box is dropped
+      return;
+    }
     vLocal = position;
     vNormal = normal;
-    gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0);
+    vRect = aRect;
+    vGrid = aGrid;
+    vState = aState;
+    vMisc = aMisc.xy;
+    vFrame = aMisc.y < 0.5 ? uFrames[0] : aMisc.y < 1.5 ? uFrames[1] : uFrames[2];
+    gl_Position = projectionMatrix * (centre + modelViewMatrix * vec4(position * aSize, 0.0));
   }
 `;
 
@@ -26,32 +61,30 @@ const fragmentShader = /* glsl */ `
   uniform sampler2D uData;
   uniform sampler2D uLut;
   uniform sampler2D uHl;
-  uniform vec2 uCells;     // grid size in cells (after folding, before pooling)
-  uniform vec2 uTex;       // texture size in texels (after pooling)
-  uniform vec2 uSize;      // block size in world units
-  uniform vec2 uSegment;   // fold segment size in cells, 0 when not folded
-  uniform float uFilled;   // 1 once values are on the GPU
-  uniform float uReveal;   // rows (0..1 of the height) already drawn with values
-  uniform float uDim;      // 0 = normal, 1 = fully faded into the background
-  uniform float uFocus;    // 1 = this block is what the narration talks about
-  uniform float uHasHl;
-  uniform vec3 uFrame;
+  uniform float uPageSize;
   uniform vec3 uBg;
   varying vec3 vLocal;
   varying vec3 vNormal;
+  flat varying vec4 vRect;
+  flat varying vec4 vGrid;
+  flat varying vec4 vState;
+  flat varying vec2 vMisc;
+  flat varying vec3 vFrame;
 
-  vec3 faded(vec3 c) { return mix(c, uBg, uDim * 0.82); }
+  vec3 faded(vec3 c) { return mix(c, uBg, vState.z * 0.82); }
 
   void main() {
+    float focus = vState.w;
     if (abs(vNormal.z) < 0.5) {
-      gl_FragColor = vec4(faded(mix(uFrame * 0.45, uFrame, uFocus)), 1.0);
+      gl_FragColor = vec4(faded(mix(vFrame * 0.45, vFrame, focus)), 1.0);
       return;
     }
     // Software renderers (SwiftShader, llvmpipe) pay for every instruction of every pixel, so the lines
     // below use linear ramps instead of smoothstep and skip the work of features a block does not have.
-    vec2 uv = vec2(vLocal.x / uSize.x + 0.5, 0.5 - vLocal.y / uSize.y);
-    vec2 g = uv * uCells;
-    vec2 cell = min(floor(g), uCells - 1.0);
+    vec2 cells = vGrid.xy;
+    vec2 uv = vec2(vLocal.x + 0.5, 0.5 - vLocal.y);
+    vec2 g = uv * cells;
+    vec2 cell = min(floor(g), cells - 1.0);
     vec2 fw = max(fwidth(g), vec2(1e-5));
     vec2 f = g - cell;
     float edgePx = min(min(f.x, 1.0 - f.x) / fw.x, min(f.y, 1.0 - f.y) / fw.y);  // to this cell's edge, in px
@@ -59,10 +92,10 @@ const fragmentShader = /* glsl */ `
     float gridAlpha = clamp((cellPx - 3.0) / 6.0, 0.0, 1.0);                   // no grid once cells are tiny
     float onGrid = clamp(1.3 - edgePx, 0.0, 1.0) * gridAlpha;
 
-    vec2 texel = (floor(cell * uTex / uCells) + 0.5) / uTex;
+    vec2 texel = (vRect.xy + floor(cell * vRect.zw / cells) + 0.5) / uPageSize;
     float hl = 0.0;
-    if (uHasHl > 0.5) hl = texture2D(uHl, texel).r;
-    bool shown = uFilled > 0.5 && cell.y < uReveal * uCells.y + 0.5 * step(1.0, uReveal) && (hl < 0.25 || hl > 0.75);
+    if (vMisc.x > 0.5) hl = texture2D(uHl, texel).r;
+    bool shown = vState.x > 0.5 && cell.y < vState.y * cells.y + 0.5 * step(1.0, vState.y) && (hl < 0.25 || hl > 0.75);
     vec3 color;
     if (shown) {
       float b = floor(texture2D(uData, texel).r * 255.0 + 0.5);
@@ -71,20 +104,20 @@ const fragmentShader = /* glsl */ `
         float stripe = step(0.5, fract((g.x + g.y) * 3.0));
         color = mix(vec3(0.09, 0.1, 0.13), vec3(0.2, 0.22, 0.27), stripe);
       } else {
-        color = texture2D(uLut, vec2((b + 0.5) / 256.0, 0.5)).rgb;
+        color = texture2D(uLut, vec2((b + 0.5) / 256.0, (vMisc.y + 0.5) / 3.0)).rgb;
       }
       color = mix(color, uBg * 0.7, onGrid * 0.75);
     } else {
-      color = mix(mix(uBg, uFrame, 0.07), uFrame * 0.45, onGrid * 0.7);
+      color = mix(mix(uBg, vFrame, 0.07), vFrame * 0.45, onGrid * 0.7);
     }
-    if (uSegment.x > 0.0) {                           // a darker seam between fold segments
-      vec2 s = g / uSegment;
-      vec2 seamPx = min(fract(s), 1.0 - fract(s)) * uSegment / fw;
+    if (vGrid.z > 0.0) {                               // a darker seam between fold segments
+      vec2 s = g / vGrid.zw;
+      vec2 seamPx = min(fract(s), 1.0 - fract(s)) * vGrid.zw / fw;
       color = mix(color, uBg, clamp((2.0 - min(seamPx.x, seamPx.y)) / 1.5, 0.0, 1.0));
     }
-    vec2 borderPx = min(uv, 1.0 - uv) * uCells / fw;  // the block's own outline
-    float border = clamp((1.6 + uFocus - min(borderPx.x, borderPx.y)) / (1.0 + uFocus), 0.0, 1.0);
-    color = mix(color, mix(uFrame * 0.7, uFrame * 1.15, uFocus), border);
+    vec2 borderPx = min(uv, 1.0 - uv) * cells / fw;  // the block's own outline
+    float border = clamp((1.6 + focus - min(borderPx.x, borderPx.y)) / (1.0 + focus), 0.0, 1.0);
+    color = mix(color, mix(vFrame * 0.7, vFrame * 1.15, focus), border);
     if (hl > 0.75) {                                  // outlined cell: a ring that contrasts with its own colour
       float ring = clamp((3.0 - edgePx) / 1.5, 0.0, 1.0);
       float light = dot(color, vec3(0.3, 0.59, 0.11));
@@ -95,16 +128,18 @@ const fragmentShader = /* glsl */ `
   }
 `;
 
-const luts = {};
-function lutTexture(kind) {
-  if (!luts[kind]) {
-    const texture = new THREE.DataTexture(buildLut(kind), 256, 1, THREE.RGBAFormat, THREE.UnsignedByteType);
-    texture.magFilter = THREE.NearestFilter;
-    texture.minFilter = THREE.NearestFilter;
-    texture.needsUpdate = true;
-    luts[kind] = texture;
+let lutTexture = null;
+/** One 256×3 RGBA table: row k is the colour of each byte for block kind KINDS[k]. */
+function sharedLut() {
+  if (!lutTexture) {
+    const rows = new Uint8Array(256 * 4 * KINDS.length);
+    KINDS.forEach((kind, k) => rows.set(buildLut(kind), k * 256 * 4));
+    lutTexture = new THREE.DataTexture(rows, 256, KINDS.length, THREE.RGBAFormat, THREE.UnsignedByteType);
+    lutTexture.magFilter = THREE.NearestFilter;
+    lutTexture.minFilter = THREE.NearestFilter;
+    lutTexture.needsUpdate = true;
   }
-  return luts[kind];
+  return lutTexture;
 }
 
 const EMPTY_TEXTURE = (() => {
@@ -113,9 +148,11 @@ const EMPTY_TEXTURE = (() => {
   return texture;
 })();
 
-function byteTexture(bytes, width, height) {
-  const texture = new THREE.DataTexture(bytes, width, height, THREE.RedFormat, THREE.UnsignedByteType);
-  texture.unpackAlignment = 1;  // rows of odd width are tightly packed
+/** An empty side×side byte page: allocated on the GPU (zeros), never held in JS memory. */
+function pageTexture(side) {
+  const texture = new THREE.DataTexture(null, side, side, THREE.RedFormat, THREE.UnsignedByteType);
+  texture.source.dataReady = false;  // allocate only: blocks are copied into their rectangles later
+  texture.unpackAlignment = 1;  // rectangles of odd width are tightly packed
   texture.magFilter = THREE.NearestFilter;
   texture.minFilter = THREE.NearestFilter;
   texture.generateMipmaps = false;
@@ -162,50 +199,182 @@ export function encodeBlock(spec, tensor, pool) {
   return { bytes, width, height, scale };
 }
 
-/** One tensor block in the scene: its mesh, its data, its texture (made on demand). */
+const STATE = { uFilled: 0, uReveal: 1, uDim: 2, uFocus: 3 };
+
+/**
+ * All blocks of one scene: the instanced geometry they share, the texture pages holding their cells,
+ * and one mesh per page (so one draw call per page).
+ */
+export class BlockBatch {
+  constructor(renderer, specs) {
+    this.renderer = renderer;
+    this.group = new THREE.Group();
+    const n = specs.length;
+    const unit = new THREE.BoxGeometry(1, 1, 1);
+    this.geometry = new THREE.InstancedBufferGeometry();
+    this.geometry.setIndex(unit.index);
+    this.geometry.setAttribute("position", unit.getAttribute("position"));
+    this.geometry.setAttribute("normal", unit.getAttribute("normal"));
+    this.geometry.instanceCount = n;
+    const attribute = (name, size, dynamic) => {
+      const attr = new THREE.InstancedBufferAttribute(new Float32Array(n * size), size);
+      if (dynamic) attr.setUsage(THREE.DynamicDrawUsage);
+      this.geometry.setAttribute(name, attr);
+      return attr;
+    };
+    this.centers = attribute("aCenter", 3, false);
+    this.sizes = attribute("aSize", 3, false);
+    this.rects = attribute("aRect", 4, true);
+    this.grids = attribute("aGrid", 4, false);
+    this.states = attribute("aState", 4, true);
+    this.miscs = attribute("aMisc", 4, true);
+    this.blocks = specs.map((spec, i) => new TensorBlock(spec, this, i));
+    let texels = 0;
+    let widest = 1;
+    for (const block of this.blocks) {
+      const [w, h] = block.texSize;
+      texels += block.spec.kind === "weight" ? 0 : (w + 1) * (h + 1);  // weights may never be fetched
+      widest = Math.max(widest, w, h);
+    }
+    this.atlas = new Atlas(pageSide(texels, widest));
+    this.pages = [];
+    this.uniforms = { uPxPerUnit: { value: 1 }, uMinPx: { value: MIN_DRAW_PX } };  // shared by every page
+    this.page(0);  // blocks without values yet draw from the first page
+  }
+
+  /** Page p's textures and mesh, made on first use. */
+  page(p) {
+    while (this.pages.length <= p) {
+      const index = this.pages.length;
+      const data = pageTexture(this.atlas.side);
+      const uniforms = {
+        uData: { value: data }, uHl: { value: EMPTY_TEXTURE }, uLut: { value: sharedLut() },
+        uPage: { value: index }, uPageSize: { value: this.atlas.side },
+        uFrames: { value: KINDS.map((k) => new THREE.Color(FRAME_COLORS[k])) },
+        uBg: { value: new THREE.Color(BACKGROUND) },
+        uPxPerUnit: this.uniforms.uPxPerUnit, uMinPx: this.uniforms.uMinPx,
+      };
+      const material = new THREE.ShaderMaterial({ uniforms, vertexShader, fragmentShader });
+      material.toneMapped = false;
+      const mesh = new THREE.Mesh(this.geometry, material);
+      mesh.frustumCulled = false;  // the instances are spread over the whole scene; the shader culls
+      mesh.matrixAutoUpdate = false;
+      this.group.add(mesh);
+      this.renderer.initTexture(data);
+      this.pages.push({ data, hl: null, mesh, uniforms });
+    }
+    return this.pages[p];
+  }
+
+  /** Copies rows y0..y1 of a block's bytes into its rectangle of the data (or highlight) page. */
+  write(region, bytes, { highlight = false, y0 = 0, y1 = region.h } = {}) {
+    const page = this.page(region.page);
+    if (highlight && !page.hl) {
+      page.hl = pageTexture(this.atlas.side);
+      page.uniforms.uHl.value = page.hl;
+      this.renderer.initTexture(page.hl);
+    }
+    const source = new THREE.DataTexture(bytes, region.w, region.h, THREE.RedFormat, THREE.UnsignedByteType);
+    const rows = new THREE.Box2(new THREE.Vector2(0, y0), new THREE.Vector2(region.w, y1));
+    this.renderer.copyTextureToTexture(source, highlight ? page.hl : page.data, rows,
+      new THREE.Vector2(region.x, region.y + y0));
+  }
+
+  /** Bytes of texture memory the pages hold on the GPU. */
+  get textureBytes() {
+    return this.pages.reduce((sum, p) => sum + (p.hl ? 2 : 1) * this.atlas.side ** 2, 0);
+  }
+
+  /** Blocks under a ray, nearest first: [{block, point}] (the boxes, as three's raycaster would hit them). */
+  intersect(ray, accept) {
+    const hits = [];
+    const point = new THREE.Vector3();
+    for (const block of this.blocks) {
+      if (!accept(block) || !ray.intersectBox(block.box, point)) continue;
+      hits.push({ block, point: point.clone(), distance: point.distanceTo(ray.origin) });
+    }
+    return hits.sort((a, b) => a.distance - b.distance);
+  }
+
+  /** Screen scale for the shader's level of detail: pixels per world unit at distance 1. */
+  setPixelsPerUnit(px) {
+    this.uniforms.uPxPerUnit.value = px;
+  }
+
+  dispose() {
+    for (const page of this.pages) {
+      page.data.dispose();
+      page.hl?.dispose();
+      page.mesh.material.dispose();
+    }
+    this.geometry.dispose();
+    this.group.removeFromParent();
+  }
+}
+
+/** One tensor block: an instance of the batch, its values, and its rectangle in a texture page. */
 export class TensorBlock {
-  constructor(spec) {
+  constructor(spec, batch, index) {
     this.spec = spec;
+    this.batch = batch;
+    this.index = index;
     this.tensor = null;
     this.dirty = false;
+    this.visible = true;
+    this.region = null;  // {page, x, y, w, h}, given when the block first needs texture space
     this.pool = poolFactor(spec.texWidth, spec.texHeight);
+    this.texSize = [Math.ceil(spec.texWidth / this.pool), Math.ceil(spec.texHeight / this.pool)];
     this.textureBytes = 0;
+    this.highlight = null;  // Uint8Array over the block's texels, made when first needed
+    const { position: p, size: s } = spec;
+    batch.centers.setXYZ(index, p.x, p.y, p.z);
+    batch.sizes.setXYZ(index, s.w, s.h, s.d);
     const segment = spec.fold
       ? (spec.fold.axis === "rows" ? [spec.shape2d[1], spec.fold.run] : [spec.fold.run, spec.shape2d[0]])
       : [0, 0];
-    this.uniforms = {
-      uData: { value: EMPTY_TEXTURE },
-      uLut: { value: lutTexture(spec.kind) },
-      uHl: { value: EMPTY_TEXTURE },
-      uCells: { value: new THREE.Vector2(spec.texWidth, spec.texHeight) },
-      uTex: { value: new THREE.Vector2(1, 1) },
-      uSize: { value: new THREE.Vector2(spec.size.w, spec.size.h) },
-      uSegment: { value: new THREE.Vector2(...segment) },
-      uFilled: { value: 0 },
-      uReveal: { value: 1 },
-      uDim: { value: 0 },
-      uFocus: { value: 0 },
-      uHasHl: { value: 0 },
-      uFrame: { value: new THREE.Color(FRAME_COLORS[spec.kind]) },
-      uBg: { value: new THREE.Color(BACKGROUND) },
-    };
-    const material = new THREE.ShaderMaterial({ uniforms: this.uniforms, vertexShader, fragmentShader });
-    material.toneMapped = false;
-    this.mesh = new THREE.Mesh(new THREE.BoxGeometry(spec.size.w, spec.size.h, spec.size.d), material);
-    this.mesh.position.set(spec.position.x, spec.position.y, spec.position.z);
-    this.mesh.userData.block = this;
-    this.mesh.matrixAutoUpdate = false;
-    this.mesh.updateMatrix();
-    const half = new THREE.Vector3(spec.size.w / 2, spec.size.h / 2, spec.size.d / 2);
-    this.box = new THREE.Box3(this.mesh.position.clone().sub(half), this.mesh.position.clone().add(half));
-    this.highlight = null;  // Uint8Array over texels, made when first needed
+    batch.grids.setXYZW(index, spec.texWidth, spec.texHeight, ...segment);
+    batch.states.setXYZW(index, 0, 1, 0, 0);
+    batch.miscs.setXYZW(index, 0, Math.max(0, KINDS.indexOf(spec.kind)), 0, 0);
+    // The shader's per-block state, read and written like uniforms (block.uniforms.uDim.value = 0.5).
+    this.uniforms = {};
+    for (const [name, k] of Object.entries(STATE)) {
+      const array = batch.states.array;
+      const at = index * 4 + k;
+      this.uniforms[name] = {
+        get value() { return array[at]; },
+        set value(v) {
+          if (array[at] === v) return;
+          array[at] = v;
+          batch.states.needsUpdate = true;
+        },
+      };
+    }
+    const position = new THREE.Vector3(p.x, p.y, p.z);
+    const half = new THREE.Vector3(s.w / 2, s.h / 2, s.d / 2);
+    this.position = position;
+    this.box = new THREE.Box3(position.clone().sub(half), position.clone().add(half));
   }
 
   get cellCount() {
     return this.spec.shape2d[0] * this.spec.shape2d[1];
   }
 
-  /** Keep the values; the texture is made now for small blocks, on first sight for large ones. */
+  /** A rectangle in a texture page, given once; false when every page is full (the block stays grey). */
+  ensureRegion() {
+    if (this.region) return true;
+    const [w, h] = this.texSize;
+    this.region = this.batch.atlas.place(w, h);
+    if (!this.region) return false;
+    const { page, x, y } = this.region;
+    this.batch.page(page);
+    this.batch.rects.setXYZW(this.index, x, y, w, h);
+    this.batch.rects.needsUpdate = true;
+    this.batch.miscs.setZ(this.index, page);
+    this.batch.miscs.needsUpdate = true;
+    return true;
+  }
+
+  /** Keep the values; the texture is written now for small blocks, on first sight for large ones. */
   setTensor(tensor) {
     this.tensor = tensor;
     this.dirty = true;
@@ -214,53 +383,66 @@ export class TensorBlock {
 
   upload() {
     if (!this.tensor) return 0;
-    const { bytes, width, height, scale } = encodeBlock(this.spec, this.tensor, this.pool);
+    this.dirty = false;
+    if (!this.ensureRegion()) return this.cellCount;
+    const { bytes, scale } = encodeBlock(this.spec, this.tensor, this.pool);
     this.scale = scale;
-    if (this.uniforms.uData.value !== EMPTY_TEXTURE) this.uniforms.uData.value.dispose();
-    this.uniforms.uData.value = byteTexture(bytes, width, height);
-    this.uniforms.uTex.value.set(width, height);
+    this.batch.write(this.region, bytes);
     this.uniforms.uFilled.value = 1;
     this.textureBytes = bytes.length;
-    this.dirty = false;
-    if (this.highlight && this.highlight.length !== bytes.length) this.clearHighlight();
     return this.cellCount;
   }
 
   texelsOf(cells) {
-    const width = Math.ceil(this.spec.texWidth / this.pool);
+    const width = this.texSize[0];
     return cells.map(([r, c]) => {
       const [x, y] = cellToTexel(this.spec, r, c);
       return Math.floor(y / this.pool) * width + Math.floor(x / this.pool);
     });
   }
 
+  setHasHighlight(on) {
+    this.batch.miscs.setX(this.index, on ? 1 : 0);
+    this.batch.miscs.needsUpdate = true;
+  }
+
+  /** Sends the highlight rows that hold the given texels (all rows when none are given). */
+  sendHighlight(texels = null) {
+    if (!this.ensureRegion()) return;
+    let [y0, y1] = [0, this.texSize[1]];
+    if (texels?.length) {
+      let [lo, hi] = [Infinity, -Infinity];
+      for (const i of texels) [lo, hi] = [Math.min(lo, i), Math.max(hi, i)];
+      [y0, y1] = [Math.floor(lo / this.texSize[0]), Math.floor(hi / this.texSize[0]) + 1];
+    }
+    this.batch.write(this.region, this.highlight, { highlight: true, y0, y1 });
+    this.setHasHighlight(true);
+  }
+
   /** Mark cells: code HL_MARK outlines them, HL_PENDING hides their values; other cells become `rest`. */
   setHighlight(cells, code = HL_MARK, rest = HL_NONE) {
-    const width = Math.ceil(this.spec.texWidth / this.pool);
-    const height = Math.ceil(this.spec.texHeight / this.pool);
-    if (!this.highlight || this.highlight.length !== width * height) {
-      this.highlight = new Uint8Array(width * height);
-      this.uniforms.uHl.value = byteTexture(this.highlight, width, height);
-    }
+    const [width, height] = this.texSize;
+    if (!this.highlight) this.highlight = new Uint8Array(width * height);
     this.highlight.fill(rest);
     for (const i of this.texelsOf(cells)) this.highlight[i] = code;
-    this.uniforms.uHl.value.needsUpdate = true;
-    this.uniforms.uHasHl.value = 1;
+    this.sendHighlight();
   }
 
   /** Change some cells' codes without touching the others (animations step cell by cell). */
   markCells(cells, code) {
-    if (!this.highlight) this.setHighlight([], HL_NONE);
-    for (const i of this.texelsOf(cells)) this.highlight[i] = code;
-    this.uniforms.uHl.value.needsUpdate = true;
-    this.uniforms.uHasHl.value = 1;
+    if (!this.highlight) {
+      this.highlight = new Uint8Array(this.texSize[0] * this.texSize[1]);
+      this.sendHighlight();
+    }
+    const texels = this.texelsOf(cells);
+    for (const i of texels) this.highlight[i] = code;
+    this.sendHighlight(texels);
   }
 
   clearHighlight() {
-    if (this.uniforms.uHl.value !== EMPTY_TEXTURE) this.uniforms.uHl.value.dispose();
-    this.highlight = null;
-    this.uniforms.uHl.value = EMPTY_TEXTURE;
-    this.uniforms.uHasHl.value = 0;
+    if (!this.highlight) return;
+    this.highlight = null;  // the page keeps stale codes, but the shader reads them only with the flag on
+    this.setHasHighlight(false);
   }
 
   /** Back to an empty activation block, ready for the next pass; weight blocks keep their values. */
@@ -270,18 +452,9 @@ export class TensorBlock {
     [u.uDim.value, u.uFocus.value, u.uReveal.value] = [0, 0, 1];
     this.clearHighlight();
     if (this.spec.kind === "weight") return;
-    if (u.uData.value !== EMPTY_TEXTURE) u.uData.value.dispose();
-    u.uData.value = EMPTY_TEXTURE;
-    u.uFilled.value = 0;
+    u.uFilled.value = 0;  // the rectangle stays the block's: the next pass has the same shape
     this.tensor = null;
     this.dirty = false;
     this.textureBytes = 0;
-  }
-
-  dispose() {
-    if (this.uniforms.uData.value !== EMPTY_TEXTURE) this.uniforms.uData.value.dispose();
-    this.clearHighlight();
-    this.mesh.geometry.dispose();
-    this.mesh.material.dispose();
   }
 }

@@ -3,7 +3,7 @@
 // app's DOM panels: it reports hovers and clicks through callbacks.
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
-import { TensorBlock, HL_MARK } from "./blocks.js";
+import { BlockBatch, HL_MARK, MIN_DRAW_PX } from "./blocks.js";
 import { BACKGROUND, FRAME_COLORS } from "./colormap.js";
 import { explainCell } from "./hover.js";
 import { derivedTensors } from "./softmaxstats.js";
@@ -25,7 +25,6 @@ const FLY_MS = 900;
 const FILL_MS = 450;
 const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
 const MIN_UPLOAD_PX = 24;  // a lazily uploaded block gets its texture once it is this tall on screen
-const MIN_DRAW_PX = 4;  // blocks smaller than this on screen are skipped: big models stay interactive
 const CLICK_SLOP_PX = 5;
 const MAX_VALUE_BLOCK_CELLS = 20_000;  // bigger blocks never get numbers written in: too many cells to visit
 
@@ -103,8 +102,8 @@ export class Viewer {
   warmUpShader() {
     const spec = { kind: "activation", shape2d: [1, 1], texWidth: 1, texHeight: 1, fold: null,
       position: { x: 0, y: 0, z: 0 }, size: { w: 1, h: 1, d: 1 } };
-    this.warmBlock = new TensorBlock(spec);
-    const scene = new THREE.Scene().add(this.warmBlock.mesh);
+    this.warmBatch = new BlockBatch(this.renderer, [spec]);
+    const scene = new THREE.Scene().add(this.warmBatch.group);
     this.renderer.compile(scene, this.camera);
   }
 
@@ -118,10 +117,8 @@ export class Viewer {
     // The next pass of the same model over as many tokens has the same blocks: they are emptied and kept,
     // weights and all, so the first tensor can fill in at once instead of after a rebuild.
     const reuse = sameModel && sameShapes(this.header, header);
-    for (const block of this.blocks.values()) {
-      if (reuse) block.clearValues();
-      else block.dispose();
-    }
+    if (reuse) for (const block of this.blocks.values()) block.clearValues();
+    else this.batch?.dispose();
     if (reuse) this.labels.clear((label) => label.style === "token");  // only the prompt's pieces change
     else this.labels.clear();
     this.tensors.clear();
@@ -135,12 +132,11 @@ export class Viewer {
       for (const spec of this.layout.blocks) this.blocks.get(spec.id).spec = spec;  // same shape and place
     } else {
       this.blocks.clear();
-      this.blockGroup.clear();
-      for (const spec of this.layout.blocks) {
-        const block = new TensorBlock(spec);
-        this.blocks.set(spec.id, block);
-        this.blockGroup.add(block.mesh);
-        this.addBlockLabels(spec);
+      this.batch = new BlockBatch(this.renderer, this.layout.blocks);
+      this.blockGroup.add(this.batch.group);
+      for (const block of this.batch.blocks) {
+        this.blocks.set(block.spec.id, block);
+        this.addBlockLabels(block.spec);
       }
       for (const [name, tensor] of this.weights) this.fillWeight(name, tensor, { animate: false });
       this.addStageTitles();
@@ -454,10 +450,11 @@ export class Viewer {
     const rect = this.renderer.domElement.getBoundingClientRect();
     const ndc = new THREE.Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1);
     this.raycaster.setFromCamera(ndc, this.camera);
-    for (const hit of this.raycaster.intersectObjects(this.blockGroup.children.filter((m) => m.visible), false)) {
-      const block = hit.object.userData.block;
-      if (block.uniforms.uDim.value > 0.5) continue;  // faded blocks are background, not targets
-      const local = hit.object.worldToLocal(hit.point.clone());
+    // Faded blocks are background, not targets.
+    const accept = (block) => block.visible && block.uniforms.uDim.value <= 0.5;
+    for (const hit of this.batch?.intersect(this.raycaster.ray, accept) ?? []) {
+      const block = hit.block;
+      const local = hit.point.clone().sub(block.position);
       const { w, h } = block.spec.size;
       const x = Math.min(block.spec.texWidth - 1, Math.floor((local.x / w + 0.5) * block.spec.texWidth));
       const y = Math.min(block.spec.texHeight - 1, Math.floor((0.5 - local.y / h) * block.spec.texHeight));
@@ -566,9 +563,10 @@ export class Viewer {
     for (const block of this.blocks.values()) {
       const { size } = block.spec;
       const extent = Math.max(size.w, size.h);
-      const distance = Math.max(1e-6, block.mesh.position.distanceTo(eye) - extent / 2);
-      block.mesh.visible = (extent * pxPerUnitAt1) / distance >= MIN_DRAW_PX;
+      const distance = Math.max(1e-6, block.position.distanceTo(eye) - extent / 2);
+      block.visible = (extent * pxPerUnitAt1) / distance >= MIN_DRAW_PX;  // the shader skips the same blocks
     }
+    this.batch?.setPixelsPerUnit(pxPerUnitAt1);
   }
 
   /** Filled, bright, unfolded blocks whose cells are wide enough on screen to hold their numbers. */
@@ -577,7 +575,7 @@ export class Viewer {
     const found = [];
     for (const block of this.blocks.values()) {
       const u = block.uniforms;
-      if (!block.mesh.visible || !block.tensor || block.spec.fold || u.uFilled.value < 1 || u.uReveal.value < 1
+      if (!block.visible || !block.tensor || block.spec.fold || u.uFilled.value < 1 || u.uReveal.value < 1
         || u.uDim.value > 0.5 || block.cellCount > MAX_VALUE_BLOCK_CELLS) continue;
       const unitPx = pxPerUnitAt1 / Math.max(1e-6, block.box.distanceToPoint(this.camera.position));
       const [cellWidth, cellHeight] = [unitPx * block.spec.cell.x, unitPx * block.spec.cell.y];  // token cells are wider
@@ -596,7 +594,7 @@ export class Viewer {
     let budget = UPLOAD_BUDGET_CELLS;
     let waiting = false;
     for (const block of dirty) {
-      if (!block.mesh.visible || !frustum.intersectsBox(block.box)) continue;
+      if (!block.visible || !frustum.intersectsBox(block.box)) continue;
       const px = Math.max(block.spec.size.w, block.spec.size.h) * pxPerUnitAt1
         / Math.max(1e-6, block.box.distanceToPoint(this.camera.position));
       if (px < MIN_UPLOAD_PX) continue;
@@ -645,13 +643,14 @@ export class Viewer {
   }
 
   stats() {
-    let textureBytes = 0;
-    for (const block of this.blocks.values()) textureBytes += block.textureBytes;
+    let cellBytes = 0;
+    for (const block of this.blocks.values()) cellBytes += block.textureBytes;
     return {
       drawCalls: this.renderInfo?.calls ?? 0,
       blocks: this.blocks.size,
       textures: this.renderer.info.memory.textures,
-      textureBytes,
+      textureBytes: this.batch?.textureBytes ?? 0,  // the texture pages on the GPU
+      cellBytes,  // the part of them holding cell values
       fps: this.frameTimes.filter((t) => t > performance.now() - 1000).length,  // 0 when idle: nothing is drawn
     };
   }
@@ -662,8 +661,8 @@ export class Viewer {
     this.walk.dispose();
     this.look.dispose();
     this.controls.dispose();
-    for (const block of this.blocks.values()) block.dispose();
-    this.warmBlock.dispose();
+    this.batch?.dispose();
+    this.warmBatch.dispose();
     this.cellValues.dispose();
     this.labels.dispose();
     this.renderer.dispose();
