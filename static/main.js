@@ -56,6 +56,9 @@ class App {
     this.finishedRuns = 0;  // trace and generate requests completed, so a watcher can tell a new result from the last
     this.abort = null;
     this.flight = null;  // token of the step transition in progress, null when the camera is at rest
+    // A flight made while the pass streamed went to the step as built from partial data (e.g. head 0 before
+    // the scores say head 1 is the one to show): {index, camera} until the pass ends or the user moves.
+    this.provisionalFlight = null;
     this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     this.ui = new UI({
       onSubmit: (text) => this.submit(text),
@@ -69,7 +72,7 @@ class App {
       onGenerate: () => this.generate(),
       onSavePNG: () => this.savePNG(),
       onHome: () => this.viewer?.flyTo("home", this.flightOptions()),
-      onCameraMoved: () => this.scheduleUrlUpdate(),
+      onCameraMoved: () => { this.provisionalFlight = null; this.scheduleUrlUpdate(); },
     });
     this.ui.setLanguage(this.lang);
     this.ui.setChapters(CHAPTERS);
@@ -268,7 +271,12 @@ class App {
     this.ui.setBusy(false);
     const current = this.steps[this.stepIndex]?.id;
     this.steps = buildSteps(this.narrationInput(), this.lang);
-    this.applyStep(current, { moveCamera: false });
+    const provisional = this.provisionalFlight;
+    this.provisionalFlight = null;
+    const step = this.steps.find((s) => s.id === current);
+    // Frame the step exactly as stepping to it now would, if the camera went to a view built before the data.
+    const reframe = !camera && provisional?.id === current && JSON.stringify(step?.camera) !== provisional.camera;
+    this.applyStep(current, { moveCamera: reframe });
     if (camera) this.viewer.setCameraState(camera);
     this.showStatus("status.ready", { ms: Math.round(performance.now() - this.timing.submitted) });
     this.updateUrl();
@@ -339,6 +347,7 @@ class App {
     for (const [id, cells] of Object.entries(step.cells ?? {})) this.viewer.highlightCells(id, cells);
     this.updateUrl();
     if (!moveCamera) return;
+    this.provisionalFlight = this.state === "streaming" ? { id: step.id, camera: JSON.stringify(step.camera) } : null;
     const flight = (this.flight = {});
     await this.viewer.flyTo(step.camera, this.flightOptions());
     if (step.anim && !this.reducedMotion && this.stepIndex === index) await this.viewer.play(step.anim);
@@ -438,6 +447,7 @@ class App {
       settled: this.flight === null,
       playing: this.playing,
       camera: this.viewer?.cameraState() ?? null,
+      focused: [...(this.viewer?.focused ?? [])],
       stats: this.viewer?.stats() ?? null,
       cellToScreen: (id, row, col) => this.viewer?.cellToScreen(id, row, col) ?? null,
       cellOf: (name, index) => this.cellOf(name, index),
