@@ -65,11 +65,16 @@ def header_line(bundle: ModelBundle, tokens: list[int], sampling: Sampling, prec
     }
 
 
-def output_line(bundle: ModelBundle, choice: Choice, position: int, step: int) -> dict:
+def output_line(bundle: ModelBundle, choice: Choice, position: int, step: int, logits=None) -> dict:
+    """`logits` [T, V], when given, adds `row_best`: each position's most likely next token, so the page
+    can name the pieces of every row's prediction (a BPE vocabulary is not sent to the page)."""
     order = np.argsort(-choice.distribution, kind="stable")[:TOP_CANDIDATES]
     top = [{**token_entry(bundle, i), "prob": float(choice.distribution[i])} for i in order if choice.distribution[i] > 0]
-    return {"type": "output", "step": step, "position": position, "top": top,
+    line = {"type": "output", "step": step, "position": position, "top": top,
             "sampled": token_entry(bundle, choice.sampled), "greedy": token_entry(bundle, choice.greedy)}
+    if logits is not None:
+        line["row_best"] = [token_entry(bundle, int(i)) for i in np.argmax(logits, axis=-1)]
+    return line
 
 
 def lens_line(bundle: ModelBundle, layer: int, ids: np.ndarray, probs: np.ndarray, step: int) -> dict:
@@ -120,7 +125,7 @@ class StreamedPasses:
                        interventions=interventions, lens=lens)
         self.forward_seconds += time.perf_counter() - started
         choice = choose_next(result.logits[-1], self.sampling, rng)
-        emit(output_line(self.bundle, choice, position=len(tokens) - 1, step=step))
+        emit(output_line(self.bundle, choice, position=len(tokens) - 1, step=step, logits=result.logits))
         return choice
 
     def timings(self, request_started: float) -> dict:

@@ -183,6 +183,7 @@ class OutputLine(Tagged):
     top: list[Candidate]
     sampled: Token
     greedy: Token
+    row_best: list[Token] | None = Field(None, description="each position's most likely next token (argmax of its logits row)")
 
 
 class Timings(Strict):

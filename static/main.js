@@ -3,7 +3,7 @@
 import * as api from "./data/api.js";
 import { LANGUAGES, pickLanguage, t } from "./ui/i18n.js";
 import { CHAPTERS, buildSteps } from "./narration/narration.js";
-import { pieceLookup } from "./narration/narration-facts.js";
+import { NARRATED_WEIGHTS, pieceLookup } from "./narration/narration-facts.js";
 import { blocksOfTensor, flatToCell } from "./scene/layout.js";
 import { piecesToText, promptProblem } from "./ui/prompt.js";
 import { nextTokenDistribution, topEntries } from "./data/sampling.js";
@@ -282,6 +282,13 @@ class App {
     this.updateUrl();
   }
 
+  /** Rebuilds the steps' words when a quoted weight arrives after the pass, staying on the reader's step. */
+  refreshNarration() {
+    const current = this.steps[this.stepIndex]?.id;
+    this.steps = buildSteps(this.narrationInput(), this.lang);
+    this.applyStep(current, { moveCamera: false });
+  }
+
   narrationInput() {
     const pass = this.pass;
     return { header: pass.header, tensors: pass.tensors, output: pass.output, model: this.model, weights: this.weights };
@@ -304,6 +311,7 @@ class App {
         if (this.model.id !== modelId) return;
         this.weights.set(name, weight);
         this.viewer.fillWeight(name, weight);
+        if (NARRATED_WEIGHTS.has(name) && this.state === "ready") this.refreshNarration();
       } catch (error) {
         this.showStatus("error.stream", { message: error.message });
       } finally {

@@ -28,21 +28,22 @@ from tests.doubles import NANO_SORT_SHAPE, random_params  # noqa: E402  (the tes
 
 GPT2_SMALL_SHAPE = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
 WIDE_PROMPT = "CBABBCABCCBAACBB"  # 16 tokens, as in the GPT-2-small benchmark scene
-QUOTED_WEIGHTS = ("h.0.ln_1.weight", "h.0.ln_1.bias")  # γ and β of the LayerNorm the narration walks through
+# γ and β of the LayerNorms the narration quotes (static/narration/narration-facts.js NARRATED_WEIGHTS)
+QUOTED_WEIGHTS = ("h.0.ln_1.weight", "h.0.ln_1.bias", "ln_f.weight", "ln_f.bias")
 DECIMALS = 6  # enough that the JS tests see the engine's numbers; keeps the file small
 TOP_N = 10  # entries in the output line's `top`, as in the protocol
 
 
 def load_model(which: str, seed: int):
-    """(params, config, title) from the bundled weights or seeded random ones."""
+    """(params, config, title, source) from the bundled weights or seeded random ones."""
     if which in ("auto", "bundled"):
         try:
             bundle = nano_sort()
-            return bundle.params, bundle.config, bundle.title
+            return bundle.params, bundle.config, bundle.title, "bundled"
         except WeightsError as e:
             if which == "bundled":
                 raise SystemExit(f"bundled nano-sort weights are not usable: {e}")
-    return random_params(NANO_SORT_SHAPE, seed), NANO_SORT_SHAPE, f"nano-sort (random weights, seed {seed})"
+    return random_params(NANO_SORT_SHAPE, seed), NANO_SORT_SHAPE, f"nano-sort (random weights, seed {seed})", "random"
 
 
 def plain(array) -> list:
@@ -63,8 +64,9 @@ def tensor_entry(name: str, array: np.ndarray) -> dict:
     return entry
 
 
-def output_line(logits_row, sampling: Sampling, tokenizer, position: int) -> dict:
-    """The protocol's `output` line for the last prompt position."""
+def output_line(logits, sampling: Sampling, tokenizer, position: int) -> dict:
+    """The protocol's `output` line for the last prompt position (`logits` is [T, V])."""
+    logits_row = logits[-1]
     distribution = next_token_distribution(logits_row, sampling)  # [V]
     order = np.argsort(-distribution, kind="stable")[:TOP_N]
     top = [{"id": int(i), "piece": tokenizer.piece(int(i)), "prob": float(distribution[i])}
@@ -73,7 +75,8 @@ def output_line(logits_row, sampling: Sampling, tokenizer, position: int) -> dic
     greedy = int(np.argmax(logits_row))
     return {"type": "output", "position": position, "top": top,
             "sampled": {"id": sampled, "piece": tokenizer.piece(sampled)},
-            "greedy": {"id": greedy, "piece": tokenizer.piece(greedy)}}
+            "greedy": {"id": greedy, "piece": tokenizer.piece(greedy)},
+            "row_best": [{"id": int(i), "piece": tokenizer.piece(int(i))} for i in np.argmax(logits, axis=-1)]}
 
 
 def header_line(model_id: str, title: str, config: GPTConfig, tokens: list[int], tokenizer, sampling: Sampling) -> dict:
@@ -93,7 +96,7 @@ def header_line(model_id: str, title: str, config: GPTConfig, tokens: list[int],
 
 
 def build_fixture(prompt: str, which: str, seed: int, sampling: Sampling) -> dict:
-    params, config, title = load_model(which, seed)
+    params, config, title, source = load_model(which, seed)
     tokenizer = LetterTokenizer(NANO_SORT_ALPHABET)
     tokens = tokenizer.encode(prompt)
     recorded = trace(params, config, tokens, temperature=sampling.temperature)
@@ -106,7 +109,9 @@ def build_fixture(prompt: str, which: str, seed: int, sampling: Sampling) -> dic
         "wide_header": header_line("gpt2-small-shape", "GPT-2 small shape (header only)", GPT2_SMALL_SHAPE,
                                    wide_tokens, tokenizer, sampling),
         "tensors": [tensor_entry(s.name, recorded.records[s.name]) for s in specs],
-        "output": output_line(recorded.logits[-1], sampling, tokenizer, len(tokens) - 1),
+        "output": output_line(recorded.logits, sampling, tokenizer, len(tokens) - 1),
+        # how to make it again: tests/test_engine.py rebuilds it from the engine and compares
+        "source": {"weights": source, "prompt": prompt, "seed": seed, "temperature": sampling.temperature},
         "weight_shapes": {k: list(v) for k, v in config.param_shapes().items()},
         "weights": [{"name": n, "shape": list(params[n].shape), "data": plain(params[n])} for n in QUOTED_WEIGHTS],
     }

@@ -2,6 +2,9 @@
 // Every fact is null until the tensor it comes from has arrived, so steps can be built from the header
 // alone and rebuilt as data streams in; nothing here ever makes a number up.
 
+/** The checkpoint weights the narration quotes (LayerNorm γ and β): the page rebuilds the text when one arrives. */
+export const NARRATED_WEIGHTS = new Set(["h.0.ln_1.weight", "h.0.ln_1.bias", "ln_f.weight", "ln_f.bias"]);
+
 /** Read access to a Map name -> {shape, data, mask} by index, answering null for what has not arrived. */
 export class TraceView {
   constructor(tensors) {
@@ -104,7 +107,7 @@ export function pieceLookup(header, output, model) {
   const alphabet = model?.allowed_characters;
   if (alphabet) Array.from(alphabet).forEach((piece, id) => pieces.set(id, piece));
   for (const token of header.tokens) pieces.set(token.id, token.piece);
-  for (const entry of [...(output?.top ?? []), output?.sampled, output?.greedy]) {
+  for (const entry of [...(output?.top ?? []), ...(output?.row_best ?? []), output?.sampled, output?.greedy]) {
     if (entry) pieces.set(entry.id, entry.piece);
   }
   return (id) => pieces.get(id) ?? `#${id}`;
@@ -130,7 +133,18 @@ function embeddingFacts(view, t) {
  */
 function layerNormFacts(view, weights, prefix, paramPrefix, input, t) {
   const normalizedRow = view.row(`${prefix}.hook_normalized`, t);
+  const outRow = view.row(`${prefix}.hook_out`, t);
+  const gamma = weights.tensors.get(`${paramPrefix}.weight`)?.data ?? null;
+  const beta = weights.tensors.get(`${paramPrefix}.bias`)?.data ?? null;
+  // The channel γ and β change most: channel 0 often shows no change at all (γ ≈ 1, β ≈ 0).
+  const changed = normalizedRow && outRow ? argmax(Array.from(outRow, (v, c) => Math.abs(v - normalizedRow[c]))) : null;
   return {
+    example: changed === null ? null : {
+      channel: changed, normalized: normalizedRow[changed], out: outRow[changed],
+      gamma: gamma?.[changed] ?? null, beta: beta?.[changed] ?? null,
+    },
+    gammaRange: gamma ? [Math.min(...gamma), Math.max(...gamma)] : null,
+    betaRange: beta ? [Math.min(...beta), Math.max(...beta)] : null,
     mean: view.at(`${prefix}.hook_mean`, t),
     std: view.at(`${prefix}.hook_scale`, t),
     input0: view.at(input, t, 0),
@@ -154,6 +168,9 @@ function headFocus(view, layer, t, H) {
   });
 }
 
+/** Attention counts as still spread out when no head gives any key twice the weight of an even spread. */
+export const SPREAD_FACTOR = 2;
+
 /** The head whose attention from query t is most concentrated on one key: the easiest pattern to read. */
 function sharpestHead(heads) {
   return heads.reduce((best, h) => (h.weight > best.weight ? h : best));
@@ -169,8 +186,12 @@ function attentionFacts(view, layer, t, dims) {
   const pattern = view.row(`${block}.hook_pattern`, head, t);
   const hasValues = view.has(`${block}.hook_v`);
   const z0 = view.at(`${block}.hook_z`, t, head, 0);
+  const uniform = 1 / (t + 1);
   return {
-    layer, head, heads,
+    layer, head, heads, uniform,
+    // Every head's largest weight below SPREAD_FACTOR × an even share: no head has settled on one key.
+    spread: heads ? heads.every((h) => h.weight < SPREAD_FACTOR * uniform) : null,
+    peakRange: heads ? [Math.min(...heads.map((h) => h.weight)), Math.max(...heads.map((h) => h.weight))] : null,
     qFirst: leading(q),
     scores: scores ? keys.map((s) => ({ key: s, value: scores[s] })) : null,
     pattern: pattern ? keys.map((s) => ({ key: s, weight: pattern[s] })) : null,
@@ -213,6 +234,10 @@ function mlpFacts(view, weights, t) {
 }
 
 function stackFacts(view, t, dims) {
+  const sharpest = Array.from({ length: dims.L }, (_, layer) => {
+    const heads = headFocus(view, layer, t, dims.H);
+    return heads ? { layer, ...sharpestHead(heads) } : null;
+  });
   const lengthAt = (name) => {
     const row = view.row(name, t);
     return row ? euclideanLength(row) : null;
@@ -220,10 +245,9 @@ function stackFacts(view, t, dims) {
   return {
     entering: Array.from({ length: dims.L }, (_, i) => lengthAt(`blocks.${i}.hook_resid_pre`)),
     leaving: lengthAt(`blocks.${dims.L - 1}.hook_resid_post`),
-    sharpest: Array.from({ length: dims.L }, (_, layer) => {
-      const heads = headFocus(view, layer, t, dims.H);
-      return heads ? { layer, ...sharpestHead(heads) } : null;
-    }),
+    sharpest,
+    // The most concentrated head of the whole stack, to point at when block 0 is still spread out.
+    clearest: sharpest.every(Boolean) ? sharpest.reduce((best, x) => (x.weight > best.weight ? x : best)) : null,
   };
 }
 
@@ -249,7 +273,7 @@ function sumOfExponentials(logits, max, temperature) {
   return total;
 }
 
-function finalFacts(view, weights, t, dims, pieceOf, temperature) {
+function finalFacts(view, weights, t, dims, pieceOf, temperature, model) {
   const logits = view.row("hook_logits", t);
   const probs = view.row("hook_probs", t);
   const applied = temperature > 0 ? temperature : 1;  // temperature 0 is greedy; its probabilities use 1
@@ -262,6 +286,9 @@ function finalFacts(view, weights, t, dims, pieceOf, temperature) {
     maxLogit,
     sumExp: logits ? sumOfExponentials(logits, maxLogit, applied) : null,
     probs: probs ? ranked(probs, pieceOf, LISTED_LOGITS) : null,
+    // A model trained on fixed-length questions (nano-sort) learned only the answer: the targets inside the
+    // question were masked, so rows before the question's last position were never trained.
+    trainedFrom: model?.prompt_length ? model.prompt_length - 1 : null,
     perPosition: view.has("hook_probs")
       ? Array.from({ length: dims.T }, (_, s) => {
         const [best] = ranked(view.row("hook_probs", s), pieceOf, 1);
@@ -320,7 +347,7 @@ export function readFacts({ header, tensors, output, model, weights }) {
     },
     mlp: mlpFacts(view, weightView, t),
     stack: stackFacts(view, t, dims),
-    final: finalFacts(view, weightView, t, dims, pieceOf, header.sampling?.temperature ?? 1),
+    final: finalFacts(view, weightView, t, dims, pieceOf, header.sampling?.temperature ?? 1, model),
     output: outputFacts(view, header, output, model, t, dims, pieceOf),
   };
 }

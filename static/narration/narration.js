@@ -51,6 +51,7 @@ function planSteps(facts) {
   const mlp = facts.mlp;
   const rangeChannels = [mlp.lowest, mlp.highest].filter(Boolean).map((x) => x.channel);
   const geluChannels = [mlp.positiveExample, mlp.negativeExample].filter(Boolean).map((x) => x.channel);
+  const scaled = facts.layerNorm.example?.channel ?? 0;  // the channel γ and β change most, which the text quotes
 
   return [
     ...stepsOf("introduction", [
@@ -94,8 +95,8 @@ function planSteps(facts) {
       ["layer_norm.scale_shift", { focus: [`${b0}.ln1.hook_normalized`, weightBlockId("h.0.ln_1.weight"),
         weightBlockId("h.0.ln_1.bias"), `${b0}.ln1.hook_out`],
         camera: [weightBlockId("h.0.ln_1.bias"), `${b0}.ln1.hook_normalized`],
-        cells: [cell(`${b0}.ln1.hook_normalized`, t, 0), cell(weightBlockId("h.0.ln_1.weight"), 0),
-          cell(weightBlockId("h.0.ln_1.bias"), 0), cell(`${b0}.ln1.hook_out`, t, 0)],
+        cells: [cell(`${b0}.ln1.hook_normalized`, t, scaled), cell(weightBlockId("h.0.ln_1.weight"), scaled),
+          cell(weightBlockId("h.0.ln_1.bias"), scaled), cell(`${b0}.ln1.hook_out`, t, scaled)],
         anim: { kind: "sweep", tensor: `${b0}.ln1.hook_out` } }],
     ]),
     ...stepsOf("self_attention", [
@@ -168,7 +169,8 @@ function planSteps(facts) {
       ["softmax.final_norm", { focus: [`${last}.hook_resid_post`, "ln_final.hook_mean", "ln_final.hook_scale",
         "ln_final.hook_normalized", "ln_final.hook_out"], camera: ["ln_final.hook_out", "ln_final.hook_normalized"],
         cells: [cell("ln_final.hook_mean", t), cell("ln_final.hook_scale", t)] }],
-      ["softmax.logits", { focus: ["ln_final.hook_out", unembed, "hook_logits"], camera: [unembed, "hook_logits"],
+      ["softmax.logits", { focus: ["ln_final.hook_out", unembed, "hook_logits"],
+        camera: dims.tied ? ["ln_final.hook_out", "hook_logits"] : [unembed, "hook_logits"],
         cells: listedIds(facts.final.logits).map((id) => cell("hook_logits", t, id)),
         anim: { kind: "sweep", tensor: "hook_logits" } }],
       ["softmax.softmax", { focus: ["hook_logits", "hook_probs"], camera: ["hook_logits", "hook_probs"],

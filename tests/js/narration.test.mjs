@@ -9,6 +9,16 @@ import { formatNumber, formatProbability } from "../../static/ui/format.js";
 import { LANGUAGES } from "../../static/ui/i18n.js";
 import { computeLayout } from "../../static/scene/layout.js";
 import { CHAPTERS, buildSteps } from "../../static/narration/narration.js";
+import { arithmeticHolds, evaluateShown, shownDecimals } from "../../static/narration/narration-words.js";
+
+/** The last "lhs = result" of a text, checked to add up; returns the result's value and its shown decimals. */
+function lastEquation(text) {
+  const match = [...text.matchAll(/([−\d.()+×/ ]+) = (−?\d+\.\d+)/g)].pop();
+  assert.ok(match, `no equation in: ${text}`);
+  assert.ok(arithmeticHolds(match[1], match[2]), `${match[1]} = ${match[2]} does not add up`);
+  return { value: evaluateShown(match[2]), decimals: shownDecimals(match[2]), terms: match[1] };
+}
+const closeTo = (value, { value: shown, decimals }) => Math.abs(value - shown) <= 0.5 * 10 ** -decimals + 1e-9;
 
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/trace-nano-sort.json", import.meta.url), "utf8"));
 const { header, output } = fixture;
@@ -103,7 +113,8 @@ test("texts quote the fixture's real numbers", () => {
     assert.ok(lookup.includes(`\`${token.piece}\``), `${lang} lookup names the token`);
     assert.match(lookup, new RegExp(`(index is|인덱스는) ${token.id}\\b`), `${lang} lookup quotes the index`);
     const sum = stepById(steps, "embedding.sum").text;
-    assert.ok(sum.includes(formatNumber(embed0)) && sum.includes(formatNumber(resid0)), `${lang} sum: ${sum}`);
+    assert.ok(closeTo(resid0, lastEquation(sum)) && lastEquation(sum).terms.includes(formatNumber(embed0, lastEquation(sum).decimals)),
+      `${lang} sum: ${sum}`);
     assert.ok(stepById(steps, "layer_norm.mean").text.includes(formatNumber(mean)), `${lang} LayerNorm mean`);
     const distribution = stepById(steps, "output.distribution").text;
     assert.ok(distribution.includes(`\`${top.piece}\``) && distribution.includes(formatProbability(top.prob)),
@@ -127,14 +138,14 @@ test("the attention example is the sharpest head of block 0, with its real weigh
 
 test("the weighted sum quoted for z adds up to the recorded z", () => {
   const text = stepById(full("en"), "self_attention.weighted_sum").text;
-  const match = text.match(/For channel 0: (.*) = (\S+)\./);
-  assert.ok(match, text);
+  const shown = lastEquation(text);
+  assert.equal((shown.terms.match(/×/g) ?? []).length, T, `every one of the ${T} terms is shown: ${text}`);
   const rows = Array.from({ length: H }, (_, h) => Array.from({ length: T }, (_, s) => raw("blocks.0.attn.hook_pattern", h, last, s)));
   const peaks = rows.map((row) => Math.max(...row));
   const head = peaks.indexOf(Math.max(...peaks));
   let z = 0;
   for (let s = 0; s <= last; s++) z += rows[head][s] * raw("blocks.0.attn.hook_v", s, head, 0);
-  assert.equal(match[2], formatNumber(raw("blocks.0.attn.hook_z", last, head, 0)));
+  assert.ok(closeTo(raw("blocks.0.attn.hook_z", last, head, 0), shown), text);
   assert.ok(Math.abs(z - raw("blocks.0.attn.hook_z", last, head, 0)) < 1e-3, "the fixture's z is the weighted sum");
 });
 
@@ -199,7 +210,7 @@ test("a half-streamed pass builds, quoting only what has arrived", () => {
   for (const lang of LANGUAGES) {
     const steps = buildSteps({ header, tensors: half, output: null, model }, lang);
     for (const step of steps) assert.doesNotMatch(step.text, /undefined|NaN|null/, step.id);
-    assert.ok(stepById(steps, "embedding.sum").text.includes(formatNumber(raw("blocks.0.hook_resid_pre", last, 0))));
+    assert.ok(closeTo(raw("blocks.0.hook_resid_pre", last, 0), lastEquation(stepById(steps, "embedding.sum").text)));
   }
 });
 
