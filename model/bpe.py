@@ -193,31 +193,42 @@ def encoding_from_hf_folder(folder: Path) -> tuple[tiktoken.Encoding, dict[str, 
     """
     folder = Path(folder)
     vocab, merges = _read_hf_files(folder)
+    for b, c in bytes_to_unicode().items():  # GPT-2 folders spell every byte
+        if c not in vocab:
+            raise TokenizerFilesError(f"{folder / 'vocab.json'}: the single byte {b} ({c!r}) has no id")
+    ranks = ranks_from_spelled_vocab(vocab, merges, folder / "vocab.json", folder / "merges.txt")
+    _check_ranks(ranks, str(folder / "vocab.json"))
+    mergeable_ids = set(ranks.values())
+    special = {t: i for t, i in vocab.items() if i not in mergeable_ids}
+    return encoding_from_ranks(folder.name, ranks, special), special
+
+
+def ranks_from_spelled_vocab(vocab: dict[str, int], merges, vocab_source, merges_source) -> dict[bytes, int]:
+    """tiktoken ranks from a vocabulary spelled in GPT-2's byte characters and its merges, (first, second) pairs.
+
+    tiktoken ranks by token bytes and merges the lowest rank first; Hugging Face merges the earliest
+    merge first. They agree when every merge's result has a higher id than the merges before it, which
+    is checked here. Single bytes without a token (bytes UTF-8 text never holds) are left out.
+    """
     byte_of = {c: b for b, c in bytes_to_unicode().items()}
 
     def token_bytes(spelled: str) -> bytes:
         try:
             return bytes(byte_of[c] for c in spelled)
         except KeyError as e:
-            raise TokenizerFilesError(f"{folder / 'merges.txt'}: {spelled!r} is not in GPT-2's byte alphabet") from e
+            raise TokenizerFilesError(f"{merges_source}: {spelled!r} is not in GPT-2's byte alphabet") from e
 
-    ranks = {}
-    for b, c in bytes_to_unicode().items():
-        if c not in vocab:
-            raise TokenizerFilesError(f"{folder / 'vocab.json'}: the single byte {b} ({c!r}) has no id")
-        ranks[bytes([b])] = vocab[c]
-    previous = max(ranks.values())
+    ranks = {bytes([b]): vocab[c] for b, c in bytes_to_unicode().items() if c in vocab}
+    previous = max(ranks.values(), default=-1)
     for number, (first, second) in enumerate(merges, 1):
         spelled = first + second
         if first not in vocab or second not in vocab or spelled not in vocab:
-            raise TokenizerFilesError(f"{folder / 'merges.txt'} merge {number} ({first} {second}): a token is missing from vocab.json")
+            raise TokenizerFilesError(f"{merges_source} merge {number} ({first} {second}): a token is missing from "
+                                      f"{vocab_source}")
         if vocab[spelled] <= previous:
             raise TokenizerFilesError(
-                f"{folder}: vocab.json ids do not follow merges.txt order at merge {number} ({first} {second}); "
+                f"{vocab_source}: ids do not follow {Path(merges_source).name} order at merge {number} ({first} {second}); "
                 "tiktoken needs ids that rise with merge priority")
         previous = vocab[spelled]
         ranks[token_bytes(spelled)] = vocab[spelled]
-    _check_ranks(ranks, str(folder / "vocab.json"))
-    mergeable_ids = set(ranks.values())
-    special = {t: i for t, i in vocab.items() if i not in mergeable_ids}
-    return encoding_from_ranks(folder.name, ranks, special), special
+    return ranks

@@ -23,24 +23,44 @@ class ModelBundle:
     prompt_length: int | None = None  # a fixed prompt length the model was trained on, if any
     answer_length: int | None = None  # how many tokens a complete answer has, if fixed
     stop_token: int | None = None
+    chat_template: str | None = field(default=None, repr=False)  # jinja2 source; None = the model cannot chat
 
     def encode_prompt(self, text: str) -> list[int]:
         """Token ids for a prompt, or PromptError saying what to change."""
         if not text:
             raise PromptError("the prompt is empty; type at least one token")
         ids = self.tokenizer.encode(text)
-        if len(ids) > self.config.n_ctx:
-            raise PromptError(f"the prompt is {len(ids)} tokens long; this model's context holds at most {self.config.n_ctx}")
+        self.check_length(len(ids))
         return ids
+
+    def encode_chat(self, text: str):
+        """The prompt wrapped in the model's chat template: ChatPrompt (tokens, which came from the template)."""
+        from llmviz.model.chat import ChatTemplateError, chat_prompt
+
+        if self.chat_template is None:
+            raise PromptError(f"{self.id} has no chat template, so it cannot take a chat prompt; send the text without chat")
+        tokenizer = self.tokenizer
+        specials = {"bos_token": "", "eos_token": tokenizer.piece(self.stop_token) if self.stop_token is not None else ""}
+        try:
+            prompt = chat_prompt(tokenizer, self.chat_template, text, **specials)
+        except ChatTemplateError as e:
+            raise PromptError(f"{self.id}: {e}") from e
+        self.check_length(len(prompt.tokens), "with its chat template, the prompt")
+        return prompt
+
+    def check_length(self, n_tokens: int, what: str = "the prompt") -> None:
+        if n_tokens > self.config.n_ctx:
+            raise PromptError(f"{what} is {n_tokens} tokens long; this model's context holds at most {self.config.n_ctx}")
 
     def summary(self) -> dict:
         return {
             "id": self.id, "title": self.title, "description": self.description,
-            "config": self.config.to_dict(), "n_params": self.config.n_params(),
+            "architecture": self.config.architecture, "config": self.config.describe(),
+            "n_params": self.config.n_params(),
             "vocabulary": self.tokenizer.kind, "context_length": self.config.n_ctx,
             "allowed_characters": getattr(self.tokenizer, "alphabet", None),
             "prompt_length": self.prompt_length, "answer_length": self.answer_length,
-            "examples": list(self.examples),
+            "examples": list(self.examples), "chat": self.chat_template is not None,
         }
 
 
@@ -59,7 +79,8 @@ def nano_sort(weights_dir: Path = WEIGHTS_DIR) -> ModelBundle:
 def available_models(models_dir: Path | None = None) -> tuple[dict[str, ModelBundle], list[str]]:
     """Every model the app can serve, by id, and a line per model that could not be loaded (skipped, not fatal).
 
-    nano-sort comes first (the default), then the bundled text model, then each GPT-2 folder in `models_dir`.
+    nano-sort comes first (the default), then the bundled text model, then each GPT-2 or Llama folder in
+    `models_dir`, then each GGUF file in it.
     """
     # imported here, not at the top: these modules build ModelBundles, so they import this one
     from llmviz.model.gpt2_folders import checkpoint_bundles
@@ -74,11 +95,13 @@ def available_models(models_dir: Path | None = None) -> tuple[dict[str, ModelBun
             continue
         bundles[bundle.id] = bundle
     if models_dir is not None:
-        found, skipped = checkpoint_bundles(models_dir)
-        problems += skipped
-        for bundle in found:
-            if bundle.id in bundles:
-                problems.append(f"skipped GPT-2 folder '{bundle.id}': a bundled model already has that id")
-            else:
-                bundles[bundle.id] = bundle
+        from llmviz.model.llama_models import gguf_bundles
+
+        for kind, (found, skipped) in (("folder", checkpoint_bundles(models_dir)), ("GGUF file", gguf_bundles(models_dir))):
+            problems += skipped
+            for bundle in found:
+                if bundle.id in bundles:
+                    problems.append(f"skipped {kind} '{bundle.id}': another model already has that id")
+                else:
+                    bundles[bundle.id] = bundle
     return bundles, problems

@@ -78,7 +78,11 @@ def load_checkpoint_folder(folder: Path, bundle_id: str) -> ModelBundle:
 
 
 def checkpoint_bundles(models_dir: Path) -> tuple[list[ModelBundle], list[str]]:
-    """Bundles for every usable folder under `models_dir`, and one line per folder that was skipped."""
+    """Bundles for every usable folder under `models_dir`, and one line per folder that was skipped.
+
+    A folder whose config.json names a Llama model is read as one (model/llama_models.py)."""
+    from llmviz.model.llama_models import is_llama_folder, llama_folder_bundle  # it imports bundles, as we do
+
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         return [], [f"models directory {models_dir} does not exist or is not a folder"]
@@ -87,8 +91,9 @@ def checkpoint_bundles(models_dir: Path) -> tuple[list[ModelBundle], list[str]]:
         bundle_id = model_id(folder, models_dir)
         if any(b.id == bundle_id for b in bundles):
             bundle_id = f"{bundle_id}@{folder.name[:8]}"  # a second snapshot of the same repository
+        llama = is_llama_folder(folder)
         try:
-            bundles.append(load_checkpoint_folder(folder, bundle_id))
+            bundles.append(llama_folder_bundle(folder, bundle_id) if llama else load_checkpoint_folder(folder, bundle_id))
         except ValueError as e:  # WeightsError, TokenizerFilesError and CheckpointFolderError are all ValueErrors
-            problems.append(f"skipped GPT-2 folder: {e}")  # every message names the folder or its file
+            problems.append(f"skipped {'Llama' if llama else 'GPT-2'} folder: {e}")  # every message names the folder or its file
     return bundles, problems

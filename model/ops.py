@@ -69,3 +69,35 @@ def attention_scores(q, k):  # [T, H, D], [T, H, D] -> [H, T, T], masked cells a
 def weighted_values(pattern, v):  # [H, T, T], [T, H, D] -> [T, H, D]
     z = pattern @ v.transpose(1, 0, 2)  # [H, T, T] @ [H, T, D] -> [H, T, D]
     return np.ascontiguousarray(z.transpose(1, 0, 2))  # token-major, so merging heads is free
+
+
+def rms_normalize(x, eps):  # [..., C] -> rms [...], x / rms [..., C]; RMSNorm neither centres nor adds a β
+    C = x.shape[-1]
+    rms = np.sqrt((x * x).sum(axis=-1) / C + eps)
+    return rms, x / rms[..., None]
+
+
+def silu(x):  # any shape -> same shape; x · sigmoid(x), the gate of a Llama MLP
+    return x / (1.0 + np.exp(-x))
+
+
+@lru_cache(maxsize=32)
+def rotary_cos_sin(T, D, theta):  # -> cos [T, D], sin [T, D]: position t turns pair j by t · θ^(-2j/D)
+    inverse_frequency = theta ** (-np.arange(0, D, 2, dtype=np.float64) / D)  # [D/2]
+    angles = np.arange(T, dtype=np.float64)[:, None] * inverse_frequency  # [T, D/2]
+    angles = np.concatenate([angles, angles], axis=-1)  # [T, D]: pair j is channels j and j + D/2 (rotate-half)
+    cos, sin = np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
+    cos.flags.writeable = sin.flags.writeable = False  # shared between passes
+    return cos, sin
+
+
+def rotate(x, theta):  # [T, H, D] -> [T, H, D]: Hugging Face's rotate-half rotary embedding
+    T, _, D = x.shape
+    cos, sin = rotary_cos_sin(T, D, float(theta))
+    half = D // 2
+    rotated_half = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)  # (x1, x2) -> (−x2, x1)
+    return x * cos[:, None, :] + rotated_half * sin[:, None, :]
+
+
+def repeat_kv(x, group):  # [T, KV, D] -> [T, KV·group, D]: query head h reads key/value head h // group
+    return x if group == 1 else np.repeat(x, group, axis=1)

@@ -31,8 +31,14 @@ def _layer_norm_specs(prefix, T, C, chapter, what, layer=None):
     ]
 
 
-def tensor_specs(config: GPTConfig, T: int) -> list[TensorSpec]:
-    """Every tensor one forward pass over T tokens records, in the order it is recorded."""
+def tensor_specs(config, T: int) -> list[TensorSpec]:
+    """Every tensor one forward pass over T tokens records, in the order it is recorded (either family)."""
+    if config.architecture == "llama":
+        return llama_tensor_specs(config, T)
+    return gpt2_tensor_specs(config, T)
+
+
+def gpt2_tensor_specs(config: GPTConfig, T: int) -> list[TensorSpec]:
     C, H, D, F, V = config.n_embd, config.n_head, config.head_dim, config.mlp_dim, config.vocab_size
     specs = [
         TensorSpec("hook_tokens", (T,), "embedding", "token ids: each token's index in the vocabulary"),
@@ -69,6 +75,65 @@ def tensor_specs(config: GPTConfig, T: int) -> list[TensorSpec]:
     specs += _layer_norm_specs("ln_final", T, C, "softmax", "final LayerNorm")
     specs += [
         TensorSpec("hook_logits", (T, V), "softmax", "logits: ln_final · wteᵀ, one score per vocabulary entry"),
+        TensorSpec("hook_probs", (T, V), "softmax", "probabilities: softmax(logits / temperature)"),
+    ]
+    return specs
+
+
+def _rms_norm_specs(prefix, T, C, chapter, what, layer=None):
+    return [
+        TensorSpec(f"{prefix}.hook_scale", (T,), chapter, f"{what}: RMS of each token's row, √(mean(x²) + ε)", layer),
+        TensorSpec(f"{prefix}.hook_normalized", (T, C), chapter, f"{what}: x / RMS, before γ (no centring, no β)", layer),
+        TensorSpec(f"{prefix}.hook_out", (T, C), chapter, f"{what}: normalized · γ", layer),
+    ]
+
+
+def llama_tensor_specs(config, T: int) -> list[TensorSpec]:
+    """The Llama family's tensors (model/llama.py) over T tokens, in the order they are recorded."""
+    C, H, KV, D = config.n_embd, config.n_head, config.n_kv_head, config.head_dim
+    F, V, group = config.mlp_dim, config.vocab_size, config.n_head // config.n_kv_head
+    specs = [
+        TensorSpec("hook_tokens", (T,), "embedding", "token ids: each token's index in the vocabulary"),
+        TensorSpec("hook_embed", (T, C), "embedding",
+                   "token embedding: row `id` of embed_tokens (no position embedding: positions enter by rotating q and k)"),
+    ]
+    for i in range(config.n_layer):
+        b = f"blocks.{i}"
+        resid_chapter = "embedding" if i == 0 else "transformer"
+        resid_what = "the token embedding" if i == 0 else f"output of block {i - 1}"
+        specs.append(TensorSpec(f"{b}.hook_resid_pre", (T, C), resid_chapter,
+                                f"residual stream entering block {i}: {resid_what}", i))
+        specs += _rms_norm_specs(f"{b}.ln1", T, C, "layer_norm", f"block {i} RMSNorm before attention", i)
+        specs += [
+            TensorSpec(f"{b}.attn.hook_q", (T, H, D), "self_attention", f"queries: ln1 · W_q, split into {H} heads", i),
+            TensorSpec(f"{b}.attn.hook_k", (T, KV, D), "self_attention",
+                       f"keys: ln1 · W_k, {KV} key/value heads, each shared by {group} query heads", i),
+            TensorSpec(f"{b}.attn.hook_v", (T, KV, D), "self_attention",
+                       f"values: ln1 · W_v, {KV} key/value heads, each shared by {group} query heads", i),
+            TensorSpec(f"{b}.attn.hook_rot_q", (T, H, D), "self_attention",
+                       "queries after rotary: pair (j, j + D/2) at position t turned by t · θ^(−2j/D)", i),
+            TensorSpec(f"{b}.attn.hook_rot_k", (T, KV, D), "self_attention",
+                       "keys after rotary: the same turn, so q · k depends on how far apart two tokens are", i),
+            TensorSpec(f"{b}.attn.hook_attn_scores", (H, T, T), "self_attention",
+                       f"scores: rot_q[t] · rot_k[s] / √D, query head h reading key head h // {group}; future masked", i),
+            TensorSpec(f"{b}.attn.hook_pattern", (H, T, T), "self_attention",
+                       "attention pattern: softmax of each score row; rows sum to 1", i),
+            TensorSpec(f"{b}.attn.hook_z", (T, H, D), "self_attention",
+                       "each head's output: pattern-weighted sum of its key/value head's values", i),
+            TensorSpec(f"{b}.hook_attn_out", (T, C), "projection", "heads merged, projected by o_proj (no bias)", i),
+            TensorSpec(f"{b}.hook_resid_mid", (T, C), "projection", "residual: resid_pre + attn_out", i),
+        ]
+        specs += _rms_norm_specs(f"{b}.ln2", T, C, "mlp", f"block {i} RMSNorm before the MLP", i)
+        specs += [
+            TensorSpec(f"{b}.mlp.hook_pre", (T, F), "mlp", "MLP gate: ln2 · W_gate", i),
+            TensorSpec(f"{b}.mlp.hook_pre_linear", (T, F), "mlp", "MLP up: ln2 · W_up", i),
+            TensorSpec(f"{b}.mlp.hook_post", (T, F), "mlp", "SiLU(gate) · up: the gate lets each channel of up through", i),
+            TensorSpec(f"{b}.hook_mlp_out", (T, C), "mlp", "MLP down: post · W_down (no bias)", i),
+            TensorSpec(f"{b}.hook_resid_post", (T, C), "mlp", f"residual: resid_mid + mlp_out (leaves block {i})", i),
+        ]
+    specs += _rms_norm_specs("ln_final", T, C, "softmax", "final RMSNorm")
+    specs += [
+        TensorSpec("hook_logits", (T, V), "softmax", "logits: ln_final · embed_tokensᵀ, one score per vocabulary entry"),
         TensorSpec("hook_probs", (T, V), "softmax", "probabilities: softmax(logits / temperature)"),
     ]
     return specs

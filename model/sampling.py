@@ -73,7 +73,7 @@ def autoregress(tokens, n_ctx: int, max_new_tokens: int, next_token, stop_token=
 
 def generate(params, config, tokens, max_new_tokens, sampling: Sampling, stop_token=None):
     """Yield (token, distribution) one new token at a time until the budget, the context or `stop_token` ends it."""
-    from llmviz.model.gpt import forward
+    from llmviz.model.engine import forward
 
     rng = np.random.default_rng(sampling.seed)
     distribution = None  # [V] of the latest pass

@@ -36,6 +36,7 @@ class TiktokenTokenizer:
     """A byte-level BPE held as a `tiktoken.Encoding`."""
     encoding: object  # tiktoken.Encoding
     end_token: int | None = None
+    specials_in_text: bool = False  # `<|im_end|>` typed in a prompt is the special token (as Hugging Face's tokenizer does)
 
     kind = "bpe"
 
@@ -44,7 +45,32 @@ class TiktokenTokenizer:
         return self.encoding.n_vocab
 
     def encode(self, text: str) -> list[int]:
+        if self.specials_in_text:
+            return self.encode_with_special(text)
+        self._check_bytes(text)
         return self.encoding.encode(text, disallowed_special=())
+
+    def encode_with_special(self, text: str) -> list[int]:
+        """Like `encode`, but special-token text (`<|im_start|>`) becomes the special token: for chat templates."""
+        self._check_bytes(text)
+        return self.encoding.encode(text, allowed_special="all")
+
+    def _check_bytes(self, text: str) -> None:
+        """A vocabulary may lack a few single bytes (SmolLM2 has no token for most control characters)."""
+        if len(self.missing_bytes) == 0:
+            return
+        for ch in set(text):
+            if any(b in self.missing_bytes for b in ch.encode("utf-8")):
+                raise PromptError(f"the character {ch!r} (U+{ord(ch):04X}) has no token in this model's vocabulary")
+
+    @property
+    def missing_bytes(self) -> frozenset:
+        missing = self.__dict__.get("_missing_bytes")
+        if missing is None:
+            ranks = self.encoding._mergeable_ranks
+            missing = frozenset(b for b in range(256) if bytes([b]) not in ranks)
+            object.__setattr__(self, "_missing_bytes", missing)
+        return missing
 
     def decode(self, ids) -> str:
         return self.encoding.decode(list(ids))

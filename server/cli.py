@@ -13,7 +13,7 @@ import numpy as np
 
 import llmviz
 from llmviz.model.bundles import ModelBundle, available_models
-from llmviz.model.gpt import trace
+from llmviz.model.engine import trace
 from llmviz.model.sampling import Sampling, generate
 from llmviz.model.tokenizers import PromptError
 from llmviz.model.weights import WeightsError, load_npz

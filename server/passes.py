@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from llmviz.model.bundles import ModelBundle
-from llmviz.model.gpt import trace
+from llmviz.model.engine import trace
 from llmviz.model.interventions import Intervention
 from llmviz.model.lens import Lens
 from llmviz.model.recorder import tensor_specs
@@ -45,8 +45,8 @@ def token_entry(bundle: ModelBundle, token_id: int) -> dict:
 
 
 def model_info(bundle: ModelBundle) -> dict:
-    return {"id": bundle.id, "title": bundle.title, "config": bundle.config.to_dict(),
-            "n_params": bundle.config.n_params(), "vocabulary": bundle.tokenizer.kind}
+    return {"id": bundle.id, "title": bundle.title, "architecture": bundle.config.architecture,
+            "config": bundle.config.describe(), "n_params": bundle.config.n_params(), "vocabulary": bundle.tokenizer.kind}
 
 
 def sampling_info(sampling: Sampling) -> dict:

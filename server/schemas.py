@@ -71,21 +71,33 @@ class GenerateRequest(TraceRequest):
 class Token(Strict):
     id: int
     piece: str
+    template: Literal[True] | None = Field(None, description="present (true) on header tokens the chat template added")
 
 
 class ModelConfig(Strict):
+    """Both families' configs: GPT-2 has layer_norm_epsilon; Llama has n_kv_head, mlp_dim, rope_theta, rms_norm_eps."""
     vocab_size: int
     n_ctx: int
     n_embd: int
     n_head: int
     n_layer: int
-    layer_norm_epsilon: float
     tied_embeddings: bool
+    norm: Literal["layernorm", "rmsnorm"]
+    mlp: Literal["gelu", "gated_silu"]
+    layer_norm_epsilon: float | None = None
+    n_kv_head: int | None = None
+    mlp_dim: int | None = None
+    rope_theta: float | None = None
+    rms_norm_eps: float | None = None
+
+
+Architecture = Literal["gpt2", "llama"]
 
 
 class ModelInfo(Strict):
     id: str
     title: str
+    architecture: Architecture
     config: ModelConfig
     n_params: int
     vocabulary: str
@@ -228,6 +240,7 @@ class ModelSummary(Strict):
     id: str
     title: str
     description: str
+    architecture: Architecture
     config: ModelConfig
     n_params: int
     vocabulary: str
@@ -236,6 +249,7 @@ class ModelSummary(Strict):
     prompt_length: int | None
     answer_length: int | None
     examples: list[str]
+    chat: bool = Field(False, description="the model has a chat template: requests may send chat: true")
 
 
 class ModelsResponse(Strict):

@@ -1,0 +1,188 @@
+"""The Llama-family pass (model/llama.py), GGUF reader and tokenizer against Hugging Face transformers.
+
+The tiny random GGUF and what transformers computed from it were made once by tools/make_llama_reference.py
+(odd shapes: width 48, 6 query heads sharing 2 key/value heads, D = 8); no torch here.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmviz.model import ops
+from llmviz.model.bundles import available_models
+from llmviz.model.gguf_file import GGUFError, read_gguf, unpermute_rotary_rows
+from llmviz.model.llama import forward, trace
+from llmviz.model.llama_models import gguf_bundle
+from llmviz.model.recorder import Recorder, tensor_specs
+from llmviz.model.tokenizers import PromptError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY_DIR = FIXTURES / "llama-tiny"
+TINY = TINY_DIR / "llama-tiny.gguf"
+LOGITS_TOL = 1e-4  # float32 against float32 through 3 layers
+PATTERN_TOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return gguf_bundle(TINY, "llama-tiny")
+
+
+@pytest.fixture(scope="module")
+def expected():
+    with np.load(FIXTURES / "llama-tiny-expected.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    return arrays | json.loads((FIXTURES / "llama-tiny-expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def result(bundle, expected):
+    return trace(bundle.params, bundle.config, expected["input_ids"])
+
+
+def test_fixture_is_the_odd_shape_we_meant(bundle):
+    c = bundle.config
+    assert (c.n_embd, c.n_head, c.n_kv_head, c.head_dim, c.n_layer, c.mlp_dim) == (48, 6, 2, 8, 3, 80)
+    assert c.rope_theta == 50000.0 and c.tied_embeddings and c.architecture == "llama"
+
+
+def test_logits_match_transformers(result, expected):
+    assert result.logits.shape == expected["logits"].shape
+    assert np.abs(result.logits - expected["logits"]).max() < LOGITS_TOL
+    np.testing.assert_array_equal(result.logits.argmax(-1), expected["logits"].argmax(-1))
+
+
+def test_residual_stream_and_patterns_match_every_block(result, expected, bundle):
+    for i in range(bundle.config.n_layer):
+        np.testing.assert_allclose(result.records[f"blocks.{i}.hook_resid_pre"], expected["hidden_states"][i],
+                                   atol=LOGITS_TOL, rtol=0, err_msg=f"block {i} resid_pre")
+        np.testing.assert_allclose(result.records[f"blocks.{i}.attn.hook_pattern"], expected["attentions"][i],
+                                   atol=PATTERN_TOL, rtol=0, err_msg=f"block {i} pattern")
+    np.testing.assert_allclose(result.records["ln_final.hook_out"], expected["hidden_states"][-1], atol=LOGITS_TOL, rtol=0)
+
+
+def test_token_ids_equal_transformers_tokenizer(bundle, expected):
+    for text, ids in zip(expected["texts"], expected["ids"]):
+        assert bundle.tokenizer.encode(text) == ids, text
+
+
+def test_chat_template_tokens_equal_transformers_and_mark_the_template(bundle, expected):
+    prompt = bundle.encode_chat(expected["chat_text"])
+    assert prompt.tokens == expected["chat_ids"]
+    user = [t for t, from_template in zip(prompt.tokens, prompt.template) if not from_template]
+    assert user == bundle.tokenizer.encode(expected["chat_text"])  # exactly the user's words are unmarked
+    assert prompt.template[0] and prompt.template[-1]  # <|im_start|>system … <|im_start|>assistant\n
+
+
+def test_specs_announce_exactly_what_is_recorded(result, bundle):
+    T = len(result.tokens)
+    assert [(s.name, s.shape) for s in tensor_specs(bundle.config, T)] == [(n, x.shape) for n, x in result.records.items()]
+    names = list(result.records)
+    assert "hook_pos_embed" not in names and "blocks.0.ln1.hook_mean" not in names
+    assert names.index("blocks.0.attn.hook_rot_q") > names.index("blocks.0.attn.hook_v")
+    assert result.records["blocks.0.attn.hook_k"].shape == (T, 2, 8)  # one per key/value head, not repeated
+
+
+def test_pattern_rows_sum_to_one_and_never_look_ahead(result, bundle):
+    T = len(result.tokens)
+    future = np.triu(np.ones((T, T), dtype=bool), k=1)
+    for i in range(bundle.config.n_layer):
+        pattern = result.records[f"blocks.{i}.attn.hook_pattern"]
+        np.testing.assert_allclose(pattern.sum(-1), 1.0, atol=1e-6)
+        assert np.all(pattern[:, future] == 0.0)
+        assert np.all(np.isneginf(result.records[f"blocks.{i}.attn.hook_attn_scores"][:, future]))
+
+
+def test_rotation_keeps_each_pair_length_and_turns_position_zero_not_at_all(result):
+    for name in ("q", "k"):
+        before, after = result.records[f"blocks.1.attn.hook_{name}"], result.records[f"blocks.1.attn.hook_rot_{name}"]
+        half = before.shape[-1] // 2
+        pair_length = lambda x: np.hypot(x[..., :half], x[..., half:])  # noqa: E731 - pair j is (j, j + D/2)
+        np.testing.assert_allclose(pair_length(after), pair_length(before), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(after[0], before[0], atol=1e-7)
+
+
+def test_each_kv_head_serves_exactly_its_group_of_query_heads(result, bundle):
+    r, D, group = result.records, bundle.config.head_dim, bundle.config.n_head // bundle.config.n_kv_head
+    q, k, v, pattern = (r[f"blocks.0.attn.hook_{n}"] for n in ("rot_q", "rot_k", "v", "pattern"))
+    for h in range(bundle.config.n_head):
+        scores = q[:, h] @ k[:, h // group].T / np.sqrt(D)
+        np.testing.assert_allclose(r["blocks.0.attn.hook_attn_scores"][h][np.tril_indices(len(q))],
+                                   scores[np.tril_indices(len(q))], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(r["blocks.0.attn.hook_z"][:, h], pattern[h] @ v[:, h // group], rtol=1e-5, atol=1e-6)
+
+
+def test_residual_continuity_and_rms_norm(result, bundle):
+    r = result.records
+    for i in range(bundle.config.n_layer):
+        np.testing.assert_allclose(r[f"blocks.{i}.hook_resid_mid"], r[f"blocks.{i}.hook_resid_pre"] + r[f"blocks.{i}.hook_attn_out"], atol=1e-6)
+        np.testing.assert_allclose(r[f"blocks.{i}.hook_resid_post"], r[f"blocks.{i}.hook_resid_mid"] + r[f"blocks.{i}.hook_mlp_out"], atol=1e-6)
+        if i + 1 < bundle.config.n_layer:
+            np.testing.assert_array_equal(r[f"blocks.{i}.hook_resid_post"], r[f"blocks.{i + 1}.hook_resid_pre"])
+        x, scale = r[f"blocks.{i}.hook_resid_pre"], r[f"blocks.{i}.ln1.hook_scale"]
+        np.testing.assert_allclose(scale, np.sqrt((x * x).mean(-1) + bundle.config.rms_norm_eps), rtol=1e-6)
+    np.testing.assert_allclose(r["blocks.0.mlp.hook_post"], ops.silu(r["blocks.0.mlp.hook_pre"]) * r["blocks.0.mlp.hook_pre_linear"], rtol=1e-6)
+
+
+def test_the_pass_continues_with_what_the_recorder_returns(bundle, expected):
+    class ZeroHeadZero(Recorder):
+        def __call__(self, name, x):
+            if name == "blocks.0.attn.hook_z":
+                x = x.copy()
+                x[:, 0] = 0
+            return super().__call__(name, x)
+
+    plain, _ = forward(bundle.params, bundle.config, expected["input_ids"])
+    changed, _ = forward(bundle.params, bundle.config, expected["input_ids"], ZeroHeadZero())
+    assert np.abs(plain - changed).max() > 1e-3
+
+
+def test_unpermute_inverts_llama_cpp_permute():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((12, 5))  # 3 heads of width 4
+    permuted = w.reshape(3, 2, 2, 5).swapaxes(1, 2).reshape(12, 5)  # llama.cpp's convert permute
+    np.testing.assert_array_equal(unpermute_rotary_rows(permuted, 3), w)
+
+
+def test_weights_are_served_under_hugging_face_names_in_by_out(bundle):
+    p = bundle.params
+    assert p["model.layers.0.self_attn.q_proj.weight"].shape == (48, 48)
+    assert p["model.layers.0.self_attn.k_proj.weight"].shape == (48, 16)
+    assert p["model.layers.0.mlp.down_proj.weight"].shape == (80, 48)
+    assert all(a.dtype == np.float32 for a in p.values())
+
+
+def test_the_tiny_model_is_served_from_a_models_dir():
+    bundles, problems = available_models(TINY_DIR)
+    assert "llama-tiny" in bundles and problems == []
+    summary = bundles["llama-tiny"].summary()
+    assert summary["architecture"] == "llama" and summary["chat"] is True
+    assert summary["config"].items() >= {"n_kv_head": 2, "norm": "rmsnorm", "mlp": "gated_silu", "rope_theta": 50000.0}.items()
+
+
+def _write_gguf(path, architecture):
+    import gguf
+
+    writer = gguf.GGUFWriter(path, architecture)
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def test_an_unsupported_architecture_is_named_and_skipped(tmp_path):
+    _write_gguf(tmp_path / "other.gguf", "qwen2")
+    (tmp_path / "broken.gguf").write_bytes(b"GGUF not really")
+    with pytest.raises(GGUFError, match="architecture 'qwen2' is not supported"):
+        read_gguf(tmp_path / "other.gguf")
+    bundles, problems = available_models(tmp_path)
+    assert "other" not in bundles and "broken" not in bundles
+    assert any("qwen2" in p and "other.gguf" in p for p in problems)
+    assert any("broken.gguf" in p for p in problems)
+
+
+def test_characters_without_a_token_are_refused_in_one_line(bundle):
+    with pytest.raises(PromptError, match="U\\+0001"):
+        bundle.encode_prompt("a\x01b")
