@@ -184,7 +184,7 @@ def prompt_file_tokens(bundle: ModelBundle, path: Path) -> list[list[int]]:
 
 
 def run_analyze_heads(args) -> int:
-    from llmviz.model.gpt import forward
+    from llmviz.model.engine import forward
     from llmviz.model.head_sweep import sort_accuracy, sweep_heads, target_probability
     from llmviz.model.sort_task import all_questions
 

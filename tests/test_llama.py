@@ -186,3 +186,14 @@ def test_an_unsupported_architecture_is_named_and_skipped(tmp_path):
 def test_characters_without_a_token_are_refused_in_one_line(bundle):
     with pytest.raises(PromptError, match="U\\+0001"):
         bundle.encode_prompt("a\x01b")
+
+
+def test_interventions_and_the_logit_lens_work_on_the_llama_family(bundle, expected):
+    from llmviz.model.engine import trace as any_trace
+    from llmviz.model.interventions import AblateHead
+
+    ids = expected["input_ids"]
+    plain = any_trace(bundle.params, bundle.config, ids)
+    ablated = any_trace(bundle.params, bundle.config, ids, interventions=(AblateHead(1, 5),))
+    assert np.all(ablated.records["blocks.1.attn.hook_z"][:, 5] == 0)
+    assert np.abs(plain.logits - ablated.logits).max() > 1e-4
