@@ -101,9 +101,14 @@ def test_heads_split_the_width_in_order(result, params):
     np.testing.assert_allclose(q.reshape(len(TOKENS), C), ln @ w + b, atol=1e-5)
 
 
-def test_probabilities_are_a_distribution_per_token(result):
+def test_logits_are_the_final_norm_times_the_tied_embedding_and_probs_their_softmax(result, params):
+    # recomputed here from the recorded final LayerNorm output, not compared with the same object
+    ln_out = result.records["ln_final.hook_out"]  # [T, C]
+    expected = ln_out.astype(np.float64) @ params["wte.weight"].T.astype(np.float64)  # [T, V]
+    np.testing.assert_allclose(result.records["hook_logits"], expected, atol=1e-5)
+    shifted = np.exp(expected - expected.max(-1, keepdims=True))
+    np.testing.assert_allclose(result.records["hook_probs"], shifted / shifted.sum(-1, keepdims=True), atol=1e-6)
     np.testing.assert_allclose(result.probs.sum(-1), 1.0, atol=1e-6)
-    np.testing.assert_array_equal(result.records["hook_logits"], result.logits)
 
 
 def test_null_recorder_gives_identical_logits(params, result):
@@ -166,3 +171,38 @@ def test_token_ids_outside_the_vocabulary_are_refused(params, tokens, message):
 
 def test_keep_freed_memory_applies_where_malloc_is_glibc():
     assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_the_js_tests_trace_fixture_is_what_the_engine_computes():
+    """tests/fixtures/trace-nano-sort.json (tools/make_trace_fixture.py) feeds the page's unit tests; rebuilt
+    here from the engine with the options it records, every tensor, weight and output entry must agree."""
+    import json
+
+    from llmviz.model.bundles import nano_sort
+    from llmviz.model.sampling import Sampling, next_token_distribution
+
+    root = Path(__file__).parent.parent
+    fixture = json.loads((root / "tests" / "fixtures" / "trace-nano-sort.json").read_text())
+    source = fixture["source"]
+    if source["weights"] == "bundled":
+        bundle = nano_sort()
+        params, config = bundle.params, bundle.config
+    else:
+        params, config = random_params(NANO_SORT_SHAPE, source["seed"]), NANO_SORT_SHAPE
+    tokens = [t["id"] for t in fixture["header"]["tokens"]]
+    assert "".join(t["piece"] for t in fixture["header"]["tokens"]) == source["prompt"]
+    engine = trace(params, config, tokens, temperature=source["temperature"])
+    stored = {t["name"]: t for t in fixture["tensors"]}
+    assert list(stored) == list(engine.records)
+    for name, x in engine.records.items():
+        data = np.array(stored[name]["data"]).reshape(x.shape)
+        finite = np.isfinite(x)
+        np.testing.assert_allclose(data[finite], x[finite], atol=1e-6, err_msg=name)
+        assert np.all(np.array(stored[name].get("mask", np.zeros(x.size))).reshape(x.shape) == ~finite), name
+    for weight in fixture["weights"]:
+        np.testing.assert_allclose(np.array(weight["data"]).reshape(weight["shape"]), params[weight["name"]], atol=1e-6)
+    distribution = next_token_distribution(engine.logits[-1], Sampling(temperature=source["temperature"]))
+    for entry in fixture["output"]["top"]:
+        assert entry["prob"] == pytest.approx(float(distribution[entry["id"]]), abs=1e-6)
+    assert [e["id"] for e in fixture["output"]["row_best"]] == list(engine.logits.argmax(-1))
+    assert fixture["output"]["greedy"]["id"] == int(engine.logits[-1].argmax())

@@ -47,3 +47,15 @@ def test_generate_sorts_a_question_one_letter_at_a_time(bundle, question, answer
     tokens = bundle.encode_prompt(question)
     new = [token for token, _ in generate(bundle.params, bundle.config, tokens, 6, Sampling(temperature=0))]
     assert bundle.tokenizer.decode(new) == answer
+
+
+def test_the_servers_engine_sorts_all_729_questions(bundle):
+    """The same check through model/gpt.py, one sequence at a time, as the server runs it (generate() calls
+    gpt.forward): the batched trainer forward above could agree with itself and still differ from the page."""
+    wrong = []
+    for question in all_questions():
+        tokens = [int(t) for t in question]
+        answer = [token for token, _ in generate(bundle.params, bundle.config, tokens, 6, Sampling(temperature=0))]
+        if answer != sorted(tokens):
+            wrong.append(bundle.tokenizer.decode(tokens))
+    assert wrong == []

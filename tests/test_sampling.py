@@ -113,3 +113,95 @@ def test_generation_stops_after_the_stop_token(params):
 def test_invalid_options_say_what_is_allowed(options, message):
     with pytest.raises(ValueError, match=message):
         Sampling(**options)
+
+
+# Sampled generation, tested as a distribution: a loop that appended the greedy token, ignored the seed or
+# drew from the wrong distribution passes every temperature-0 test above but fails these.
+
+CHI2_CRITICAL_0_001 = {1: 10.83, 2: 13.82, 3: 16.27}  # chi-squared quantile at p = 0.001 by degrees of freedom
+
+
+def chi_squared(counts, probabilities):
+    expected = np.asarray(probabilities) * sum(counts)
+    keep = expected > 0
+    assert np.all(np.asarray(counts)[~keep] == 0), "a token with probability 0 was drawn"
+    return float((((np.asarray(counts) - expected) ** 2)[keep] / expected[keep]).sum()), int(keep.sum()) - 1
+
+
+@pytest.mark.parametrize("sampling", [Sampling(temperature=1.5), Sampling(temperature=0.7, top_k=3),
+                                      Sampling(temperature=1.0, top_p=0.9)])
+def test_seeded_draws_follow_the_shown_distribution(sampling):
+    distribution = next_token_distribution(LOGITS, sampling)
+    rng = np.random.default_rng(11)
+    counts = np.bincount([sample(LOGITS, sampling, rng) for _ in range(6000)], minlength=4)
+    statistic, dof = chi_squared(counts, distribution)
+    assert statistic < CHI2_CRITICAL_0_001[dof], f"chi² = {statistic:.1f} with {dof} dof for {counts} vs {distribution}"
+
+
+def test_first_generated_token_follows_the_models_distribution(params):
+    prompt = [2, 1, 0]
+    hot = Sampling(temperature=2.0)
+    logits, _ = forward(params, NANO_SORT_SHAPE, prompt)
+    distribution = next_token_distribution(logits[-1], hot)
+    firsts = [run(params, Sampling(temperature=2.0, seed=seed), prompt, max_new_tokens=1)[0] for seed in range(600)]
+    statistic, dof = chi_squared(np.bincount(firsts, minlength=NANO_SORT_SHAPE.vocab_size), distribution)
+    assert statistic < CHI2_CRITICAL_0_001[dof], f"chi² = {statistic:.1f}"
+    assert len(set(firsts)) > 1, "different seeds must be able to draw different tokens"
+
+
+def test_different_seeds_give_different_generations(params):
+    runs = {tuple(run(params, Sampling(temperature=2.0, seed=seed), max_new_tokens=8)) for seed in range(10)}
+    assert len(runs) >= 8, runs
+
+
+GENERATE_IN_A_FRESH_PROCESS = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from doubles import NANO_SORT_SHAPE, random_params
+from llmviz.model.sampling import Sampling, generate
+params = random_params(NANO_SORT_SHAPE, seed=3)
+print(json.dumps([t for t, _ in generate(params, NANO_SORT_SHAPE, [2, 1, 0], 8, Sampling(temperature=1.5, seed=7))]))
+"""
+
+
+def test_the_same_seed_repeats_across_processes(params):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = GENERATE_IN_A_FRESH_PROCESS.format(tests=str(Path(__file__).parent))
+    outputs = [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                         timeout=120).stdout) for _ in range(2)]
+    assert outputs[0] == outputs[1] == run(params, Sampling(temperature=1.5, seed=7), max_new_tokens=8)
+
+
+def test_api_generate_appends_the_sampled_token_not_the_greedy_one(random_bundle):
+    """Each pass's prompt is the previous prompt plus the previous output's `sampled` token; over many seeds
+    some draws differ from the greedy token, and the first draws follow the first output's distribution."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from llmviz.server.main import create_app
+    from llmviz.server.settings import Settings
+
+    client = TestClient(create_app(Settings(), registry={"nano-sort": random_bundle}))
+    firsts, distribution, differed = [], None, 0
+    for seed in range(80):
+        response = client.post("/api/generate", json={"model": "nano-sort", "prompt": "CBA", "temperature": 2.0,
+                                                      "seed": seed, "max_new_tokens": 2})
+        lines = [json.loads(text) for text in response.text.splitlines()]
+        headers = [line for line in lines if line["type"] == "header"]
+        outputs = [line for line in lines if line["type"] == "output"]
+        generated = [g["id"] for g in lines[-1]["generated"]]
+        assert [o["sampled"]["id"] for o in outputs] == generated
+        for header, output in zip(headers[1:], outputs):
+            assert header["tokens"][-1]["id"] == output["sampled"]["id"]
+        differed += sum(o["sampled"]["id"] != o["greedy"]["id"] for o in outputs)
+        firsts.append(generated[0])
+        shown = {entry["id"]: entry["prob"] for entry in outputs[0]["top"]}
+        distribution = distribution or [shown.get(i, 0.0) for i in range(random_bundle.config.vocab_size)]
+    assert differed > 0, "at temperature 2 some draws must differ from the greedy token"
+    statistic, dof = chi_squared(np.bincount(firsts, minlength=len(distribution)), distribution)
+    assert statistic < CHI2_CRITICAL_0_001[dof], f"chi² = {statistic:.1f}"
