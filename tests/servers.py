@@ -4,6 +4,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
@@ -40,3 +41,34 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+NGINX = "/usr/sbin/nginx"
+SAMPLE_SITE = Path(__file__).resolve().parents[1] / "docs" / "nginx-llmviz.conf"
+SAMPLE_UPSTREAMS = "    server 127.0.0.1:8001 max_fails=0;         # max_fails=0: a busy 503 must not take a process out of rotation\n    server 127.0.0.1:8002 max_fails=0;\n"
+
+
+def nginx_config(folder: Path, port: int, upstream_ports: list[int]) -> Path:
+    """A runnable nginx.conf in `folder`: docs/nginx-llmviz.conf as published, with its ports swapped for these."""
+    site = SAMPLE_SITE.read_text()
+    assert SAMPLE_UPSTREAMS in site and "    listen 80;\n" in site, "docs/nginx-llmviz.conf changed shape"
+    site = site.replace(SAMPLE_UPSTREAMS, "".join(f"    server 127.0.0.1:{p} max_fails=0;\n" for p in upstream_ports))
+    site = site.replace("    listen 80;\n", f"    listen 127.0.0.1:{port};\n")
+    (folder / "site.conf").write_text(site)
+    temp_paths = "".join(f"    {kind}_temp_path {folder / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = folder / "nginx.conf"
+    conf.write_text(f"""{"user root;" if os.geteuid() == 0 else ""}
+worker_processes 1;
+pid {folder / "nginx.pid"};
+error_log {folder / "error.log"} warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+{temp_paths}    include {folder / "site.conf"};
+}}
+""")
+    return conf
+
+
+def start_nginx(conf: Path, health_url: str) -> subprocess.Popen:
+    return start([NGINX, "-e", "stderr", "-c", str(conf), "-g", "daemon off;"], health_url, timeout=15)
