@@ -8,12 +8,14 @@ import { blocksOfTensor, flatToCell } from "./scene/layout.js";
 import { piecesToText, promptProblem } from "./ui/prompt.js";
 import { nextTokenDistribution, topEntries } from "./data/sampling.js";
 import { UI } from "./ui/ui.js";
+import { answerText, chatFields } from "./ui/chat.js";
 import { readUrlState, writeUrlState } from "./ui/urlstate.js";
 import { Viewer } from "./scene/viewer.js";
 
 const OUTPUT_CHAPTERS = new Set(["softmax", "output"]);  // where the probability bars are the subject
 const BARS_SHOWN = 6;              // enough to see the shape of the distribution, and the step text keeps room
 const DEFAULT_NEW_TOKENS = 8;      // for models without a fixed answer length
+const CHAT_NEW_TOKENS = 48;        // a chat answer runs to the stop token; this bounds one that never says it
 const EXACT_TRACE_PARAMS = 5e6;    // below this many parameters the trace is small enough to fetch as exact f32
 const WEIGHT_BUDGET = 4e6;  // values fetched per model: all of nano-sort; GPT-2 small's first layers, the rest stay grey
 const CAMERA_URL_DELAY_MS = 1200;  // after orbit damping or a click's flight has come to rest
@@ -69,7 +71,8 @@ class App {
       onChapter: (chapter) => { this.stopPlaying(); this.goToStep(this.steps.findIndex((s) => s.chapter === chapter)); },
       onPlay: () => (this.playing ? this.stopPlaying() : this.play()),
       onSampling: (sampling) => this.showDistribution(sampling),
-      onGenerate: () => this.generate(),
+      onGenerate: () => (this.generating ? this.stopGeneration() : this.generate()),
+      onRawPrompt: () => this.submit(this.ui.promptText()),
       onSavePNG: () => this.savePNG(),
       onHome: () => this.viewer?.flyTo("home", this.flightOptions()),
       onCameraMoved: () => { this.provisionalFlight = null; this.scheduleUrlUpdate(); },
@@ -113,6 +116,8 @@ class App {
     this.weights = new Map();
     this.ui.fillTopKChoices(model.config.vocab_size);
     this.ui.showModel(model);
+    this.ui.setChatMode(Boolean(model.chat));
+    this.ui.setAnswer(null);
     this.weightShapes = await api.fetchWeightShapes(model.id);
   }
 
@@ -134,7 +139,8 @@ class App {
 
   requestBody(prompt) {
     const { temperature, topK, topP } = this.ui.sampling();
-    return { model: this.model.id, prompt, temperature, top_k: topK, top_p: topP, seed: null, precision: this.precision() };
+    return { model: this.model.id, prompt, temperature, top_k: topK, top_p: topP, seed: null, precision: this.precision(),
+      ...chatFields(this.model, this.ui.rawPrompt()) };
   }
 
   /** Runs one traced pass of `text`; `restore` (from the URL) picks the step and camera to show after it. */
@@ -142,6 +148,7 @@ class App {
     const problem = promptProblem(text, this.model);
     this.showPromptProblem(problem);
     if (problem) return;
+    this.ui.setAnswer(null);
     const keepStep = restore?.step ?? this.steps[this.stepIndex]?.id;
     if (await this.runStream("trace", this.requestBody(text), { keepStep, camera: restore?.camera ?? null })) {
       this.prompt = text;
@@ -149,22 +156,39 @@ class App {
     }
   }
 
+  /** True when the question goes through the model's chat template (and the answer ends at its stop token). */
+  chatting() {
+    return Boolean(this.model?.chat) && !this.ui.rawPrompt();
+  }
+
+  /** Writes the continuation token by token, each token a live pass; the camera stays where the reader left it. */
   async generate() {
     if (!this.pass || this.state === "streaming") return;
     const context = this.model.context_length ?? this.model.config.n_ctx;
-    const wanted = Math.min(this.model.answer_length ?? DEFAULT_NEW_TOKENS, this.maxNewTokens);
+    const length = this.model.answer_length ?? (this.chatting() ? CHAT_NEW_TOKENS : DEFAULT_NEW_TOKENS);
+    const wanted = Math.min(length, this.maxNewTokens);
     // The last new token comes from a pass over a full context, so one more than the free slots fits.
     const budget = Math.max(1, Math.min(wanted, context - this.pass.promptCount + 1));
     const body = { ...this.requestBody(this.prompt), max_new_tokens: budget };
+    this.generating = true;
     this.ui.setGenerating(true);
+    if (this.chatting()) this.ui.setAnswer("");
     try {
-      await this.runStream("generate", body, { keepStep: this.steps[this.stepIndex]?.id, camera: null });
+      await this.runStream("generate", body, { keepStep: this.steps[this.stepIndex]?.id, camera: null, fly: false });
     } finally {
+      this.generating = false;
       this.ui.setGenerating(false);
     }
   }
 
-  async runStream(endpoint, body, { keepStep, camera }) {
+  /** Stop: the stream is closed (the server stops at its next tensor) and the pass shown so far stays. */
+  stopGeneration() {
+    if (!this.abort) return;
+    this.abort.stoppedByUser = true;
+    this.abort.abort();
+  }
+
+  async runStream(endpoint, body, { keepStep, camera, fly = true }) {
     this.abort?.abort();
     const abort = (this.abort = new AbortController());
     this.stopPlaying();
@@ -185,7 +209,7 @@ class App {
           // Later passes of a generation stay on whatever step the reader has moved to meanwhile.
           const stepId = header.step === 0 ? keepStep : this.steps[this.stepIndex]?.id;
           this.startPass(header, promptCount);
-          this.applyStep(stepId, { moveCamera: !camera && header.step === 0 });
+          this.applyStep(stepId, { moveCamera: fly && !camera && header.step === 0 });
         },
         onTensor: (tensor) => this.receiveTensor(tensor),
         onOutput: (output) => {
@@ -194,6 +218,7 @@ class App {
           if (endpoint === "generate") {
             generated.push(output.sampled);
             this.ui.setTokens([...this.pass.header.tokens, output.sampled], promptCount);
+            if (this.chatting()) this.ui.setAnswer(answerText(generated));
           }
         },
         onDone: (done) => {
@@ -202,7 +227,13 @@ class App {
         },
       }, abort.signal);
     } catch (error) {
-      if (error.name === "AbortError") return false;
+      if (error.name === "AbortError") {
+        if (abort.stoppedByUser) {  // the tokens written so far and the pass on screen stay
+          this.finishPass(null);
+          this.showStatus("status.stopped");
+        }
+        return false;
+      }
       this.ui.setBusy(false);
       if (error.status === api.UNREACHABLE) {
         this.fail("error.server_down");
@@ -218,7 +249,7 @@ class App {
     }
     if (abort.signal.aborted) return false;
     this.finishPass(camera);
-    if (endpoint === "generate" && generated.length && !this.model.prompt_length) {
+    if (endpoint === "generate" && generated.length && !this.model.prompt_length && !this.chatting()) {
       this.prompt += piecesToText(generated.map((token) => token.piece));
       this.ui.setPrompt(this.prompt);
     }
@@ -454,6 +485,7 @@ class App {
       steps: this.steps.map((s) => ({ id: s.id, chapter: s.chapter, camera: s.camera })),
       settled: this.flight === null,
       playing: this.playing,
+      generating: Boolean(this.generating),
       camera: this.viewer?.cameraState() ?? null,
       focused: [...(this.viewer?.focused ?? [])],
       stats: this.viewer?.stats() ?? null,

@@ -30,7 +30,17 @@ const MESSAGES = {
   },
   "prompt.error.server": { ko: "서버가 이 프롬프트를 거절했습니다: {message}", en: "The server refused this prompt: {message}" },
 
+  "prompt.label_chat": { ko: "질문", en: "Question" },
+  "prompt.placeholder_chat": { ko: "예: 프랑스의 수도는 어디인가요?", en: "e.g. What is the capital of France?" },
+  "prompt.raw": { ko: "템플릿 없이", en: "Raw prompt" },
+  "prompt.raw_hint": {
+    ko: "켜면 채팅 템플릿 없이 입력한 글만 모델에 보냅니다.",
+    en: "When on, the text goes to the model as typed, without the chat template.",
+  },
+
   "tokens.label": { ko: "토큰", en: "Tokens" },
+  "tokens.template": { ko: "채팅 템플릿이 넣은 토큰", en: "added by the chat template" },
+  "answer.label": { ko: "답", en: "Answer" },
   "tokens.chip": { ko: "토큰 {piece}, 인덱스 {id}", en: "token {piece}, index {id}" },
 
   "chapters.label": { ko: "장", en: "Chapters" },
@@ -58,12 +68,13 @@ const MESSAGES = {
   "output.top_p": { ko: "top-p", en: "top-p" },
   "output.off": { ko: "끔", en: "off" },
   "output.generate": { ko: "생성", en: "Generate" },
-  "output.generating": { ko: "생성 중…", en: "Generating…" },
+  "output.stop": { ko: "멈춤", en: "Stop" },
   "output.sampled": { ko: "뽑힌 토큰: {piece}", en: "Sampled: {piece}" },
 
   "status.loading": { ko: "계산 중…", en: "Computing…" },
   "status.streaming": { ko: "텐서 {done}/{total} 도착", en: "{done} of {total} tensors received" },
   "status.ready": { ko: "완료 ({ms} ms)", en: "Done in {ms} ms" },
+  "status.stopped": { ko: "생성을 멈췄습니다", en: "Generation stopped" },
 
   "error.server_down": {
     ko: "서버에 연결할 수 없습니다. 서버가 켜져 있는지 확인한 뒤 페이지를 새로 고치세요.",

@@ -1,6 +1,7 @@
 // Every piece of the page outside the 3D canvas. Text from the user, the model or the server is only
 // ever set with textContent (never innerHTML), so a prompt or a token piece can never become markup.
 import { formatCount, visiblePiece } from "./format.js";
+import { chipKinds } from "./chat.js";
 import { t } from "./i18n.js";
 
 const TOP_K_CHOICES = [1, 2, 3, 5, 10, 20, 50, 100];
@@ -66,6 +67,7 @@ export class UI {
       }
     });
     $("model-picker").addEventListener("change", (event) => actions.onModelChange(event.target.value));
+    $("raw-toggle").addEventListener("change", (event) => actions.onRawPrompt?.(event.target.checked));
     for (const button of document.querySelectorAll("[data-lang]")) {
       button.addEventListener("click", () => actions.onLanguage(button.dataset.lang));
     }
@@ -105,7 +107,8 @@ export class UI {
     this.lang = lang;
     document.documentElement.lang = lang;
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(lang, node.dataset.i18n);
-    this.$("prompt-input").placeholder = t(lang, "prompt.placeholder");
+    for (const node of document.querySelectorAll("[data-i18n-title]")) node.title = t(lang, node.dataset.i18nTitle);
+    this.setChatMode(this.chat ?? false);
     for (const button of document.querySelectorAll("[data-lang]")) {
       button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
     }
@@ -132,6 +135,31 @@ export class UI {
     this.$("model-params").textContent = t(this.lang, "model.params", { count: formatCount(model.n_params) });
   }
 
+  /** A model with a chat template takes a question (wrapped in its template unless "raw prompt" is on). */
+  setChatMode(chat) {
+    this.chat = chat;
+    this.$("raw-toggle-field").hidden = !chat;
+    const label = this.$("prompt-label");
+    label.dataset.i18n = chat ? "prompt.label_chat" : "prompt.label";
+    label.textContent = t(this.lang, label.dataset.i18n);
+    this.$("prompt-input").placeholder = t(this.lang, chat ? "prompt.placeholder_chat" : "prompt.placeholder");
+  }
+
+  /** True when the user asked to send the text without the chat template. */
+  rawPrompt() {
+    return this.$("raw-toggle").checked;
+  }
+
+  /** The answer written so far (text), or null to hide the line. */
+  setAnswer(text) {
+    this.$("answer").hidden = text === null;
+    this.$("answer-text").textContent = text ?? "";
+  }
+
+  promptText() {
+    return this.$("prompt-input").value;
+  }
+
   setPrompt(text) {
     this.$("prompt-input").value = text;
   }
@@ -144,12 +172,17 @@ export class UI {
     this.$("prompt-input").setAttribute("aria-invalid", String(Boolean(message)));
   }
 
-  /** tokens: [{id, piece}]; the first `promptCount` came from the prompt, the rest were generated. */
+  /**
+   * tokens: [{id, piece, template?}]; the first `promptCount` came from the prompt, the rest were generated.
+   * Tokens the chat template added (`template: true`) are drawn apart from the user's own.
+   */
   setTokens(tokens, promptCount = tokens.length) {
     this.tokens = { tokens, promptCount };
+    const kinds = chipKinds(tokens, promptCount);
     this.$("token-chips").replaceChildren(...tokens.map((token, position) => {
-      const chip = element("li", position < promptCount ? "token-chip" : "token-chip generated");
-      chip.title = `t = ${position}: ${t(this.lang, "tokens.chip", { piece: visiblePiece(token.piece), id: token.id })}`;
+      const chip = element("li", kinds[position] === "prompt" ? "token-chip" : `token-chip ${kinds[position]}`);
+      chip.title = `t = ${position}: ${t(this.lang, "tokens.chip", { piece: visiblePiece(token.piece), id: token.id })}`
+        + (token.template ? ` (${t(this.lang, "tokens.template")})` : "");
       chip.append(element("span", "token-piece", visiblePiece(token.piece)), element("span", "token-id", String(token.id)));
       return chip;
     }));
@@ -268,11 +301,13 @@ export class UI {
     this.$("output-toggle").setAttribute("aria-expanded", String(open));
   }
 
+  /** While a generation runs, the Generate button becomes Stop (the App decides what a click means). */
   setGenerating(busy) {
     const button = this.$("generate-button");
-    button.disabled = busy;
-    button.dataset.i18n = busy ? "output.generating" : "output.generate";
+    button.dataset.i18n = busy ? "output.stop" : "output.generate";
     button.textContent = t(this.lang, button.dataset.i18n);
+    button.classList.toggle("stop", busy);
+    button.setAttribute("aria-pressed", String(busy));
   }
 
   setBusy(busy) {
