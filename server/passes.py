@@ -150,3 +150,11 @@ def stream_generate(bundle: ModelBundle, tokens: list[int], sampling: Sampling, 
                       lambda step, so_far: passes.run(so_far, step, rng).sampled, bundle.stop_token)
     generated = [token_entry(bundle, t) for t in new]
     emit({"type": "done", "timings": passes.timings(request_started), "generated": generated})
+
+
+def recorded_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str) -> list[dict]:
+    """The lines /api/trace would stream for this pass (header, tensors, output; no done), kept in a list:
+    for a notebook's trace and for a pass saved as one file."""
+    lines: list[dict] = []
+    StreamedPasses(bundle, sampling, precision, lines.append).run(tokens, step=0, rng=np.random.default_rng(sampling.seed))
+    return lines

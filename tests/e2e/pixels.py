@@ -1,0 +1,24 @@
+"""How much of a screenshot is drawn: decoded by the browser itself (no imaging library in the test deps)."""
+import base64
+
+BACKGROUND = (0x0F, 0x13, 0x1B)  # the scene's clear colour, colormap.js BACKGROUND
+
+
+def drawn_fraction(page, png: bytes, background=BACKGROUND, tolerance: int = 30) -> float:
+    """Share of the PNG's pixels whose colour differs from `background` by more than `tolerance` (sum of |Δ|)."""
+    return page.evaluate("""async ([url, bg, tolerance]) => {
+      const image = new Image();
+      image.src = url;
+      await image.decode();
+      const canvas = document.createElement("canvas");
+      [canvas.width, canvas.height] = [image.width, image.height];
+      const context = canvas.getContext("2d");
+      context.drawImage(image, 0, 0);
+      const data = context.getImageData(0, 0, image.width, image.height).data;
+      let drawn = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        const d = Math.abs(data[i] - bg[0]) + Math.abs(data[i + 1] - bg[1]) + Math.abs(data[i + 2] - bg[2]);
+        if (d > tolerance) drawn++;
+      }
+      return drawn / (data.length / 4);
+    }""", ["data:image/png;base64," + base64.b64encode(png).decode("ascii"), list(background), tolerance])
