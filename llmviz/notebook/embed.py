@@ -10,9 +10,9 @@ from pathlib import Path
 
 import jinja2
 
-from llmviz.server.paths import REPO_ROOT, TEMPLATES_DIR
+from llmviz.server.paths import ROOT, TEMPLATES_DIR
 
-NODE_MODULES = REPO_ROOT / "node_modules"
+NODE_MODULES = ROOT / "node_modules"  # a checkout's npm install (package-lock.json); a wheel does not carry these
 REQUIRE_JS = NODE_MODULES / "requirejs" / "require.js"
 EMBED_AMD_JS = NODE_MODULES / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js"
 
