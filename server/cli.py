@@ -116,7 +116,8 @@ def run_serve(args) -> int:
     # Requests already run in parallel, one pass per thread; BLAS threads on top would fight them for the cores.
     threadpool_limits(limits=args.blas_threads, user_api="blas")
     keep_freed_memory()  # recorded passes reuse the last pass's memory instead of faulting it in again
-    app = create_app(Settings(models_dir=args.models_dir, max_concurrent_passes=args.max_concurrent_passes))
+    app = create_app(Settings(models_dir=args.models_dir, max_concurrent_passes=args.max_concurrent_passes,
+                              stream_cache_bytes=args.stream_cache_mb * 2**20))
     models = ", ".join(app.state.registry) or "none (see the warnings above)"
     workers = f"; {args.workers} workers" if args.workers > 1 else ""
     print(f"llmviz: open http://{args.host}:{args.port}/ (models: {models}{workers}; Ctrl+C stops)", flush=True)
@@ -225,6 +226,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="llmviz", description="A GPT's forward pass, tensor by tensor.")
     parser.add_argument("--version", action="version", version=f"llmviz {llmviz.__version__}")
@@ -256,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="passes computed at once; more get 503 (default: %(default)s)")
     serve.add_argument("--blas-threads", type=positive_int, default=1,
                        help="BLAS threads for each pass's matrix products (default: %(default)s)")
+    serve.add_argument("--stream-cache-mb", type=non_negative_int, default=0,
+                       help="keep finished streams (up to this many MiB per worker) and replay them for identical "
+                            "requests; sampling without a seed is never cached (default: %(default)s = off)")
     serve.add_argument("--workers", type=positive_int, default=1,
                        help="processes serving requests; they share the loaded weights, and "
                             "--max-concurrent-passes counts passes across all of them (default: %(default)s)")

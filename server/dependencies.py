@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from llmviz.model.bundles import ModelBundle
 from llmviz.server.settings import Settings
+from llmviz.server.stream_cache import StreamCache
 from llmviz.server.streaming import PassLimiter
 
 
@@ -25,10 +26,15 @@ def get_executor(request: Request) -> Executor:
     return request.app.state.executor
 
 
+def get_stream_cache(request: Request) -> StreamCache | None:
+    return request.app.state.stream_cache
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Registry = Annotated[dict[str, ModelBundle], Depends(get_registry)]
 Limiter = Annotated[PassLimiter, Depends(get_limiter)]
 PassExecutor = Annotated[Executor, Depends(get_executor)]
+FinishedStreams = Annotated[StreamCache | None, Depends(get_stream_cache)]
 
 
 def get_default_model(settings: AppSettings, registry: Registry) -> str | None:

@@ -12,6 +12,7 @@ from llmviz.server.limits import BodySizeLimit
 from llmviz.server.paths import STATIC_DIR, THREE_ADDONS_DIR, THREE_BUILD_DIR
 from llmviz.server.routers import api, pages
 from llmviz.server.settings import Settings
+from llmviz.server.stream_cache import StreamCache
 from llmviz.server.streaming import PassLimiter
 
 log = logging.getLogger("llmviz.server")
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, registry: dict[str, ModelBundle
     app.state.registry = dict(load_registry(settings) if registry is None else registry)
     app.state.limiter = PassLimiter(settings.max_concurrent_passes)
     app.state.executor = executor
+    app.state.stream_cache = StreamCache(settings.stream_cache_bytes) if settings.stream_cache_bytes > 0 else None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(api.router)

@@ -14,6 +14,7 @@ class Settings:
     max_body_bytes: int = 16_384  # a request body is a prompt and a few numbers; anything larger is refused (413)
     max_new_tokens: int = 64  # the most tokens one /api/generate call may ask for
     stream_buffer_lines: int = 32  # lines a pass may run ahead of a slow client before it waits
+    stream_cache_bytes: int = 0  # finished streams kept for identical requests (server/stream_cache.py); 0 = off
 
     def __post_init__(self):
         for name in ("max_concurrent_passes", "max_body_bytes", "max_new_tokens", "stream_buffer_lines"):

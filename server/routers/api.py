@@ -8,13 +8,14 @@ from starlette.exceptions import HTTPException
 from llmviz.model.bundles import ModelBundle
 from llmviz.model.sampling import Sampling
 from llmviz.model.tokenizers import PromptError
-from llmviz.server.dependencies import AppSettings, DefaultModel, Limiter, PassExecutor, Registry
+from llmviz.server.dependencies import AppSettings, DefaultModel, FinishedStreams, Limiter, PassExecutor, Registry
 from llmviz.server.encoding import weight_line
 from llmviz.server.interventions import interventions_of, reference_tokens, refuse_for_generate
 from llmviz.server.passes import Inspection, stream_generate, stream_trace
 from llmviz.server.schemas import (GenerateRequest, HealthResponse, ModelsResponse, Precision, TraceRequest, WeightLine,
                             WeightList)
 from llmviz.server.settings import PROTOCOL_VERSION, Settings
+from llmviz.server.stream_cache import StreamCache, cache_key, replay
 from llmviz.server.streaming import PassLimiter, PassResponse
 
 router = APIRouter(prefix="/api")
@@ -44,7 +45,12 @@ def inspection_of(bundle: ModelBundle, body: TraceRequest, tokens: list[int]) ->
     return Inspection(interventions_of(bundle, body, len(tokens)), body.logit_lens, reference_tokens(bundle, body, tokens))
 
 
-def pass_response(job, settings: Settings, limiter: PassLimiter, executor) -> PassResponse:
+def pass_response(job, settings: Settings, limiter: PassLimiter, executor,
+                  cache: StreamCache | None = None, key: str | None = None) -> PassResponse:
+    """The pass's stream; with a cache and a key, a replay of the same request's finished stream if there is one."""
+    if cache is not None and key is not None:
+        lines = cache.get(key)
+        job = replay(lines) if lines is not None else cache.recording(key, job)
     return PassResponse(job, limiter, executor, settings.stream_buffer_lines, settings.retry_after_seconds)
 
 
@@ -80,19 +86,19 @@ def weight(model_id: str, name: str, registry: Registry, precision: Precision = 
 
 @router.post("/trace", response_class=PassResponse, responses=STREAM_RESPONSES)
 async def post_trace(body: TraceRequest, settings: AppSettings, registry: Registry, limiter: Limiter,
-                     executor: PassExecutor) -> PassResponse:
+                     executor: PassExecutor, cache: FinishedStreams) -> PassResponse:
     started = time.perf_counter()
     bundle = find_model(registry, body.model)
     tokens = prompt_tokens(bundle, body.prompt)
     sampling = sampling_of(body)
     inspection = inspection_of(bundle, body, tokens)
     return pass_response(lambda emit: stream_trace(bundle, tokens, sampling, body.precision, emit, started, inspection),
-                         settings, limiter, executor)
+                         settings, limiter, executor, cache, cache_key("trace", body))
 
 
 @router.post("/generate", response_class=PassResponse, responses=STREAM_RESPONSES)
 async def post_generate(body: GenerateRequest, settings: AppSettings, registry: Registry, limiter: Limiter,
-                        executor: PassExecutor) -> PassResponse:
+                        executor: PassExecutor, cache: FinishedStreams) -> PassResponse:
     started = time.perf_counter()
     bundle = find_model(registry, body.model)
     tokens = prompt_tokens(bundle, body.prompt)
@@ -105,4 +111,4 @@ async def post_generate(body: GenerateRequest, settings: AppSettings, registry: 
     inspection = inspection_of(bundle, body, tokens)
     return pass_response(
         lambda emit: stream_generate(bundle, tokens, sampling, body.precision, max_new_tokens, emit, started, inspection),
-        settings, limiter, executor)
+        settings, limiter, executor, cache, cache_key("generate", body))
