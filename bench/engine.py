@@ -6,7 +6,9 @@ Each contender runs in a process of its own, one after the other, never beside a
 PyTorch's OpenMP keep idle threads spinning after a call, so timing both in one process lets each slow the
 other and the ratio lies. Rounds alternate the contenders (A B C, B C A, ...) so a noisy neighbour slows
 them all alike; each worker warms up, times `--repeats` calls, and reports per-call wall and process-CPU
-times; the table gives medians over every timed call of every round.
+times; the table gives medians over every timed call of every round. On a machine shared with other work, wall
+time swings with the neighbours; with `--threads 1` the process CPU time does not, so the CPU ratio is the
+figure to trust there.
 
 Contenders, for a GPT-2-small-shaped model (12 layers, width 768, 12 heads, vocabulary 50,257) at T = 16 and 64:
 - ours, recording every intermediate (`llmviz.model.gpt.trace`, what the server runs),
@@ -132,23 +134,26 @@ def bench_shape(shape: str, args) -> None:
                 else:
                     runs[name].append(result)
         print(f"\n  T = {T}        {'median wall':>12} {'best wall':>10} {'median CPU':>11} {'peak RSS':>9}")
-        medians = {}
+        medians, cpu_medians = {}, {}
         for name in CONTENDERS:
             if name in skipped:
                 print(f"  {name:<28} skipped: {skipped[name]}")
                 continue
             wall = [ms for run in runs[name] for ms in run["wall"]]
             cpu = [ms for run in runs[name] for ms in run["cpu"]]
-            medians[name] = statistics.median(wall)
+            medians[name], cpu_medians[name] = statistics.median(wall), statistics.median(cpu)
             rss = max(run["maxrss_mib"] for run in runs[name])
             print(f"  {name:<28} {medians[name]:9.1f} ms {min(wall):7.1f} ms {statistics.median(cpu):8.1f} ms "
                   f"{rss:6.0f} MiB")
-        record, null, torch = (medians.get(name) for name in CONTENDERS)
-        if record and null:
-            print(f"  recording overhead (recording / null)       {record / null:6.3f}×  (target ≤ {TARGET_RECORDING_OVERHEAD})")
-        if record and torch:
-            print(f"  ours recording / PyTorch eager              {record / torch:6.3f}×  (target ≤ {TARGET_VS_TORCH})")
-            print(f"  ours null recorder / PyTorch eager          {null / torch:6.3f}×")
+        print(f"  {'ratios of medians':<44} {'wall':>7} {'CPU':>8}")
+        ratio_rows = (("recording overhead (recording / null)", 0, 1, TARGET_RECORDING_OVERHEAD),
+                      ("ours recording / PyTorch eager", 0, 2, TARGET_VS_TORCH),
+                      ("ours null recorder / PyTorch eager", 1, 2, None))
+        for label, a, b, target in ratio_rows:
+            if CONTENDERS[a] in medians and CONTENDERS[b] in medians:
+                wall_ratio = medians[CONTENDERS[a]] / medians[CONTENDERS[b]]
+                cpu_ratio = cpu_medians[CONTENDERS[a]] / cpu_medians[CONTENDERS[b]]
+                print(f"  {label:<44} {wall_ratio:6.3f}× {cpu_ratio:7.3f}×" + (f"   (target ≤ {target})" if target else ""))
 
 
 def bench_nano_sort(repeats: int = 2000) -> None:
