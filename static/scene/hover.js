@@ -8,10 +8,15 @@ import {
 } from "./layout.js";
 import { rotateChannel, rotaryAngle } from "./rotary.js";
 
-// Numbers inside a formula: three decimals, negative ones in parentheses; "…" for a tensor not yet arrived.
-function term(v) {
-  return v === null || v === undefined ? "…" : formatTerm(v, 3);
+// Numbers inside a formula: four significant digits (at least three decimals), negative ones in parentheses;
+// "…" for a tensor not yet arrived. Fixed decimals alone made "(0.006 − (−0.008)) / 0.102" read 0.137 for a
+// cell holding 0.134: a small σ magnifies the rounding of what it divides.
+export function formulaNumber(v) {
+  if (v === null || v === undefined) return "…";
+  const magnitude = v === 0 ? 0 : Math.floor(Math.log10(Math.abs(v)));
+  return formatTerm(v, Math.min(8, Math.max(3, 3 - magnitude)));
 }
+const term = formulaNumber;
 
 // Dimension names per tensor, in the order of its shape.
 function dimsOf(name, header) {
@@ -247,6 +252,10 @@ function formulaFor(ctx, block, ix, value, masked) {
   }
   if (name.endsWith("hook_pattern")) {
     const { head, query: t, key: s } = ix;
+    if (s > t) {  // the score's cell carries a placeholder 0: the engine's score is −∞ there
+      return { formula: `0: key ${s} comes after query ${t}, so its score is −∞ (masked) and exp(−∞) = 0`,
+        inputs: [cells(ctx, headBlockId(`${b}.attn.hook_attn_scores`, head), [head * T * T + t * T + s])] };
+    }
     const score = valueAt(ctx, `${b}.attn.hook_attn_scores`, head * T * T + t * T + s);
     const [max, sum] = ["max", "sum"].map((p) => valueAt(ctx, `${b}.attn.softmax_${p}`, head * T + t));
     return { formula: `softmax over row ${t}: exp(score − max) / Σexp = exp(${f(score)} − ${f(max)}) / ${f(sum)}`,

@@ -119,7 +119,7 @@ test("hover on a rotary angle: pair 7 at position 12 turns by θ", () => {
   assert.ok(Math.abs(info.value - theta) < 1e-6);
   assert.deepEqual(info.indices.map((i) => i.meaning), ["position 12 = `w12`",
     "pair 7 of the rotary channels (dimensions 7 and 23 of every q and k head)"]);
-  assert.match(info.formula, /^θ = position 12 · 10000\^\(−2·7\/32\) = 0\.\d{3} rad/);
+  assert.match(info.formula, /^θ = position 12 · 10000\^\(−2·7\/32\) = 0\.\d{3,4} rad/);
 });
 
 test("hover on a score: dot of rotated q and the rotated k of the KV head the query head shares", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatTerm } from "../../static/ui/format.js";
-import { explainCell } from "../../static/scene/hover.js";
+import { explainCell, formulaNumber } from "../../static/scene/hover.js";
 import { computeLayout, flatToCell, headBlockId, weightBlockId } from "../../static/scene/layout.js";
 import { nanoTrace } from "./headers.mjs";
 
@@ -20,7 +20,7 @@ test("a residual cell: its token with its piece, its channel, the engine's exact
   assert.equal(info.value, tensors.get("blocks.0.hook_resid_pre").data[t * C + 17]);
   assert.deepEqual(info.indices.map((i) => i.meaning), [`token 3 = \`${trace.header.tokens[3].piece}\``, "channel 17"]);
   const [embed, pos] = ["hook_embed", "hook_pos_embed"].map((n) => tensors.get(n).data[t * C + 17]);
-  assert.equal(info.formula, `embed + pos_embed = ${formatTerm(embed, 3)} + ${formatTerm(pos, 3)}`);
+  assert.equal(info.formula, `embed + pos_embed = ${formulaNumber(embed)} + ${formulaNumber(pos)}`);
   assert.deepEqual(info.inputs.map((i) => i.block), ["hook_embed", "hook_pos_embed"]);
   assert.deepEqual(info.inputs[0].cells, [[17, t]]);
 });
