@@ -185,6 +185,8 @@ function attentionFacts(view, layer, t, dims) {
   const scores = view.row(`${block}.hook_attn_scores`, head, t);
   const pattern = view.row(`${block}.hook_pattern`, head, t);
   const hasValues = view.has(`${block}.hook_v`);
+  // Grouped-query attention: a head reads the values of the key/value head its group shares (GPT-2: its own).
+  const valueHead = hasValues ? Math.floor((head * view.tensors.get(`${block}.hook_v`).shape[1]) / dims.H) : head;
   const z0 = view.at(`${block}.hook_z`, t, head, 0);
   const uniform = 1 / (t + 1);
   return {
@@ -199,7 +201,7 @@ function attentionFacts(view, layer, t, dims) {
     maskedPerHead: (dims.T * (dims.T - 1)) / 2,
     z0,
     zTerms: pattern && hasValues && z0 !== null
-      ? keys.map((s) => ({ key: s, weight: pattern[s], value: view.at(`${block}.hook_v`, s, head, 0) }))
+      ? keys.map((s) => ({ key: s, weight: pattern[s], value: view.at(`${block}.hook_v`, s, valueHead, 0) }))
       : null,
   };
 }

@@ -26,7 +26,7 @@ export const activeFilters = (output) => formatList([output.topK !== null && `to
 
 /**
  * The value of a displayed arithmetic expression such as "(−0.0541 − (−0.0130)) / 0.1034" or
- * "0.27 × 0.54 + 0.17 × (−0.05)": numbers, + − × /, parentheses and √. Throws on anything else.
+ * "0.27 × 0.54 + 0.17 × (−0.05)": numbers (5e-7 too), + − × /, parentheses and √. Throws on anything else.
  */
 export function evaluateShown(text) {
   const source = text.replaceAll("\u2212", "-").replaceAll("×", "*").replace(/\s+/g, "");
@@ -34,7 +34,7 @@ export function evaluateShown(text) {
   const peek = () => source[at];
   const fail = () => { throw new SyntaxError(`cannot read "${text}" at ${at}`); };
   const number = () => {
-    const match = /^\d+(\.\d+)?/.exec(source.slice(at));
+    const match = /^\d+(\.\d+)?(e[-+]?\d+)?/.exec(source.slice(at));  // formatNumber writes tiny values as 5e-7
     if (!match) fail();
     at += match[0].length;
     return Number(match[0]);

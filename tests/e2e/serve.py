@@ -2,6 +2,7 @@
 
     python tests/e2e/serve.py --models bundled            # every bundled model, as `llmviz serve` has them
     python tests/e2e/serve.py --models gpt2-small-shape   # random weights, GPT-2 small's shape, 16-token prompts
+    python tests/e2e/serve.py --models-dir tests/fixtures/llama-tiny   # the bundled models and the tiny Llama
 
 Prints the chosen port on the first line of stdout, then serves until it is terminated.
 """
@@ -19,6 +20,7 @@ from llmviz.model.bundles import ModelBundle  # noqa: E402  (needs ROOT on sys.p
 from llmviz.model.config import GPTConfig  # noqa: E402
 from llmviz.model.tokenizers import LetterTokenizer  # noqa: E402
 from llmviz.server.main import create_app  # noqa: E402
+from llmviz.server.settings import Settings  # noqa: E402
 from tests.doubles import random_params  # noqa: E402
 
 GPT2_SMALL = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
@@ -51,8 +53,9 @@ REGISTRIES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", choices=sorted(REGISTRIES), default="bundled")
+    parser.add_argument("--models-dir", type=Path, help="also offer the models in this folder (GPT-2, Llama, .gguf)")
     args = parser.parse_args()
-    app = create_app(registry=REGISTRIES[args.models]())
+    app = create_app(Settings(models_dir=args.models_dir), registry=REGISTRIES[args.models]())
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))  # the OS picks a free port: no race with other helpers' servers
