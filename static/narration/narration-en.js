@@ -42,7 +42,7 @@ export const STEP_TEXT = {
     text: () => sentences(
       "Each token of the prompt has its own column, left to right in order, and the numbers flow downward through the model.",
       "A cell's colour shows its sign and size, brighter for larger magnitudes. Activations (what the model computes for this prompt) are blue when negative and orange when positive; weights (what it learned in training) are purple when negative and green when positive; summaries such as a mean or a standard deviation sit in thin blocks, green when negative and pink when positive.",
-      "Weight matrices stand beside the activations they are multiplied with. Every matrix is drawn turned so that tokens run left to right: a token's vector is a column, and what a formula calls row i of a table (such as the embedding table wte) is column i on screen. Each block's label gives the shape as drawn, rows × columns, for example wte · C×V.",
+      "Weight matrices stand beside the activations they are multiplied with. Every matrix is drawn turned so that tokens run left to right: a token's vector is a column, and what a formula calls row i of a table (such as the embedding table wte) is column i on screen. Each block's label gives the shape as drawn, rows × columns, for example wte · token embedding · C×V.",
       "Point at any cell to see its value and how it was computed. Drag to orbit, scroll to zoom, and walk with W, A, S, D.",
     ),
   },
@@ -68,7 +68,7 @@ export const STEP_TEXT = {
   "embedding.lookup": {
     title: "Looking up the token embedding",
     text: (f) => sentences(
-      `The token embedding wte is a table with one row of ${f.dims.C} numbers for each of the ${f.dims.V} vocabulary entries (${formatShape([f.dims.V, f.dims.C])}); on screen it is drawn turned, as wte · C×V, so each row is a column.`,
+      `The token embedding wte is a table with one row of ${f.dims.C} numbers for each of the ${f.dims.V} vocabulary entries (${formatShape([f.dims.V, f.dims.C])}); on screen it is drawn turned, as wte · token embedding · C×V, so each row is a column.`,
       `Take the last token, ${tok(f)}: its index is ${f.token.id}, so row ${f.token.id} of the table (column ${f.token.id} on screen) is copied out as its vector.`,
       f.embedding.embedFirst && `That vector begins ${leadingValues(f.embedding.embedFirst)}`,
       "The rows were learned in training: tokens that are used in similar ways end up with similar rows.",
@@ -78,7 +78,7 @@ export const STEP_TEXT = {
     title: "Adding the position",
     text: (f) => sentences(
       "The same token can mean different things depending on where it stands, yet attention on its own cannot tell positions apart.",
-      `So a second table, the position embedding wpe (${formatShape([f.dims.nCtx, f.dims.C])}, drawn as wpe · C×n_ctx), holds one learned row for each of the ${f.dims.nCtx} positions.`,
+      `So a second table, the position embedding wpe (${formatShape([f.dims.nCtx, f.dims.C])}, drawn as wpe · position embedding · C×n_ctx), holds one learned row for each of the ${f.dims.nCtx} positions.`,
       `${tok(f)} stands at position ${f.t}, so it receives row ${f.t}` +
         (f.embedding.positionFirst ? `, which begins ${leadingValues(f.embedding.positionFirst)}` : "."),
     ),

@@ -43,7 +43,7 @@ export const STEP_TEXT = {
     text: () => sentences(
       "프롬프트의 토큰마다 세로 열이 하나씩 있고, 왼쪽부터 순서대로 놓여 있습니다. 숫자들은 모델을 따라 아래로 흘러내려 갑니다.",
       "칸의 색은 값의 부호와 크기를 나타내며, 절댓값이 클수록 밝아집니다. 활성값(이 프롬프트에 대해 모델이 계산한 값)은 음수가 파란색, 양수가 주황색입니다. 가중치(학습으로 정해진 값)는 음수가 보라색, 양수가 초록색입니다. 평균이나 표준편차 같은 요약값은 얇은 블록에 담기며, 음수는 연두색, 양수는 분홍색입니다.",
-      "가중치 행렬은 자신과 곱해지는 활성값 옆에 서 있습니다. 화면의 행렬은 모두 토큰이 왼쪽에서 오른쪽으로 놓이도록 돌려서 그렸습니다. 그래서 토큰 하나의 벡터는 세로 열 하나이고, 수식에서 표(예: 임베딩 표 wte)의 i번 행이라고 부르는 것은 화면에서 i번 열입니다. 블록 이름표에는 화면에 그려진 모양이 행×열로 적혀 있습니다(예: wte · C×V).",
+      "가중치 행렬은 자신과 곱해지는 활성값 옆에 서 있습니다. 화면의 행렬은 모두 토큰이 왼쪽에서 오른쪽으로 놓이도록 돌려서 그렸습니다. 그래서 토큰 하나의 벡터는 세로 열 하나이고, 수식에서 표(예: 임베딩 표 wte)의 i번 행이라고 부르는 것은 화면에서 i번 열입니다. 블록 이름표에는 화면에 그려진 모양이 행×열로 적혀 있습니다(예: wte · 토큰 임베딩 · C×V).",
       "칸 위에 마우스를 올리면 그 값과 계산 방법이 나타납니다. 드래그하면 회전, 휠을 굴리면 확대·축소, W·A·S·D 키로 걸어 다닐 수 있습니다.",
     ),
   },
@@ -69,7 +69,7 @@ export const STEP_TEXT = {
   "embedding.lookup": {
     title: "토큰 임베딩 찾아보기",
     text: (f) => sentences(
-      `토큰 임베딩 wte는 어휘 항목 ${f.dims.V}개마다 숫자 ${f.dims.C}개짜리 행이 하나씩 있는 표입니다(${formatShape([f.dims.V, f.dims.C])}). 화면에서는 wte · C×V로 돌려 그렸으므로 행 하나가 열 하나입니다.`,
+      `토큰 임베딩 wte는 어휘 항목 ${f.dims.V}개마다 숫자 ${f.dims.C}개짜리 행이 하나씩 있는 표입니다(${formatShape([f.dims.V, f.dims.C])}). 화면에서는 wte · 토큰 임베딩 · C×V로 돌려 그렸으므로 행 하나가 열 하나입니다.`,
       `마지막 토큰 ${tok(f)}의 인덱스는 ${f.token.id}입니다. 그래서 표의 ${f.token.id}번 행(화면에서는 ${f.token.id}번 열)을 그대로 복사해 이 토큰의 벡터로 씁니다.`,
       f.embedding.embedFirst && `벡터의 앞부분: ${leadingValues(f.embedding.embedFirst)}`,
       "이 행들은 학습으로 정해진 값이어서, 비슷하게 쓰이는 토큰일수록 비슷한 행을 갖게 됩니다.",
@@ -79,7 +79,7 @@ export const STEP_TEXT = {
     title: "위치 더하기",
     text: (f) => sentences(
       "같은 토큰이라도 어디에 놓이느냐에 따라 뜻이 달라질 수 있는데, 어텐션만으로는 위치를 구별하지 못합니다.",
-      `그래서 위치 임베딩 wpe라는 두 번째 표(${formatShape([f.dims.nCtx, f.dims.C])}, 화면에서는 wpe · C×n_ctx)가 위치 ${f.dims.nCtx}개마다 학습된 행을 하나씩 갖고 있습니다.`,
+      `그래서 위치 임베딩 wpe라는 두 번째 표(${formatShape([f.dims.nCtx, f.dims.C])}, 화면에서는 wpe · 위치 임베딩 · C×n_ctx)가 위치 ${f.dims.nCtx}개마다 학습된 행을 하나씩 갖고 있습니다.`,
       `${tok(f)}의 자리는 ${f.t}번 위치이므로, 이 토큰은 ${f.t}번 행을 받습니다.`,
       f.embedding.positionFirst && `그 행의 앞부분: ${leadingValues(f.embedding.positionFirst)}`,
     ),
@@ -179,7 +179,7 @@ export const STEP_TEXT = {
     title: "쿼리, 키, 값",
     text: (f) => sentences(
       "정규화된 벡터에 가중치 행렬 세 개를 각각 곱하고 편향을 더하면 토큰마다 새 벡터 세 개가 나옵니다. 쿼리(내가 찾는 것은 무엇인가), 키(내가 내놓을 수 있는 것은 무엇인가), 값(선택되면 건네줄 내용)입니다.",
-      `세 벡터는 각각 ${f.dims.D}개 채널씩 ${f.dims.H}개 헤드로 나뉘어, 헤드마다 자기 몫만 다룹니다. 화면에서는 헤드마다 W_q, W_k, W_v · head h · ${formatShape(["D", "C"])}(${formatShape([f.dims.D, f.dims.C])}) 블록이 따로 있고, 체크포인트에서는 이들이 모두 c_attn(${formatShape([f.dims.C, 3 * f.dims.C])}) 행렬 하나에 함께 들어 있습니다.`,
+      `세 벡터는 각각 ${f.dims.D}개 채널씩 ${f.dims.H}개 헤드로 나뉘어, 헤드마다 자기 몫만 다룹니다. 화면에서는 헤드마다 W_q, W_k, W_v · 헤드 h · ${formatShape(["D", "C"])}(${formatShape([f.dims.D, f.dims.C])}) 블록이 따로 있고, 체크포인트에서는 이들이 모두 c_attn(${formatShape([f.dims.C, 3 * f.dims.C])}) 행렬 하나에 함께 들어 있습니다.`,
       f.attention.qFirst && `${f.attention.head}번 헤드에서 ${tok(f)}의 쿼리 앞부분: ${leadingValues(f.attention.qFirst)}`,
     ),
   },

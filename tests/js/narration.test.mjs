@@ -254,3 +254,25 @@ test("the sorter's goal is the sorted question, told only when the model summary
     assert.ok(!stepById(bare, "introduction.welcome").text.includes(`\`${goal}\``), `${lang} without a model summary`);
   }
 });
+
+test("every on-screen label the text quotes is a label the scene shows, in the same language", async () => {
+  const { sceneText } = await import("../../static/scene/scenewords.js");
+  const layoutLabels = computeLayout(header).blocks.map((b) => b.label);
+  const quoted = /(?:W_\w+(?:, W_\w+)*|wte|wpe) · [^,()。.]*?[A-Za-z_]+×[A-Za-z_]+/g;
+  for (const lang of LANGUAGES) {
+    const shown = layoutLabels.map((label) => sceneText(label, lang));
+    let found = 0;
+    for (const step of full(lang)) {
+      for (const match of step.text.match(quoted) ?? []) {
+        // "W_q, W_k, W_v · head h · D×C" names one label per part and head
+        const [names, rest] = [match.split(" · ")[0].split(", "), match.split(" · ").slice(1).join(" · ")];
+        for (const name of names) {
+          const pattern = new RegExp(`^${`${name} · ${rest}`.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/ h /, " \\d+ ")}$`);
+          assert.ok(shown.some((label) => pattern.test(label)), `${lang} ${step.id} quotes "${name} · ${rest}", not a label on screen`);
+          found += 1;
+        }
+      }
+    }
+    assert.ok(found >= 7, `${lang}: only ${found} screen labels quoted`);
+  }
+});
