@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no
 VIEWPORT = {"width": 1280, "height": 720}
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+LLAMA_FIXTURE_DIR = ROOT / "tests" / "fixtures" / "llama-tiny"
 SERVER_START_TIMEOUT_S = 30
 
 
@@ -57,11 +59,10 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen) -> None:
     raise RuntimeError(f"the test server at {base_url} did not answer within {SERVER_START_TIMEOUT_S} s")
 
 
-@pytest.fixture(scope="session")
-def live_server():
-    """Base URL of a uvicorn process serving the bundled models on a free loopback port."""
-    require_chromium()
-    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "serve.py"), "--models", "bundled"],
+@contextmanager
+def serving(*args: str):
+    """Base URL of a uvicorn process (tests/e2e/serve.py with `args`) on a free loopback port, until the block ends."""
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "serve.py"), *args],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base_url = f"http://127.0.0.1:{process.stdout.readline().strip()}"
@@ -70,6 +71,23 @@ def live_server():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """Base URL of a uvicorn process serving the bundled models on a free loopback port."""
+    require_chromium()
+    with serving("--models", "bundled") as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """The bundled models, the tiny random Llama fixture (read through --models-dir, as a user's folder would be)
+    and `llama-tiny-stops`, a double of it whose greedy chat answer ends with <|im_end|>."""
+    require_chromium()
+    with serving("--models", "llama-tiny", "--models-dir", str(LLAMA_FIXTURE_DIR)) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +100,25 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def new_page(browser, base_url: str, viewport: dict = VIEWPORT):
+    """A fresh page in its own context; `page.problems` collects console errors and uncaught exceptions."""
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda message: message.type == "error" and page.problems.append(f"console: {message.text}"))
+    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
+    page.base_url = base_url
+    return page
+
+
+@pytest.fixture
+def llama_page(browser, llama_server):
+    """A fresh 1280×720 page on the server that has the tiny Llama models."""
+    page = new_page(browser, llama_server)
+    yield page
+    page.context.close()
 
 
 @pytest.fixture

@@ -3,13 +3,17 @@
     python tests/e2e/serve.py --models bundled            # every bundled model, as `llmviz serve` has them
     python tests/e2e/serve.py --models gpt2-small-shape   # random weights, GPT-2 small's shape, 16-token prompts
     python tests/e2e/serve.py --models-dir tests/fixtures/llama-tiny   # the bundled models and the tiny Llama
+    python tests/e2e/serve.py --models llama-tiny --models-dir tests/fixtures/llama-tiny   # and a double that stops
 
 Prints the chosen port on the first line of stdout, then serves until it is terminated.
 """
 import argparse
 import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 import uvicorn
 
@@ -19,7 +23,9 @@ sys.path.insert(0, str(ROOT))
 from llmviz.model.bundles import ModelBundle  # noqa: E402  (needs ROOT on sys.path)
 from llmviz.model.config import GPTConfig  # noqa: E402
 from llmviz.model.tokenizers import LetterTokenizer  # noqa: E402
-from llmviz.server.main import create_app  # noqa: E402
+from llmviz.model.engine import trace  # noqa: E402
+from llmviz.model.llama_models import gguf_bundle  # noqa: E402
+from llmviz.server.main import create_app, load_registry  # noqa: E402
 from llmviz.server.settings import Settings  # noqa: E402
 from tests.doubles import random_params  # noqa: E402
 
@@ -44,10 +50,48 @@ def gpt2_small_shape() -> ModelBundle:
     )
 
 
+LLAMA_TINY = ROOT / "tests" / "fixtures" / "llama-tiny" / "llama-tiny.gguf"
+CHAT_QUESTION = "What is the capital of France?"
+STOPPING_AFTER = 4  # the double answers the question with this many tokens, the last one its stop token
+
+
+def llama_tiny_that_stops(question: str = CHAT_QUESTION, answer_length: int = STOPPING_AFTER) -> ModelBundle:
+    """The tiny random Llama, untied so its stop token wins greedily at answer token `answer_length`.
+
+    Random weights never say <|im_end|>, so a test of "generation ends at the stop token" needs a model that
+    does: lm_head is the embedding except the stop token's row, set to α·h, h being the final hidden state at
+    the chosen step. The hidden states do not depend on lm_head, so the answer is unchanged up to that step;
+    α is checked to keep the stop token below the best logit at every earlier step.
+    """
+    bundle = gguf_bundle(LLAMA_TINY, "llama-tiny-stops", title="llama-tiny that stops (test double)")
+    stop, config = bundle.stop_token, replace(bundle.config, tied_embeddings=False)
+    params = dict(bundle.params)
+    tokens = list(bundle.encode_chat(question).tokens)
+    hidden, best = [], []  # per step: final hidden state of the last position [C], and the best other logit
+    for _ in range(answer_length):
+        recorded = trace(params, config, tokens)
+        hidden.append(recorded.records["ln_final.hook_out"][-1].astype(np.float64))
+        logits = recorded.logits[-1].astype(np.float64)
+        logits[stop] = -np.inf
+        best.append(logits.max())
+        tokens.append(int(np.argmax(logits)))
+    target = hidden[-1]
+    alpha = (abs(best[-1]) + 1.0) / (target @ target)
+    if any(alpha * (h @ target) >= b for h, b in zip(hidden[:-1], best[:-1])):
+        raise RuntimeError("the stop token would win before the chosen step; pick another answer_length")
+    lm_head = params["model.embed_tokens.weight"].copy()  # [V, C]
+    lm_head[stop] = (alpha * target).astype(lm_head.dtype)
+    params["lm_head.weight"] = lm_head
+    return replace(bundle, params=params, config=config,
+                   description=f"test double: answers {question!r} with {answer_length} tokens, the last <|im_end|>")
+
+
 REGISTRIES = {
     "bundled": lambda: None,  # create_app loads the models on disk
     "gpt2-small-shape": lambda: {"gpt2-small-shape": gpt2_small_shape()},
+    "llama-tiny": lambda: {"llama-tiny-stops": llama_tiny_that_stops()},  # added to the models on disk
 }
+ADDED_TO_DISK = {"llama-tiny"}
 
 
 def main() -> None:
@@ -55,7 +99,11 @@ def main() -> None:
     parser.add_argument("--models", choices=sorted(REGISTRIES), default="bundled")
     parser.add_argument("--models-dir", type=Path, help="also offer the models in this folder (GPT-2, Llama, .gguf)")
     args = parser.parse_args()
-    app = create_app(Settings(models_dir=args.models_dir), registry=REGISTRIES[args.models]())
+    settings = Settings(models_dir=args.models_dir)
+    registry = REGISTRIES[args.models]()
+    if args.models in ADDED_TO_DISK:
+        registry = {**load_registry(settings), **registry}
+    app = create_app(settings, registry=registry)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))  # the OS picks a free port: no race with other helpers' servers

@@ -1,6 +1,7 @@
 // Hover on the Llama-family blocks: exact values, indices named with what they share (query head 4 uses KV
 // head 1; pair 2 of the rotary channels), and formulas whose numbers give the value back.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { explainCell } from "../../static/scene/hover.js";
 import { LLAMA_WEIGHTS, computeLayout, headBlockId, weightBlockId } from "../../static/scene/layout.js";
@@ -154,4 +155,34 @@ test("hover on RMSNorm and on weights: no mean, γ only; weight columns named by
   assert.equal(wv.indices[1].meaning, "v · KV head 1 · dim 3");
   const wo = explainCell(ctx, blocks.get(weightBlockId(LLAMA_WEIGHTS.o(0))), 4, 9);
   assert.deepEqual(wo.indices.map((i) => i.meaning), ["input: z of query head 1 · dim 1", "output channel 4"]);
+});
+
+// A real pass of the tiny Llama fixture (tools/make_llama_trace_fixture.py): the engine's own rotation.
+const real = JSON.parse(readFileSync(new URL("../fixtures/trace-llama-tiny.json", import.meta.url), "utf8"));
+
+test("the page's rotary angles turn the engine's q and k into the engine's rotated q and k", () => {
+  const { rope_theta: theta } = real.header.model.config;
+  const byName = new Map(real.tensors.map((t) => [t.name, t]));
+  for (const part of ["q", "k"]) {
+    const [before, after] = [byName.get(`blocks.1.attn.hook_${part}`), byName.get(`blocks.1.attn.hook_rot_${part}`)];
+    const [Tn, heads, Dn] = before.shape;
+    let worst = 0;
+    for (let t = 0; t < Tn; t++) {
+      for (let h = 0; h < heads; h++) {
+        const x = before.data.slice((t * heads + h) * Dn, (t * heads + h + 1) * Dn);
+        for (let d = 0; d < Dn; d++) worst = Math.max(worst, Math.abs(rotateChannel(x, d, t, theta).value - after.data[(t * heads + h) * Dn + d]));
+      }
+    }
+    assert.ok(worst < 1e-5, `${part}: largest difference ${worst}`);
+  }
+});
+
+test("the real header lays out as a Llama: its KV heads and its rotary angle block", () => {
+  const realLayout = computeLayout(real.header);
+  const ids = new Set(realLayout.blocks.map((b) => b.id));
+  const { n_head: heads, n_kv_head: kvHeads } = real.header.model.config;
+  for (let kv = 0; kv < kvHeads; kv++) assert.ok(ids.has(headBlockId("blocks.1.attn.hook_rot_k", kv)));
+  assert.ok(!ids.has(headBlockId("blocks.1.attn.hook_rot_k", kvHeads)));
+  for (let h = 0; h < heads; h++) assert.ok(ids.has(headBlockId("blocks.1.attn.hook_rot_q", h)));
+  assert.ok(ids.has("blocks.1.attn.rotary_angle") && !ids.has("hook_pos_embed") && !ids.has("blocks.1.ln1.hook_mean"));
 });
