@@ -6,7 +6,7 @@ Starlette's StaticFiles finds the file (and refuses paths outside its folder); t
   and asks once per visit whether it changed, and an upgraded llmviz is never mixed with a cached old module;
 - a gzip body, compressed once per file (in a worker thread, on its first request) and kept in memory:
   the files are few (the page's modules and the three.js files it imports; ~0.5 MB compressed in all).
-Only this mount's files are compressed: the NDJSON streams never pass through here.
+`CompressReads` gzips the other GET answers (model lists, weights); the NDJSON streams (POSTs) are never compressed.
 """
 import gzip
 import hashlib
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.datastructures import Headers
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 COMPRESSIBLE = {".js", ".mjs", ".css", ".html", ".json", ".svg", ".txt", ".map"}
 MIN_COMPRESS_BYTES = 1024  # below this, the gzip header and a round of CPU buy nothing
@@ -80,3 +81,22 @@ class CompressedStaticFiles(StaticFiles):
             return response
         return Response(entry.gzipped, status_code=status_code, media_type=response.media_type,
                         headers={**headers, "Content-Encoding": "gzip", "Last-Modified": response.headers["last-modified"]})
+
+
+class CompressReads:
+    """GET answers (the page, model lists, weights: ~0.46 MB of base64 JSON for nano-sort at f32, ~0.25 MB
+    gzipped) compressed by Starlette's GZipMiddleware. The NDJSON streams are POSTs and never pass through it,
+    so each of their lines still leaves the moment it is made; static files arrive already compressed above
+    (GZipMiddleware leaves a response that has a Content-Encoding alone).
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=MIN_COMPRESS_BYTES, compresslevel=6)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # accepts_gzip, not GZipMiddleware's substring test, which would compress for "gzip;q=0"
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and accepts_gzip(Headers(scope=scope)):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

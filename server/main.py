@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from llmviz.model.bundles import ModelBundle, available_models
-from llmviz.server.assets import CompressedStaticFiles
+from llmviz.server.assets import CompressedStaticFiles, CompressReads
 from llmviz.server.errors import install_error_handlers
 from llmviz.server.limits import BodySizeLimit
 from llmviz.server.paths import STATIC_DIR, THREE_ADDONS_DIR, THREE_BUILD_DIR
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, registry: dict[str, ModelBundle
     app.state.executor = executor
     app.state.stream_cache = StreamCache(settings.stream_cache_bytes) if settings.stream_cache_bytes > 0 else None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CompressReads)
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -59,3 +59,11 @@ def test_a_stream_is_never_compressed(client):
                        headers={"Accept-Encoding": "gzip"}) as response:
         assert response.status_code == 200 and "content-encoding" not in response.headers
         assert b"".join(response.iter_raw()).startswith(b'{"type":"header"')
+
+
+def test_weights_go_out_gzipped_and_unpack_to_the_same_line(client):
+    url = "/api/models/nano-sort/weights/h.0.mlp.c_fc.weight?precision=f32"
+    plain, plain_body = raw(client, url, **{"Accept-Encoding": "identity"})
+    packed, packed_body = raw(client, url, **{"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(packed_body) == plain_body and len(packed_body) < len(plain_body)
