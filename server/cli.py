@@ -233,6 +233,23 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def run_export(args) -> int:
+    from llmviz.server.export import export_html
+
+    bundle = load_bundle(args.model, None, args.models_dir)
+    saved = export_html(bundle, args.prompt)
+    try:
+        args.output.write_text(saved.html, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {args.output}: {e.strerror or e}") from e
+    size = args.output.stat().st_size
+    kept = "all weights" if not saved.dropped else (f"{saved.weights_saved:,} of {saved.weights_total:,} weight values "
+                                                    f"({len(saved.dropped)} weights left out)")
+    print(f"wrote {args.output}: {size / 1e6:.1f} MB, one pass of {bundle.id} on {args.prompt!r}, {kept}; "
+          "open it in a browser, no server needed")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="llmviz", description="A GPT's forward pass, tensor by tensor.")
     parser.add_argument("--version", action="version", version=f"llmviz {llmviz.__version__}")
@@ -291,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--models-dir", type=Path, help="a folder of GPT-2 checkpoint folders to offer too")
     analyze.add_argument("--no-progress", action="store_true", help="no progress bar")
     analyze.set_defaults(run=run_analyze_heads)
+
+    export = commands.add_parser("export", help="save one pass as a single HTML file that opens with no server",
+                                 description="save one pass (scene, narration, hover, output bars) as one HTML file")
+    export.add_argument("--model", default=Settings().default_model, help="model id (default: %(default)s)")
+    export.add_argument("--prompt", required=True, help="the text to run, e.g. CBABBC for nano-sort")
+    export.add_argument("--output", type=Path, required=True, help="the .html file to write")
+    export.add_argument("--models-dir", type=Path, help="a folder of checkpoint folders to offer too")
+    export.set_defaults(run=run_export)
     return parser
 
 

@@ -74,6 +74,7 @@ class App {
       onGenerate: () => (this.generating ? this.stopGeneration() : this.generate()),
       onRawPrompt: () => this.submit(this.ui.promptText()),
       onSavePNG: () => this.savePNG(),
+      onSaveHTML: () => this.saveHTML(),
       onHome: () => this.viewer?.flyTo("home", this.flightOptions()),
       onCameraMoved: () => { this.provisionalFlight = null; this.scheduleUrlUpdate(); },
     });
@@ -433,6 +434,18 @@ class App {
     this.showPromptProblem(this.promptProblem ?? null);
     if (this.status) this.showStatus(this.status.key, this.status.params);
     this.updateUrl();
+  }
+
+  /** This pass as one HTML file that opens with no server (GET /export builds it, as `llmviz export` does). */
+  async saveHTML() {
+    const query = new URLSearchParams({ model: this.model.id, prompt: this.prompt });
+    try {
+      const response = await fetch(`/export?${query}`);
+      if (!response.ok) throw new Error((await response.json()).message ?? response.statusText);
+      this.ui.download(await response.blob(), `llmviz-${this.model.id}-${this.prompt}.html`.replace(/[^\w.-]+/g, "_"));
+    } catch (error) {
+      this.showStatus("error.stream", { message: error.message });
+    }
   }
 
   async savePNG() {

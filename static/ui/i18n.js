@@ -60,6 +60,7 @@ const MESSAGES = {
 
   "view.home": { ko: "처음 시점", en: "Home" },
   "view.png": { ko: "PNG 저장", en: "Save PNG" },
+  "view.html": { ko: "HTML 저장", en: "Save HTML" },
 
   "output.title": { ko: "다음 토큰 확률", en: "Next-token probabilities" },
   "output.empty": { ko: "순전파가 끝나면 확률이 여기에 나타납니다.", en: "The probabilities appear here when the pass is done." },

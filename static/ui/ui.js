@@ -75,6 +75,7 @@ export class UI {
     $("next-button").addEventListener("click", () => actions.onStep(+1));
     $("play-button").addEventListener("click", () => actions.onPlay());
     $("png-button").addEventListener("click", () => actions.onSavePNG());
+    $("html-button").addEventListener("click", () => actions.onSaveHTML());
     $("home-button").addEventListener("click", () => actions.onHome());
     $("generate-button").addEventListener("click", () => actions.onGenerate());
     $("output-toggle").addEventListener("click", () => {
