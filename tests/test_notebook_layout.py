@@ -33,29 +33,16 @@ def node_layout(header: dict) -> dict[str, list[float]]:
     return json.loads(result.stdout)
 
 
-def llama_fixture_dir() -> Path | None:
-    """The tiny Llama-family model tests/fixtures/ holds (CONTRACTS.md §1), once it has landed."""
-    for config in sorted(FIXTURES.glob("*/config.json")):
-        if "llama" in json.loads(config.read_text()).get("model_type", ""):
-            return config.parent.parent
-    return None
+LLAMA_DIR = FIXTURES / "llama-tiny"  # the tiny random Llama-family model (CONTRACTS.md §1), a GGUF file
 
 
-CASES = [("nano-sort", "CBABBC", None), ("tiny-shakespeare", "ROMEO: But soft, what light", None)]
+CASES = [pytest.param("nano-sort", "CBABBC", None, id="nano-sort"),
+         pytest.param("tiny-shakespeare", "ROMEO: But soft, what light", None, id="tiny-shakespeare"),
+         pytest.param("llama-tiny", "Hello, world", LLAMA_DIR, id="llama")]
 
 
-def cases():
-    found = llama_fixture_dir()
-    llama = [pytest.param("llama", "Hello", found, marks=pytest.mark.skipif(
-        found is None, reason="the tiny Llama fixture has not landed in tests/fixtures/ yet"))]
-    return [pytest.param(*case, id=case[0]) for case in CASES] + llama
-
-
-@pytest.mark.parametrize("model, prompt, models_dir", cases())
+@pytest.mark.parametrize("model, prompt, models_dir", CASES)
 def test_notebook_meshes_sit_where_the_page_puts_blocks(model, prompt, models_dir):
-    if model == "llama":
-        from llmviz.notebook.tracing import _models
-        model = next(m for m, b in _models(str(models_dir)).items() if b.config.to_dict().get("architecture") == "llama")
     view = PassView(trace(model, prompt, models_dir=models_dir))
     page = node_layout(view.trace.header)
     assert set(view.meshes) == set(page), "the notebook draws exactly the page's blocks"
