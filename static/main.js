@@ -11,6 +11,8 @@ import { UI } from "./ui/ui.js";
 import { answerText, chatFields } from "./ui/chat.js";
 import { readUrlState, writeUrlState } from "./ui/urlstate.js";
 import { Viewer } from "./scene/viewer.js";
+import { Inspector, readInspectState } from "./ui/inspect.js";
+import { lastRowTop } from "./data/inspection.js";
 
 const OUTPUT_CHAPTERS = new Set(["softmax", "output"]);  // where the probability bars are the subject
 const BARS_SHOWN = 6;              // enough to see the shape of the distribution, and the step text keeps room
@@ -86,8 +88,17 @@ class App {
     if (!webglAvailable()) return this.fail("error.webgl");
     this.viewer = new Viewer(document.getElementById("viewer"));
     this.viewer.setLanguage(this.lang);
-    this.viewer.onHover((info) => this.ui.showTooltip(info));
-    this.viewer.onSelect(() => this.scheduleUrlUpdate());  // the viewer flies to a clicked block itself
+    // Look inside (static/ui/inspect.js): interventions, the lens and a second prompt; a change re-runs the pass.
+    this.inspector = new Inspector(document.querySelector(".stage"), { onChange: () => this.submit(this.prompt) }, this.lang);
+    this.inspector.setState(readInspectState());
+    this.viewer.onHover((info) => {
+      this.inspector.hovered(info);
+      this.ui.showTooltip(this.inspector.annotate(info, this.pass?.header));
+    });
+    this.viewer.onSelect(() => {  // the viewer flies to a clicked block itself
+      this.inspector.clicked();
+      this.scheduleUrlUpdate();
+    });
     try {
       const listing = await api.fetchModels();
       this.models = listing.models;
@@ -144,6 +155,11 @@ class App {
       ...chatFields(this.model, this.ui.rawPrompt()) };
   }
 
+  /** requestBody plus what the inspector asks for (interventions, lens, a reference pass to compare with). */
+  inspectedBody(endpoint, prompt) {
+    return { ...this.requestBody(prompt), ...(this.inspector?.requestFields(endpoint) ?? {}) };
+  }
+
   /** Runs one traced pass of `text`; `restore` (from the URL) picks the step and camera to show after it. */
   async submit(text, { restore = null } = {}) {
     const problem = promptProblem(text, this.model);
@@ -151,7 +167,7 @@ class App {
     if (problem) return;
     this.ui.setAnswer(null);
     const keepStep = restore?.step ?? this.steps[this.stepIndex]?.id;
-    if (await this.runStream("trace", this.requestBody(text), { keepStep, camera: restore?.camera ?? null })) {
+    if (await this.runStream("trace", this.inspectedBody("trace", text), { keepStep, camera: restore?.camera ?? null })) {
       this.prompt = text;
       this.updateUrl();
     }
@@ -170,7 +186,7 @@ class App {
     const wanted = Math.min(length, this.maxNewTokens);
     // The last new token comes from a pass over a full context, so one more than the free slots fits.
     const budget = Math.max(1, Math.min(wanted, context - this.pass.promptCount + 1));
-    const body = { ...this.requestBody(this.prompt), max_new_tokens: budget };
+    const body = { ...this.inspectedBody("generate", this.prompt), max_new_tokens: budget };
     this.generating = true;
     this.ui.setGenerating(true);
     if (this.chatting()) this.ui.setAnswer("");
@@ -202,9 +218,11 @@ class App {
     this.lastPaint = -Infinity;  // so the first filled block is painted at once
     const generated = [];
     let promptCount = null;
+    this.inspector?.beginRun();
     try {
       await api.stream(endpoint, body, {
         onHeader: (header) => {
+          if (this.inspector?.receiveHeader(header)) return;  // a compare stream's reference pass: kept, not drawn
           this.timing.headerMs ??= performance.now() - submitted;
           promptCount ??= header.tokens.length;
           // Later passes of a generation stay on whatever step the reader has moved to meanwhile.
@@ -212,8 +230,10 @@ class App {
           this.startPass(header, promptCount);
           this.applyStep(stepId, { moveCamera: fly && !camera && header.step === 0 });
         },
-        onTensor: (tensor) => this.receiveTensor(tensor),
+        onTensor: (tensor, pass) => (this.inspector?.receiveTensor(tensor, pass) ? null : this.receiveTensor(tensor)),
+        onLens: (line) => this.inspector?.receiveLens(line, this.pass?.header),
         onOutput: (output) => {
+          if (this.inspector?.receiveOutput(output)) return;
           this.pass.output = output;
           this.showDistribution(null);
           if (endpoint === "generate") {
@@ -284,6 +304,8 @@ class App {
   receiveTensor(tensor) {
     this.pass.tensors.set(tensor.name, tensor);
     this.viewer.fillTensor(tensor.name, tensor);
+    const change = this.inspector?.differenceFor(tensor);  // compared: colour by the change, hover keeps the value
+    if (change) this.viewer.fill(this.viewer.blocksOf(tensor.name).filter((b) => b.spec.kind !== "weight"), change, false);
     const filled = this.pass.tensors.size;
     const expected = this.pass.header.tensors.length;
     if (filled === 1 && this.timing.firstFillMs === undefined) {
@@ -357,6 +379,13 @@ class App {
     const pass = this.pass;
     if (!pass?.output) return this.ui.setOutput([], null);
     const logits = pass.tensors.get("hook_logits");
+    const shownProbs = pass.tensors.get("hook_probs");
+    if (!sampling && shownProbs && this.inspector?.comparing()) {  // both distributions: this pass's and the reference's
+      const pieceOf = pieceLookup(pass.header, pass.output, this.model);
+      const entries = lastRowTop(shownProbs, Math.min(BARS_SHOWN, shownProbs.shape[1]))
+        .map((e) => ({ ...e, piece: pieceOf(e.id), refProb: this.inspector.referenceProb(e.id) }));
+      return this.ui.setOutput(entries, pass.output.sampled);
+    }
     if (!sampling || !logits) return this.ui.setOutput(pass.output.top.slice(0, BARS_SHOWN), pass.output.sampled);
     const pieceOf = pieceLookup(pass.header, pass.output, this.model);
     const [T, V] = logits.shape;
@@ -424,6 +453,7 @@ class App {
     this.lang = lang;
     this.ui.setLanguage(lang);
     this.viewer?.setLanguage(lang);  // block names, axes and stage titles in the scene
+    this.inspector?.setLanguage(lang);
     this.ui.setChapters(CHAPTERS);
     if (this.pass) {
       this.steps = buildSteps(this.narrationInput(), lang);
@@ -463,7 +493,7 @@ class App {
     if (!this.model) return;
     writeUrlState({
       model: this.model.id, prompt: this.prompt, step: this.steps[this.stepIndex]?.id, lang: this.lang,
-      camera: this.viewer?.cameraState(),
+      camera: this.viewer?.cameraState(), extra: this.inspector?.urlParams(),
     });
   }
 
@@ -504,6 +534,7 @@ class App {
       stats: this.viewer?.stats() ?? null,
       cellToScreen: (id, row, col) => this.viewer?.cellToScreen(id, row, col) ?? null,
       cellOf: (name, index) => this.cellOf(name, index),
+      inspection: this.inspector?.snapshot() ?? null,
     });
   }
 }

@@ -138,7 +138,8 @@ async function* readLines(body) {
 
 /**
  * POST a trace or generate request and hand every line to `handlers` as it is read:
- * onHeader(header), onTensor(tensor), onOutput(output), onDone(done). An `error` line throws ApiError.
+ * onHeader(header), onTensor(tensor, pass), onLens(lens), onOutput(output), onDone(done); `pass` is the compare
+ * tag ("reference" | "main") or undefined. An `error` line throws ApiError.
  * onTensor may return a promise: reading waits for it, so the page can paint between tensors.
  */
 export async function stream(endpoint, body, handlers, signal) {
@@ -151,7 +152,8 @@ export async function stream(endpoint, body, handlers, signal) {
   for await (const line of readLines(response.body)) {
     switch (line.type) {
       case "header": handlers.onHeader(line); break;
-      case "tensor": await handlers.onTensor(decodeTensor(line)); break;  // the page may pause to paint
+      case "tensor": await handlers.onTensor(decodeTensor(line), line.pass); break;  // the page may pause to paint
+      case "lens": handlers.onLens?.(line); break;  // logit lens of one block (protocol 2, logit_lens: true)
       case "output": handlers.onOutput(line); break;
       case "done": handlers.onDone(line); break;
       case "error": throw new ApiError(line.message, line.status);

@@ -283,11 +283,16 @@ export class UI {
       bar.style.width = `${best > 0 ? (entry.prob / best) * 100 : 0}%`;
       const track = element("span", "prob-track");
       track.append(bar);
-      row.append(
-        element("span", "prob-piece", visiblePiece(entry.piece)),
-        track,
-        element("span", "prob-value", formatPercent(entry.prob)),
-      );
+      const value = element("span", "prob-value", formatPercent(entry.prob));
+      if (entry.refProb !== undefined && entry.refProb !== null) {  // a compared pass: the clean probability too
+        const ref = element("span", "prob-bar prob-ref");
+        ref.style.width = `${best > 0 ? Math.min(1, entry.refProb / best) * 100 : 0}%`;
+        track.classList.add("compared");
+        track.append(ref);
+        row.dataset.refProb = String(entry.refProb);
+        value.textContent = `${formatPercent(entry.prob)} ← ${formatPercent(entry.refProb)}`;
+      }
+      row.append(element("span", "prob-piece", visiblePiece(entry.piece)), track, value);
       return row;
     }));
   }
@@ -340,6 +345,14 @@ export class UI {
       value.dataset.value = String(info.value);
     }
     tip.replaceChildren(element("div", "tooltip-name", info.tensor), ...rows, value);
+    if (info.comparison) {  // a compared pass: the reference value and the change (inspect.js)
+      const { clean, change, labels } = info.comparison;
+      for (const [key, number] of [[labels.prompt ? labels.reference : labels.clean, clean], [labels.change, change]]) {
+        const row = element("div", "tooltip-value tooltip-compare");
+        row.append(element("span", "tooltip-key", key), element("strong", null, formatValue(number)));
+        tip.append(row);
+      }
+    }
     if (info.formula) {
       const formula = element("div", "tooltip-formula");
       appendInline(formula, info.formula);

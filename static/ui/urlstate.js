@@ -22,12 +22,13 @@ function parseCamera(text) {
 }
 
 /** Replaces the current history entry, so sharing the address bar shares this exact view. */
-export function writeUrlState({ model, prompt, step, lang, camera }) {
+export function writeUrlState({ model, prompt, step, lang, camera, extra = {} }) {
   const params = new URLSearchParams();
   if (model) params.set("model", model);
   if (prompt) params.set("prompt", prompt);
   if (step) params.set("step", step);
   if (lang) params.set("lang", lang);
+  for (const [key, value] of Object.entries(extra)) if (value) params.set(key, value);  // e.g. interventions (inspect.js)
   if (camera) params.set("camera", [...camera.position, ...camera.target].map((v) => v.toFixed(CAMERA_DIGITS)).join(","));
   const url = `${window.location.pathname}?${params}`;
   if (url !== `${window.location.pathname}${window.location.search}`) window.history.replaceState(null, "", url);
