@@ -17,7 +17,8 @@ Contenders, for a GPT-2-small-shaped model (12 layers, width 768, 12 heads, voca
   `inference_mode`, the same thread count; run by `--torch-python` (default: this interpreter), which needs
   torch and transformers (the `reference` extra). Weights are random in both: only the shapes decide the time.
 and, when the Llama-family engine is present, the same three for a SmolLM2-135M-shaped model at T = 32 and 128.
-Memory (peak resident set of our worker, weights included) is printed per contender.
+Our workers call `keep_freed_memory()` first, as `llmviz serve` does. Memory (peak resident set of each worker,
+weights included) is printed per contender.
 """
 import argparse
 import json
@@ -53,14 +54,35 @@ def random_gpt2_params(config, seed: int = 0):
     return params
 
 
+def smollm2_config():
+    from llmviz.model.config import LlamaConfig
+    return LlamaConfig(vocab_size=49152, n_ctx=8192, n_embd=576, n_head=9, n_kv_head=3, n_layer=30, mlp_dim=1536,
+                       rope_theta=100000.0, rms_norm_eps=1e-5)
+
+
+def random_llama_params(config, seed: int = 0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, shape in config.param_shapes().items():
+        params[name] = rng.standard_normal(shape, dtype=np.float32)
+        params[name] *= 0.02
+        if name.endswith("norm.weight"):
+            params[name] += 1.0
+    return params
+
+
 def ours_pass(shape: str, record: bool):
-    """A no-argument callable running one of our passes of `shape` on T tokens, built from random weights."""
-    from llmviz.model.config import GPTConfig
-    from llmviz.model.gpt import forward, trace
-    if shape != "gpt2-small":
-        raise SystemExit(f"no NumPy engine for {shape} in this checkout")
-    config = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
-    params = random_gpt2_params(config)
+    """A callable running one of our passes of `shape` on T tokens, built from random weights."""
+    if shape == "gpt2-small":
+        from llmviz.model.config import GPTConfig
+        from llmviz.model.gpt import forward, trace
+        config = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
+        params = random_gpt2_params(config)
+    else:
+        from llmviz.model.llama import forward, trace
+        config = smollm2_config()
+        params = random_llama_params(config)
     if record:
         return lambda tokens: trace(params, config, tokens)
     return lambda tokens: forward(params, config, tokens)
@@ -68,14 +90,20 @@ def ours_pass(shape: str, record: bool):
 
 def torch_pass(shape: str, threads: int):
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    if shape != "gpt2-small":
-        raise SystemExit(f"no PyTorch reference for {shape} in this benchmark")
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=50257, n_positions=1024, n_embd=768, n_head=12, n_layer=12,
-                                       resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, use_cache=False,
-                                       attn_implementation="eager")).eval()
+    if shape == "gpt2-small":
+        from transformers import GPT2Config, GPT2LMHeadModel
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=50257, n_positions=1024, n_embd=768, n_head=12, n_layer=12,
+                                           resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, use_cache=False,
+                                           attn_implementation="eager")).eval()
+    else:  # SmolLM2-135M's config.json, eager attention
+        from transformers import LlamaConfig, LlamaForCausalLM
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=49152, hidden_size=576, intermediate_size=1536,
+                                             num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
+                                             max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
+                                             tie_word_embeddings=True, use_cache=False,
+                                             attn_implementation="eager")).eval()
 
     def run(tokens):
         with torch.inference_mode():
@@ -92,7 +120,9 @@ def worker(contender: str, shape: str, T: int, threads: int, repeats: int, warmu
         run = torch_pass(shape, threads)
     else:
         from threadpoolctl import threadpool_limits
+        from llmviz.model.recorder import keep_freed_memory
         threadpool_limits(threads)
+        keep_freed_memory()  # as `llmviz serve` does: a recorded pass reuses the last one's memory
         run = ours_pass(shape, record=contender.startswith("ours, recording"))
     wall, cpu = [], []
     for i in range(warmup + repeats):
