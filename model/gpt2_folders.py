@@ -68,10 +68,14 @@ def load_checkpoint_folder(folder: Path, bundle_id: str) -> ModelBundle:
         raise CheckpointFolderError(f"{folder}: vocab.json has {encoding.n_vocab} tokens but the embedding has only "
                                     f"{config.vocab_size} rows")
     end_token = special.get(END_OF_TEXT)
+    unnamed = config.vocab_size - encoding.n_vocab  # padded embeddings (e.g. to a multiple of 64) are common
+    padding = f" {unnamed} embedding rows have no piece and show as <unnamed id>." if unnamed else ""
     return ModelBundle(
         id=bundle_id, title=bundle_id,
-        description=(f"GPT-2 checkpoint from {folder}: {config.n_params() / 1e6:.0f}M parameters, {config.n_layer} layers, "
-                     f"{config.n_head} heads, width {config.n_embd}, {encoding.n_vocab}-token BPE, context {config.n_ctx}."),
+        # The folder by its id (its path below --models-dir), never its absolute path: the page is public.
+        description=(f"GPT-2 checkpoint folder {bundle_id}: {config.n_params() / 1e6:.0f}M parameters, {config.n_layer} "
+                     f"layers, {config.n_head} heads, width {config.n_embd}, {encoding.n_vocab}-token BPE, "
+                     f"context {config.n_ctx}.{padding}"),
         config=config, params=params, tokenizer=TiktokenTokenizer(encoding, end_token), examples=EXAMPLES,
         stop_token=end_token,
     )

@@ -20,6 +20,22 @@ def softmax(x, axis=-1):  # any shape -> same shape, sums to 1 along axis
     return e
 
 
+def softmax_at_temperature(logits, temperature):  # [..., V] -> [..., V], any finite temperature > 0
+    """softmax(logits / temperature) that stays finite for every temperature > 0.
+
+    Dividing first overflows once the temperature is tiny (logits / 1e-40 is ±inf, and inf − inf is NaN).
+    Subtracting the row's maximum first leaves values ≤ 0, which a tiny temperature turns into 0 or −inf,
+    never NaN: the limit of a vanishing temperature, all mass on the largest logits. A temperature below the
+    dtype's smallest positive value would round to 0, so it is raised to that value (the same limit).
+    """
+    x = np.asarray(logits)
+    smallest = np.finfo(x.dtype).smallest_subnormal
+    shifted = x - x.max(axis=-1, keepdims=True)  # [..., V] ≤ 0, exactly 0 at each row's maximum
+    with np.errstate(over="ignore"):  # −large / tiny = −inf is the intended limit
+        scaled = shifted / max(x.dtype.type(temperature), smallest)
+    return softmax(scaled, axis=-1)
+
+
 def normalize(x, eps):  # [..., C] -> mean [...], std [...], (x − mean) / std [..., C]
     C = x.shape[-1]
     mean = x.sum(axis=-1) / C

@@ -30,7 +30,7 @@ def next_token_distribution(logits_row, sampling: Sampling):  # [V] -> [V] proba
         probs = np.zeros(len(logits_row), dtype=np.float64)
         probs[int(np.argmax(logits_row))] = 1.0
         return probs
-    probs = ops.softmax(np.asarray(logits_row, dtype=np.float64) / sampling.temperature)
+    probs = ops.softmax_at_temperature(np.asarray(logits_row, dtype=np.float64), sampling.temperature)
     keep = np.ones(len(probs), dtype=bool)
     order = np.argsort(-probs, kind="stable")
     if sampling.top_k is not None:

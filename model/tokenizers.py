@@ -73,12 +73,19 @@ class TiktokenTokenizer:
         return missing
 
     def decode(self, ids) -> str:
-        return self.encoding.decode(list(ids))
+        return b"".join(self._bytes(i) for i in ids).decode("utf-8", errors="replace")
 
     def piece(self, token_id: int) -> str:
         """The token as text when its bytes are valid UTF-8, else its bytes spelled as <0xAB> escapes."""
-        raw = self.encoding.decode_single_token_bytes(token_id)
+        raw = self._bytes(token_id)
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             return "".join(f"<0x{b:02X}>" for b in raw)
+
+    def _bytes(self, token_id: int) -> bytes:
+        """A token's bytes; an id the embedding has but the vocabulary does not name shows as <unnamed id>."""
+        try:
+            return self.encoding.decode_single_token_bytes(token_id)
+        except KeyError:
+            return f"<unnamed {token_id}>".encode("ascii")

@@ -96,6 +96,8 @@ def run_generate(args) -> int:
 
 def check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As uvicorn binds: a port whose last connections sit in TIME_WAIT after a stop is free to listen on.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as e:
@@ -117,7 +119,10 @@ def run_serve(args) -> int:
     threadpool_limits(limits=args.blas_threads, user_api="blas")
     keep_freed_memory()  # recorded passes reuse the last pass's memory instead of faulting it in again
     app = create_app(Settings(models_dir=args.models_dir, max_concurrent_passes=args.max_concurrent_passes,
-                              stream_cache_bytes=args.stream_cache_mb * 2**20))
+                              stream_cache_bytes=args.stream_cache_mb * 2**20,
+                              send_timeout_seconds=args.send_timeout, body_timeout_seconds=args.body_timeout,
+                              max_passes_per_client=args.max_passes_per_client,
+                              allowed_hosts=tuple(args.allowed_host)))
     models = ", ".join(app.state.registry) or "none (see the warnings above)"
     workers = f"; {args.workers} workers" if args.workers > 1 else ""
     print(f"llmviz: open http://{args.host}:{args.port}/ (models: {models}{workers}; Ctrl+C stops)", flush=True)
@@ -125,7 +130,8 @@ def run_serve(args) -> int:
         from llmviz.server.workers import serve_with_workers
         serve_with_workers(app, args.host, args.port, args.workers)
     else:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        # proxy_headers off: the per-address slot cap counts the socket's peer, which no header can change.
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
     return 0
 
 
@@ -219,6 +225,13 @@ def head_table(model_id: str, what: str, mode: str, result) -> str:
     return "\n".join(rows)
 
 
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -287,6 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=positive_int, default=1,
                        help="processes serving requests; they share the loaded weights, and "
                             "--max-concurrent-passes counts passes across all of them (default: %(default)s)")
+    serve.add_argument("--max-passes-per-client", type=non_negative_int,
+                       help="passes one client address may run at once; 0 = no own cap (use behind a proxy, where "
+                            "every request comes from the proxy's address) (default: one fewer than "
+                            "--max-concurrent-passes, at least 1)")
+    serve.add_argument("--send-timeout", type=positive_float, default=Settings().send_timeout_seconds,
+                       help="seconds a pass may wait for its client to take data before it is cancelled and its slot "
+                            "freed (default: %(default)s)")
+    serve.add_argument("--body-timeout", type=positive_float, default=Settings().body_timeout_seconds,
+                       help="seconds a request body may take to arrive; later is 408 (default: %(default)s)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="a host name (as typed in the browser) to answer besides localhost/127.0.0.1/[::1]; "
+                            "repeatable; * answers any (default: loopback names only)")
     serve.set_defaults(run=run_serve)
 
     train = commands.add_parser("train", help="retrain a bundled model from scratch",

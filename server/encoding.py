@@ -120,3 +120,53 @@ def decode_array(fields: dict) -> tuple[np.ndarray, np.ndarray | None]:
         values = np.frombuffer(base64.b64decode(fields["data"]), dtype=dtype).reshape(shape)
     mask = fields.get("mask")
     return values, None if mask is None else np.frombuffer(base64.b64decode(mask), dtype=np.uint8).reshape(shape).astype(bool)
+
+
+# Weights go out in pieces of this many values, so a response never holds more than one piece's encoding
+# (a GPT-2-small wte at precision=json is ~0.8 GB of text). A multiple of 3 keeps f16/f32 pieces whole base64 groups.
+WEIGHT_PIECE_VALUES = 3 * 2**15
+
+
+def _weight_pieces(array: np.ndarray):  # [...] -> float32 [≤ WEIGHT_PIECE_VALUES] views (copies only if not float32)
+    flat = np.asarray(array).reshape(-1)
+    for start in range(0, flat.size, WEIGHT_PIECE_VALUES):
+        yield np.asarray(flat[start:start + WEIGHT_PIECE_VALUES], dtype=np.float32)
+
+
+def streamed_stats(array: np.ndarray, name: str) -> dict:
+    """`_stats` of a weight, computed a piece at a time (float64 sums); NonFiniteTensor if any value is NaN or inf."""
+    lo, hi, total, count = np.inf, -np.inf, 0.0, 0
+    for piece in _weight_pieces(array):
+        lo, hi = min(lo, float(piece.min())), max(hi, float(piece.max()))
+        total, count = total + float(piece.sum(dtype=np.float64)), count + piece.size
+    if not count:
+        return {"min": 0.0, "max": 0.0, "mean": 0.0, "std": 0.0}
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise NonFiniteTensor(f"{name} contains NaN or infinite values; the weights or inputs make the model overflow")
+    mean = total / count
+    squares = 0.0
+    for piece in _weight_pieces(array):
+        centered = piece - np.float32(mean)  # two passes keep the variance from cancelling, as in _stats
+        squares += float(np.dot(centered, centered))
+    return {"min": _short(lo), "max": _short(hi), "mean": _short(mean), "std": _short(np.sqrt(squares / count))}
+
+
+def _encoded_piece(values: np.ndarray, precision: str) -> bytes:  # float32 [N] -> its part of `data`
+    if precision == "f16":
+        return base64.b64encode(to_f16_bits(np.clip(values, -F16_MAX, F16_MAX)).tobytes())
+    if precision == "f32":
+        return base64.b64encode(values.astype("<f4").tobytes())
+    return _LINE_ENCODER.encode(values.tolist())[1:-1].encode("ascii")
+
+
+def weight_line_pieces(model_id: str, name: str, array: np.ndarray, precision: str, stats: dict):
+    """A `weight` line (the same JSON `weight_line` gives) as bytes pieces, encoding one piece of values at a time."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    head = {"type": "weight", "model": model_id, "name": name, "shape": list(np.shape(array)), "dtype": precision,
+            "stats": stats}
+    quote = b"[" if precision == "json" else b'"'
+    yield _LINE_ENCODER.encode(head)[:-1].encode("ascii") + b',"data":' + quote
+    for index, piece in enumerate(_weight_pieces(array)):
+        yield (b"," if precision == "json" and index else b"") + _encoded_piece(piece, precision)
+    yield (b"]" if precision == "json" else b'"') + b"}\n"

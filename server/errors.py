@@ -54,8 +54,25 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
     return error_response(status, message)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def unreadable_body_message(cause: BaseException | None) -> str | None:
+    """What to change, for a body FastAPI could not even hand to the JSON parser (its own message is generic)."""
+    if isinstance(cause, UnicodeDecodeError):
+        if bytes(cause.object[:2]) == GZIP_MAGIC:
+            return "the request body looks gzip-compressed; send the JSON uncompressed"
+        return (f"the request body is not valid UTF-8 (byte 0x{cause.object[cause.start]:02x} at position {cause.start}); "
+                f"send JSON text encoded as UTF-8")
+    if isinstance(cause, RecursionError):
+        return ("the request body's JSON is nested deeper than the parser allows; "
+                "send one flat object of the model, prompt and options")
+    return None
+
+
 async def _on_http_exception(request: Request, exc: HTTPException) -> JSONResponse:
-    return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    message = unreadable_body_message(exc.__cause__) if exc.status_code == 400 else None
+    return error_response(exc.status_code, message or str(exc.detail), headers=getattr(exc, "headers", None))
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from llmviz.model.bundles import ModelBundle, available_models
 from llmviz.server.assets import CompressedStaticFiles, CompressReads
 from llmviz.server.errors import install_error_handlers
+from llmviz.server.exposure import HostCheck, SecurityHeaders
 from llmviz.server.limits import BodySizeLimit
 from llmviz.server.paths import STATIC_DIR, THREE_ADDONS_DIR, THREE_BUILD_DIR
 from llmviz.server.routers import api, pages
@@ -41,11 +42,13 @@ def create_app(settings: Settings | None = None, registry: dict[str, ModelBundle
     app = FastAPI(title="llmviz", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.registry = dict(load_registry(settings) if registry is None else registry)
-    app.state.limiter = PassLimiter(settings.max_concurrent_passes)
+    app.state.limiter = PassLimiter(settings.max_concurrent_passes, settings.passes_per_client)
     app.state.executor = executor
     app.state.stream_cache = StreamCache(settings.stream_cache_bytes) if settings.stream_cache_bytes > 0 else None
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds)
     app.add_middleware(CompressReads)
+    app.add_middleware(HostCheck, settings=settings)
+    app.add_middleware(SecurityHeaders)  # added last = outermost: refusals carry the headers too
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(pages.router)

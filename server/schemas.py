@@ -18,20 +18,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AblateHeadRequest(Strict):
+class StrictRequest(Strict):
+    """Request bodies: no field coerced from another JSON type ("1" is not a number, 1.0 not a seed), as
+    docs/protocol.md promises a 422 for a wrong type. Whole numbers still count as floats."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AblateHeadRequest(StrictRequest):
     kind: Literal["ablate_head"]
     layer: int = Field(ge=0, le=1023, description="block index, 0 .. n_layer − 1")
     head: int = Field(ge=0, le=1023, description="head index in that block, 0 .. n_head − 1")
     mode: Literal["zero", "mean"] = Field("zero", description="zero: z set to 0; mean: z replaced by its mean over positions")
 
 
-class AblateNeuronRequest(Strict):
+class AblateNeuronRequest(StrictRequest):
     kind: Literal["ablate_neuron"]
     layer: int = Field(ge=0, le=1023, description="block index, 0 .. n_layer − 1")
     neuron: int = Field(ge=0, le=1_000_000, description="MLP neuron (column of mlp.hook_post), 0 .. F − 1")
 
 
-class PatchRequest(Strict):
+class PatchRequest(StrictRequest):
     kind: Literal["patch"]
     hook: str = Field(min_length=1, max_length=200, description="a recorded name with positions first, e.g. blocks.1.hook_resid_post")
     position: int = Field(ge=0, le=1_000_000, description="token position to take from the source prompt")
@@ -43,15 +49,17 @@ MAX_INTERVENTIONS = 32
 LENS_TOP_K = 5  # tokens per position in a `lens` line
 
 
-class CompareRequest(Strict):
+class CompareRequest(StrictRequest):
     prompt: str | None = Field(None, min_length=1, description=(
         "a second prompt of the same token length, run without interventions; omitted: the same prompt without "
         "interventions (the clean pass)"))
 
 
-class TraceRequest(Strict):
+class TraceRequest(StrictRequest):
     model: str = Field(min_length=1, description="a model id from GET /api/models")
-    prompt: str = Field(description="the text to run; its characters must be in the model's vocabulary")
+    # minLength is published, but checked by the model's tokenizer, whose message names the problem.
+    prompt: str = Field(description="the text to run; its characters must be in the model's vocabulary",
+                        json_schema_extra={"minLength": 1})
     temperature: Finite = Field(1.0, ge=0, description="0 = greedy; probabilities are then shown at temperature 1")
     top_k: int | None = Field(None, ge=1, description="keep only the k most likely tokens")
     top_p: Finite | None = Field(None, gt=0, le=1, description="keep the smallest set whose probability reaches p")
@@ -213,6 +221,21 @@ class ErrorLine(Strict):
     type: Literal["error"]
     status: int
     message: str
+
+
+ERROR_STATUSES = {
+    400: "the body is not JSON text (malformed, not UTF-8, compressed, nested too deep) or the Host is not allowed",
+    404: "unknown model (the message lists the available ones) or unknown weight name",
+    408: "the request body did not arrive within the server's time limit",
+    413: "the request body is larger than the server's cap",
+    422: "a field out of range or of the wrong type, an unknown field, or a prompt the model cannot take",
+    503: "the server already runs as many passes as it allows (or this address its share); see Retry-After",
+}
+
+
+def error_responses(*statuses: int) -> dict:
+    """OpenAPI `responses` for these statuses, each an `error` object (the shape of ErrorLine)."""
+    return {status: {"model": ErrorLine, "description": ERROR_STATUSES[status]} for status in statuses}
 
 
 StreamLine = Annotated[Union[HeaderLine, TensorLine, LensLine, OutputLine, DoneLine, ErrorLine],

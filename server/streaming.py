@@ -16,7 +16,7 @@ from concurrent.futures import Executor
 from typing import AsyncIterator, Callable
 
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from llmviz.server.encoding import dump_line
 from llmviz.server.errors import error_body, error_response
@@ -30,21 +30,37 @@ class PassCancelled(Exception):
 
 
 class PassLimiter:
-    def __init__(self, limit: int):
+    """At most `limit` slots at once, and at most `per_client` of them for one client address."""
+
+    def __init__(self, limit: int, per_client: int | None = None):
         self.limit = limit
+        self.per_client = per_client or limit
         self._lock = threading.Lock()
         self._running = 0
+        self._by_client: dict[str, int] = {}
 
-    def try_acquire(self) -> bool:
+    def try_acquire(self, client: str = "") -> bool:
         with self._lock:
-            if self._running >= self.limit:
+            if self._running >= self.limit or self._by_client.get(client, 0) >= self.per_client:
                 return False
             self._running += 1
+            self._by_client[client] = self._by_client.get(client, 0) + 1
             return True
 
-    def release(self) -> None:
+    def release(self, client: str = "") -> None:
         with self._lock:
             self._running -= 1
+            left = self._by_client.pop(client) - 1
+            if left:
+                self._by_client[client] = left
+
+    def refusal(self, client: str, retry_after: int) -> str:
+        """Why `try_acquire(client)` just failed, as the 503's message."""
+        if self._by_client.get(client, 0) >= self.per_client and self._running < self.limit:
+            return (f"the server is busy: your address already runs {self.per_client} passes, the most one address "
+                    f"may run at once; try again in {retry_after} s")
+        return (f"the server is busy: {self.limit} passes are already running, the most it runs "
+                f"at once; try again in {retry_after} s")
 
     @property
     def running(self) -> int:
@@ -116,21 +132,45 @@ def _resolve(waiter: asyncio.Future) -> None:
         waiter.set_result(None)
 
 
-Job = Callable[[Callable[[dict], None]], None]
+Job = Callable[[Callable[[dict | bytes], None]], None]
+STREAM_HEADERS = {
+    # Never stored or revalidated: every pass is computed afresh (no-cache for proxies that ignore no-store).
+    "Cache-Control": "no-store, no-cache",
+    # nginx would otherwise buffer the response and the page would see no line until the pass ends.
+    "X-Accel-Buffering": "no",
+}
+
+
+class SendTimeout(Exception):
+    """The client took nothing for the send timeout: a stalled or very slow reader."""
+
+
+def client_address(scope: Scope) -> str:
+    """The peer of the socket (uvicorn runs with proxy_headers off, so X-Forwarded-For cannot change it)."""
+    client = scope.get("client")
+    return client[0] if client else ""
 
 
 class PassResponse(StreamingResponse):
+    """Streams what a job emits (dicts become NDJSON lines, bytes go as they are) while holding one slot.
+
+    The slot is freed when the job ends: finished, failed, or cancelled because the client left or took
+    nothing for `send_timeout` seconds.
+    """
     media_type = "application/x-ndjson"
 
-    def __init__(self, job: Job, limiter: PassLimiter, executor: Executor, buffer_lines: int, retry_after: int):
-        super().__init__(content=iter(()), media_type=self.media_type, headers={"Cache-Control": "no-store"})
+    def __init__(self, job: Job, limiter: PassLimiter, executor: Executor, buffer_lines: int, retry_after: int,
+                 send_timeout: float = 30.0, media_type: str | None = None, status_code: int = 200):
+        super().__init__(content=iter(()), status_code=status_code, media_type=media_type or self.media_type,
+                         headers=STREAM_HEADERS)
         self._job, self._limiter, self._executor = job, limiter, executor
-        self._buffer_lines, self._retry_after = buffer_lines, retry_after
+        self._buffer_lines, self._retry_after, self._send_timeout = buffer_lines, retry_after, send_timeout
+        self._client = ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._limiter.try_acquire():
-            message = (f"the server is busy: {self._limiter.limit} passes are already running, the most it runs "
-                       f"at once; try again in {self._retry_after} s")
+        self._client = client_address(scope)
+        if not self._limiter.try_acquire(self._client):
+            message = self._limiter.refusal(self._client, self._retry_after)
             busy = error_response(503, message, headers={"Retry-After": str(self._retry_after)})
             await busy(scope, receive, send)
             return
@@ -138,11 +178,22 @@ class PassResponse(StreamingResponse):
         try:
             self._executor.submit(self._work, channel)
         except RuntimeError:  # the executor has shut down
-            self._limiter.release()
+            self._limiter.release(self._client)
             raise
         self.body_iterator = channel.chunks()
+
+        async def send_in_time(message: Message) -> None:
+            try:
+                await asyncio.wait_for(send(message), self._send_timeout)
+            except TimeoutError:
+                raise SendTimeout from None
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send_in_time)
+        except SendTimeout:
+            # The response stays unfinished, so the server closes the connection: the client cannot
+            # mistake what it got for a whole stream.
+            log.warning("pass cancelled: %s took nothing for %g s", self._client or "a client", self._send_timeout)
         finally:
             channel.close()
 
@@ -150,8 +201,8 @@ class PassResponse(StreamingResponse):
         """Worker thread: run the job; an unexpected failure becomes an `error` line, never a cut stream."""
         started = time.perf_counter()
 
-        def emit(line: dict) -> None:
-            channel.put(dump_line(line))
+        def emit(line: dict | bytes) -> None:
+            channel.put(line if isinstance(line, bytes) else dump_line(line))
 
         try:
             self._job(emit)
@@ -164,8 +215,13 @@ class PassResponse(StreamingResponse):
             except PassCancelled:
                 pass
         finally:
-            self._limiter.release()
+            self._limiter.release(self._client)
             try:
                 channel.finish()
             except PassCancelled:
                 pass
+
+
+class WeightResponse(PassResponse):
+    """One `weight` object (application/json), streamed in pieces by the same slot-holding machinery."""
+    media_type = "application/json"

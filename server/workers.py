@@ -47,8 +47,8 @@ class SharedSlots:
 class ServerWidePassLimiter(PassLimiter):
     """This worker's limiter, plus the server-wide count: a pass needs a slot in both."""
 
-    def __init__(self, limit: int, slots: SharedSlots):
-        super().__init__(limit)
+    def __init__(self, limit: int, slots: SharedSlots, per_client: int | None = None):
+        super().__init__(limit, per_client)  # the per-address cap holds within each worker
         self.slots = slots
 
     def try_acquire(self, *args, **kwargs) -> bool:
@@ -77,7 +77,7 @@ def serve_with_workers(app, host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication  # Unix only; imported when asked for
 
     slots = SharedSlots(workers)
-    app.state.limiter = ServerWidePassLimiter(app.state.limiter.limit, slots)
+    app.state.limiter = ServerWidePassLimiter(app.state.limiter.limit, slots, app.state.limiter.per_client)
     free = list(range(workers))
 
     def pre_fork(server, worker):  # master, before each fork (also for a replacement worker)
@@ -95,6 +95,8 @@ def serve_with_workers(app, host: str, port: int, workers: int) -> None:
             for key, value in {
                 "bind": [bind_address(host, port)], "workers": workers, "preload_app": True,
                 "worker_class": "uvicorn_worker.UvicornWorker", "loglevel": "warning", "graceful_timeout": 10,
+                # No X-Forwarded-For is trusted: the per-address slot cap counts the socket's peer (docs/deploy.md).
+                "forwarded_allow_ips": "",
                 "pre_fork": pre_fork, "post_fork": post_fork, "child_exit": child_exit,
             }.items():
                 self.cfg.set(key, value)

@@ -14,3 +14,15 @@ def nano_shape() -> GPTConfig:
 @pytest.fixture
 def random_bundle() -> ModelBundle:
     return random_letter_bundle()
+
+
+@pytest.fixture(autouse=True)
+def testclient_host_is_local(monkeypatch):
+    """Starlette's TestClient sends `Host: testserver`; in tests that name stands for this machine.
+
+    The server accepts only loopback names by default (DNS rebinding, issue 13); without this every
+    TestClient request would be refused. tests/test_hardening.py checks the real list with other names.
+    """
+    from llmviz.server import settings
+
+    monkeypatch.setattr(settings, "LOOPBACK_HOSTS", settings.LOOPBACK_HOSTS + ("testserver",))

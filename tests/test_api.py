@@ -309,11 +309,11 @@ def test_absent_front_end_directories_are_not_mounted(random_bundle, tmp_path, m
 def test_the_busy_answer_is_503_with_retry_after(random_bundle):
     app = create_app(Settings(max_concurrent_passes=2, retry_after_seconds=3), registry={"nano-sort": random_bundle})
     client = TestClient(app)
-    assert app.state.limiter.try_acquire() and app.state.limiter.try_acquire()
+    assert app.state.limiter.try_acquire("10.0.0.1") and app.state.limiter.try_acquire("10.0.0.2")
     response = post_trace(client)
     assert response.status_code == 503 and response.headers["retry-after"] == "3"
     assert "2 passes are already running" in response.json()["message"]
-    app.state.limiter.release()
+    app.state.limiter.release("10.0.0.1")
     assert post_trace(client).status_code == 200
 
 
@@ -325,7 +325,8 @@ def asgi_request(body: dict, path: str = "/api/generate") -> dict:
     return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
             "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
+            "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
+                        (b"content-length", str(len(raw)).encode())],
             "body": raw}
 
 

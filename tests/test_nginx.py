@@ -37,7 +37,8 @@ def proxy(tmp_path_factory):
     with ExitStack() as running:
         with ThreadPoolExecutor(2) as pool:  # start both processes at once: each loads the models
             for process in pool.map(lambda port: start(
-                    [llmviz, "serve", "--port", str(port), "--max-concurrent-passes", str(SLOTS_PER_PROCESS)],
+                    [llmviz, "serve", "--port", str(port), "--max-concurrent-passes", str(SLOTS_PER_PROCESS),
+                     "--max-passes-per-client", "0"],  # every request comes from nginx's address
                     f"http://127.0.0.1:{port}/api/health", cwd=folder), ports):
                 running.callback(stop, process)
         port = free_port()

@@ -18,7 +18,7 @@ def server(tmp_path_factory):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(Path(sys.executable).parent / "llmviz"), "serve", "--port", str(port), "--workers", "2",
-               "--max-concurrent-passes", "2"]
+               "--max-concurrent-passes", "2", "--max-passes-per-client", "0"]  # one test client fills every slot
     process = start(command, f"{url}/api/health", cwd=tmp_path_factory.mktemp("cwd"))
     yield url
     stop(process)

@@ -2,25 +2,31 @@
 import time
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from llmviz.model.bundles import ModelBundle
 from llmviz.model.sampling import Sampling
 from llmviz.model.tokenizers import PromptError
 from llmviz.server.dependencies import AppSettings, DefaultModel, FinishedStreams, Limiter, PassExecutor, Registry
-from llmviz.server.encoding import weight_line
+from llmviz.server.encoding import NonFiniteTensor, streamed_stats, weight_line_pieces
 from llmviz.server.interventions import interventions_of, reference_tokens, refuse_for_generate
 from llmviz.server.passes import Inspection, stream_generate, stream_trace
 from llmviz.server.schemas import (GenerateRequest, HealthResponse, ModelsResponse, Precision, TraceRequest, WeightLine,
-                            WeightList)
+                            WeightList, error_responses)
 from llmviz.server.settings import PROTOCOL_VERSION, Settings
 from llmviz.server.stream_cache import StreamCache, cache_key, replay
-from llmviz.server.streaming import PassLimiter, PassResponse
+from llmviz.server.streaming import PassLimiter, PassResponse, WeightResponse
 
-router = APIRouter(prefix="/api")
+# Errors any /api request may meet (Host check, body encoding/size/time) are declared once on the router,
+# so a route or request field added later is covered by the published schema without repeating them.
+router = APIRouter(prefix="/api", responses=error_responses(400, 408, 413))
+MODEL_ERRORS = error_responses(404, 422)  # routes naming a model: unknown model or weight, a bad parameter
+# Every route that runs in a pass slot (streams, weights) may also be refused while the slots are taken.
+SLOT_ERRORS = error_responses(404, 422, 503)
 STREAM_RESPONSES = {200: {"content": {"application/x-ndjson": {}},
-                          "description": "header, tensor…, output, done (or error): see docs/protocol.md"}}
+                          "description": "header, tensor…, output, done (or error): see docs/protocol.md"},
+                    **SLOT_ERRORS}
+WEIGHT_BUFFER_PIECES = 4  # a weight piece is up to ~1 MB of text (precision=json); a few ahead are enough
 
 
 def find_model(registry: dict[str, ModelBundle], model_id: str) -> ModelBundle:
@@ -51,7 +57,8 @@ def pass_response(job, settings: Settings, limiter: PassLimiter, executor,
     if cache is not None and key is not None:
         lines = cache.get(key)
         job = replay(lines) if lines is not None else cache.recording(key, job)
-    return PassResponse(job, limiter, executor, settings.stream_buffer_lines, settings.retry_after_seconds)
+    return PassResponse(job, limiter, executor, settings.stream_buffer_lines, settings.retry_after_seconds,
+                        settings.send_timeout_seconds)
 
 
 @router.get("/health")
@@ -66,22 +73,36 @@ def models(settings: AppSettings, registry: Registry, default: DefaultModel) -> 
                           models=[bundle.summary() for bundle in registry.values()])
 
 
-@router.get("/models/{model_id}/weights")
+@router.get("/models/{model_id}/weights", responses=MODEL_ERRORS)
 def weight_names(model_id: str, registry: Registry) -> WeightList:
     """Every weight's checkpoint name and shape, so the page can lay out weight blocks before fetching any."""
     bundle = find_model(registry, model_id)
     return WeightList(model=model_id, weights=[{"name": n, "shape": list(a.shape)} for n, a in bundle.params.items()])
 
 
-@router.get("/models/{model_id}/weights/{name}", response_model=WeightLine)
-def weight(model_id: str, name: str, registry: Registry, precision: Precision = "f16") -> JSONResponse:
-    """One weight, encoded like a tensor line (sent as built: validating millions of numbers costs more than encoding)."""
+@router.get("/models/{model_id}/weights/{name}", response_model=WeightLine, response_class=WeightResponse,
+            responses=SLOT_ERRORS)
+def weight(model_id: str, name: str, settings: AppSettings, registry: Registry, limiter: Limiter,
+           executor: PassExecutor, precision: Precision = "f16") -> WeightResponse:
+    """One weight, encoded like a tensor line, streamed a piece at a time in a pass slot: a GPT-2-small
+    embedding at precision=json is ~0.8 GB of text, which must never sit in memory whole."""
     bundle = find_model(registry, model_id)
     if name not in bundle.params:
         examples = ", ".join(list(bundle.params)[:3])
         raise HTTPException(404, f"no weight named {name!r} in {model_id}; GET /api/models/{model_id}/weights lists "
                                  f"all {len(bundle.params)} (e.g. {examples})")
-    return JSONResponse(weight_line(model_id, name, bundle.params[name], precision))
+    array = bundle.params[name]
+    try:
+        stats = streamed_stats(array, name)
+    except NonFiniteTensor as e:
+        raise HTTPException(500, str(e)) from e
+
+    def job(emit):
+        for piece in weight_line_pieces(model_id, name, array, precision, stats):
+            emit(piece)
+
+    return WeightResponse(job, limiter, executor, WEIGHT_BUFFER_PIECES, settings.retry_after_seconds,
+                          settings.send_timeout_seconds)
 
 
 @router.post("/trace", response_class=PassResponse, responses=STREAM_RESPONSES)

@@ -1,6 +1,7 @@
 """/: the page, rendered from templates/index.html (the front end lays everything else out itself);
 /export: one pass of it saved as a single HTML file (server/export.py)."""
 import re
+import secrets
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -10,6 +11,7 @@ from starlette.exceptions import HTTPException
 from llmviz.model.tokenizers import PromptError
 from llmviz.server.dependencies import AppSettings, DefaultModel, Registry
 from llmviz.server.export import export_html
+from llmviz.server.exposure import page_policy
 from llmviz.server.paths import TEMPLATES_DIR
 from llmviz.server.settings import PROTOCOL_VERSION
 
@@ -17,14 +19,18 @@ router = APIRouter()
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
-@router.get("/", include_in_schema=False)
+# HEAD too: uptime checks and link previews ask for the page without its body.
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 def index(request: Request, default: DefaultModel):
     if not (TEMPLATES_DIR / "index.html").is_file():
         raise HTTPException(500, f"the page template {TEMPLATES_DIR / 'index.html'} is missing from this install")
-    return templates.TemplateResponse(request, "index.html", {
-        "request": request, "protocol_version": PROTOCOL_VERSION,
+    nonce = secrets.token_urlsafe(16)  # new per response, so a script injected into the page cannot know it
+    response = templates.TemplateResponse(request, "index.html", {
+        "request": request, "protocol_version": PROTOCOL_VERSION, "csp_nonce": nonce,
         "default_model": default or "",  # "" rather than Jinja's "None" when no model loaded
     })
+    response.headers["content-security-policy"] = page_policy(nonce)
+    return response
 
 
 @router.get("/export", include_in_schema=False)
