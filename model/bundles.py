@@ -76,11 +76,12 @@ def nano_sort(weights_dir: Path = WEIGHTS_DIR) -> ModelBundle:
 
 
 
-def available_models(models_dir: Path | None = None) -> tuple[dict[str, ModelBundle], list[str]]:
+def available_models(models_dir: Path | None = None, wanted: str | None = None) -> tuple[dict[str, ModelBundle], list[str]]:
     """Every model the app can serve, by id, and a line per model that could not be loaded (skipped, not fatal).
 
-    nano-sort comes first (the default), then the bundled text model, then each GPT-2 or Llama folder in
-    `models_dir`, then each GGUF file in it.
+    nano-sort comes first (the default), then the bundled text model, then the models added with
+    `llmviz models add` (model/catalog.py), then each GPT-2 or Llama folder in `models_dir`, then each
+    GGUF file in it. With `wanted`, an added model other than that one is not loaded (it takes seconds).
     """
     # imported here, not at the top: these modules build ModelBundles, so they import this one
     from llmviz.model.gpt2_folders import checkpoint_bundles
@@ -94,6 +95,17 @@ def available_models(models_dir: Path | None = None) -> tuple[dict[str, ModelBun
             problems.append(f"{load.__name__}: {e}")
             continue
         bundles[bundle.id] = bundle
+    from llmviz.model.catalog import installed_entries, installed_file
+    from llmviz.model.llama_models import gguf_bundle
+
+    for entry in installed_entries():
+        if wanted is not None and wanted != entry.id:
+            continue
+        try:
+            bundles[entry.id] = gguf_bundle(installed_file(entry), entry.id, entry.title, entry.description)
+        except (OSError, ValueError) as e:
+            problems.append(f"added model {entry.id} did not load ({e}); `llmviz models remove {entry.id}` "
+                            "and add it again")
     if models_dir is not None:
         from llmviz.model.llama_models import gguf_bundles
 

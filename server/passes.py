@@ -54,10 +54,16 @@ def sampling_info(sampling: Sampling) -> dict:
 
 
 def header_line(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str, step: int,
-                interventions: Sequence[Intervention] = (), logit_lens: bool = False) -> dict:
+                interventions: Sequence[Intervention] = (), logit_lens: bool = False,
+                template: Sequence[bool] = ()) -> dict:
+    """`template[i]` True marks token i as added by the chat template (`"template": true`); later tokens are not."""
+    entries = [token_entry(bundle, t) for t in tokens]
+    for entry, from_template in zip(entries, template):
+        if from_template:
+            entry["template"] = True
     return {
         "type": "header", "protocol": PROTOCOL_VERSION, "step": step, "model": model_info(bundle),
-        "tokens": [token_entry(bundle, t) for t in tokens], "precision": precision,
+        "tokens": entries, "precision": precision,
         "sampling": sampling_info(sampling),
         "interventions": [item.to_dict() for item in interventions], "logit_lens": logit_lens,
         "tensors": [{"name": s.name, "shape": list(s.shape), "chapter": s.chapter, "layer": s.layer,
@@ -100,6 +106,7 @@ class StreamedPasses:
     precision: str
     emit: Emit
     inspection: Inspection = field(default_factory=Inspection)
+    template: Sequence[bool] = ()  # per prompt token: added by the chat template
     forward_seconds: float = 0.0
 
     def run(self, tokens: list[int], step: int, rng: np.random.Generator) -> Choice:
@@ -115,7 +122,9 @@ class StreamedPasses:
                 interventions: Sequence[Intervention], tag: str | None) -> Choice:
         """header, one tensor line per record (a lens line after each block's output), output."""
         emit = self.emit if tag is None else (lambda line: self.emit({**line, "pass": tag}))
-        emit(header_line(self.bundle, tokens, self.sampling, self.precision, step, interventions, self.inspection.logit_lens))
+        template = () if tag == "reference" else self.template
+        emit(header_line(self.bundle, tokens, self.sampling, self.precision, step, interventions, self.inspection.logit_lens,
+                         template))
         lens = None
         if self.inspection.logit_lens:
             lens = Lens(LENS_TOP_K, lambda layer, ids, probs: emit(lens_line(self.bundle, layer, ids, probs, step)))
@@ -133,20 +142,25 @@ class StreamedPasses:
 
 
 def stream_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
-                 emit: Emit, request_started: float, inspection: Inspection = Inspection()) -> None:
+                 emit: Emit, request_started: float, inspection: Inspection = Inspection(),
+                 template: Sequence[bool] = ()) -> None:
     """/api/trace: header, tensors, output, done."""
-    passes = StreamedPasses(bundle, sampling, precision, emit, inspection)
+    passes = StreamedPasses(bundle, sampling, precision, emit, inspection, template)
     passes.run(tokens, step=0, rng=np.random.default_rng(sampling.seed))
     emit({"type": "done", "timings": passes.timings(request_started)})
 
 
 def stream_generate(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
                     max_new_tokens: int, emit: Emit, request_started: float,
-                    inspection: Inspection = Inspection()) -> None:
-    """/api/generate: header, tensors, output for each new token, then one done with the generated tokens."""
-    passes = StreamedPasses(bundle, sampling, precision, emit, inspection)
+                    inspection: Inspection = Inspection(), template: Sequence[bool] = (),
+                    max_pass_tokens: int | None = None) -> None:
+    """/api/generate: header, tensors, output for each new token, then one done with the generated tokens.
+
+    Generation stops when the next pass would be longer than the context or `max_pass_tokens` (the server's cap)."""
+    passes = StreamedPasses(bundle, sampling, precision, emit, inspection, template)
     rng = np.random.default_rng(sampling.seed)
-    new = autoregress(tokens, bundle.config.n_ctx, max_new_tokens,
+    longest = min(bundle.config.n_ctx, max_pass_tokens or bundle.config.n_ctx)
+    new = autoregress(tokens, longest, max_new_tokens,
                       lambda step, so_far: passes.run(so_far, step, rng).sampled, bundle.stop_token)
     generated = [token_entry(bundle, t) for t in new]
     emit({"type": "done", "timings": passes.timings(request_started), "generated": generated})

@@ -69,6 +69,7 @@ class TraceRequest(StrictRequest):
         default_factory=list, max_length=MAX_INTERVENTIONS, description="changes to the pass, applied in order")
     logit_lens: bool = Field(False, strict=True, description="add a `lens` line after each block: its output read by the final norm and unembedding")
     compare: CompareRequest | None = Field(None, description="also stream a reference pass first, every line tagged with `pass`")
+    chat: bool = Field(False, strict=True, description="wrap the prompt in the model's chat template (models with `chat`: true)")
 
 
 class GenerateRequest(TraceRequest):

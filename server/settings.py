@@ -14,6 +14,7 @@ class Settings:
     retry_after_seconds: int = 1  # what a 503 tells the client to wait
     max_body_bytes: int = 16_384  # a request body is a prompt and a few numbers; anything larger is refused (413)
     max_new_tokens: int = 64  # the most tokens one /api/generate call may ask for
+    max_pass_tokens: int = 256  # the longest pass one request may run (prompt + generated), whatever the model's context
     stream_buffer_lines: int = 32  # lines a pass may run ahead of a slow client before it waits
     stream_cache_bytes: int = 0  # finished streams kept for identical requests (server/stream_cache.py); 0 = off
     # A pass whose client takes nothing for this long is cancelled and its slot freed (a stalled or 1-byte/s reader).
@@ -27,7 +28,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self):
-        for name in ("max_concurrent_passes", "max_body_bytes", "max_new_tokens", "stream_buffer_lines"):
+        for name in ("max_concurrent_passes", "max_body_bytes", "max_new_tokens", "stream_buffer_lines", "max_pass_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("send_timeout_seconds", "body_timeout_seconds"):

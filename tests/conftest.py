@@ -26,3 +26,19 @@ def testclient_host_is_local(monkeypatch):
     from llmviz.server import settings
 
     monkeypatch.setattr(settings, "LOOPBACK_HOSTS", settings.LOOPBACK_HOSTS + ("testserver",))
+
+
+# Tests never see models the user added with `llmviz models add` (a 98 MB model would load in every test
+# that builds the app): the cache points at an empty folder. The real cache stays findable for the tests
+# that use the real model (tests/test_smollm2.py).
+def _isolate_model_cache():
+    import os
+    import tempfile
+
+    from llmviz.model.catalog import cache_dir
+
+    os.environ.setdefault("LLMVIZ_USER_CACHE_DIR", str(cache_dir()))
+    os.environ["LLMVIZ_CACHE_DIR"] = tempfile.mkdtemp(prefix="llmviz-test-cache-")
+
+
+_isolate_model_cache()

@@ -36,11 +36,21 @@ def find_model(registry: dict[str, ModelBundle], model_id: str) -> ModelBundle:
     return registry[model_id]
 
 
-def prompt_tokens(bundle: ModelBundle, prompt: str) -> list[int]:
+def prompt_tokens(bundle: ModelBundle, body: TraceRequest, settings: Settings) -> tuple[list[int], list[bool]]:
+    """The request's tokens (wrapped in the model's chat template when `chat`), and which the template added."""
     try:
-        return bundle.encode_prompt(prompt)
+        if body.chat:
+            prompt = bundle.encode_chat(body.prompt)
+            tokens, template = prompt.tokens, prompt.template
+        else:
+            tokens, template = bundle.encode_prompt(body.prompt), []
     except PromptError as e:
         raise HTTPException(422, str(e)) from e
+    if len(tokens) > settings.max_pass_tokens:
+        what = "with its chat template, the prompt" if body.chat else "the prompt"
+        raise HTTPException(422, f"{what} is {len(tokens)} tokens long; this server runs passes of at most "
+                                 f"{settings.max_pass_tokens} tokens (llmviz serve --max-pass-tokens)")
+    return tokens, template
 
 
 def sampling_of(body: TraceRequest) -> Sampling:
@@ -110,10 +120,11 @@ async def post_trace(body: TraceRequest, settings: AppSettings, registry: Regist
                      executor: PassExecutor, cache: FinishedStreams) -> PassResponse:
     started = time.perf_counter()
     bundle = find_model(registry, body.model)
-    tokens = prompt_tokens(bundle, body.prompt)
+    tokens, template = prompt_tokens(bundle, body, settings)
     sampling = sampling_of(body)
     inspection = inspection_of(bundle, body, tokens)
-    return pass_response(lambda emit: stream_trace(bundle, tokens, sampling, body.precision, emit, started, inspection),
+    return pass_response(lambda emit: stream_trace(bundle, tokens, sampling, body.precision, emit, started, inspection,
+                                                   template),
                          settings, limiter, executor, cache, cache_key("trace", body))
 
 
@@ -122,7 +133,7 @@ async def post_generate(body: GenerateRequest, settings: AppSettings, registry: 
                         executor: PassExecutor, cache: FinishedStreams) -> PassResponse:
     started = time.perf_counter()
     bundle = find_model(registry, body.model)
-    tokens = prompt_tokens(bundle, body.prompt)
+    tokens, template = prompt_tokens(bundle, body, settings)
     max_new_tokens = body.max_new_tokens or bundle.answer_length or settings.max_new_tokens
     if max_new_tokens > settings.max_new_tokens:
         raise HTTPException(422, f"max_new_tokens is {max_new_tokens}; this server generates at most "
@@ -131,5 +142,6 @@ async def post_generate(body: GenerateRequest, settings: AppSettings, registry: 
     refuse_for_generate(body)
     inspection = inspection_of(bundle, body, tokens)
     return pass_response(
-        lambda emit: stream_generate(bundle, tokens, sampling, body.precision, max_new_tokens, emit, started, inspection),
+        lambda emit: stream_generate(bundle, tokens, sampling, body.precision, max_new_tokens, emit, started, inspection,
+                                     template, settings.max_pass_tokens),
         settings, limiter, executor, cache, cache_key("generate", body))

@@ -1,0 +1,90 @@
+"""The API with the tiny Llama fixture: architecture in the header, chat through the template, the caps."""
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from llmviz.model.llama_models import gguf_bundle
+from llmviz.server.main import create_app
+from llmviz.server.schemas import ModelsResponse, stream_line
+from llmviz.server.settings import Settings
+
+TINY = Path(__file__).parent / "fixtures" / "llama-tiny" / "llama-tiny.gguf"
+QUESTION = "What is the capital of France?"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return gguf_bundle(TINY, "llama-tiny")
+
+
+@pytest.fixture
+def client(tiny, random_bundle):
+    registry = {"llama-tiny": tiny, "nano-sort": random_bundle}
+    return TestClient(create_app(Settings(max_pass_tokens=120), registry=registry))
+
+
+def lines_of(response) -> list[dict]:
+    assert response.status_code == 200, response.text
+    lines = [json.loads(text) for text in response.text.splitlines()]
+    for line in lines:
+        stream_line.validate_python(line)
+    return lines
+
+
+def test_models_lists_the_llama_model_with_its_family(client):
+    body = ModelsResponse.model_validate(client.get("/api/models").json())
+    tiny = next(m for m in body.models if m.id == "llama-tiny")
+    assert tiny.architecture == "llama" and tiny.chat is True
+    assert (tiny.config.n_kv_head, tiny.config.norm, tiny.config.mlp, tiny.config.rope_theta) == (2, "rmsnorm", "gated_silu", 50000.0)
+    assert next(m for m in body.models if m.id == "nano-sort").architecture == "gpt2"
+
+
+def test_chat_trace_marks_template_tokens_and_streams_every_llama_tensor(client, tiny):
+    lines = lines_of(client.post("/api/trace", json={"model": "llama-tiny", "prompt": QUESTION, "chat": True}))
+    header = lines[0]
+    assert header["model"]["architecture"] == "llama" and header["model"]["config"]["rms_norm_eps"] > 0
+    prompt = tiny.encode_chat(QUESTION)
+    assert [t["id"] for t in header["tokens"]] == prompt.tokens
+    assert [t.get("template", False) for t in header["tokens"]] == prompt.template
+    user = "".join(t["piece"] for t in header["tokens"] if not t.get("template"))
+    assert user == QUESTION
+    names = [line["name"] for line in lines if line["type"] == "tensor"]
+    assert names == [t["name"] for t in header["tensors"]] and "blocks.2.attn.hook_rot_k" in names
+    assert lines[-1]["type"] == "done"
+
+
+def test_chat_generation_stops_at_the_end_of_turn_token(client, tiny, monkeypatch):
+    from llmviz.server import passes
+
+    end = tiny.stop_token
+    monkeypatch.setattr(passes, "choose_next", lambda row, sampling, rng: passes.Choice(row * 0 + 1 / len(row), end, end))
+    lines = lines_of(client.post("/api/generate", json={"model": "llama-tiny", "prompt": QUESTION, "chat": True,
+                                                        "max_new_tokens": 5}))
+    assert [t["piece"] for t in lines[-1]["generated"]] == ["<|im_end|>"]
+
+
+def test_chat_on_a_model_without_a_template_is_a_422_that_says_so(client):
+    response = client.post("/api/trace", json={"model": "nano-sort", "prompt": "CBABBC", "chat": True})
+    assert response.status_code == 422 and "no chat template" in response.json()["message"]
+
+
+def test_a_prompt_over_the_servers_pass_cap_is_refused_with_the_cap(client):
+    response = client.post("/api/trace", json={"model": "llama-tiny", "prompt": "Paris " * 130})
+    assert response.status_code == 422
+    assert "at most 120 tokens" in response.json()["message"] and "--max-pass-tokens" in response.json()["message"]
+
+
+def test_a_prompt_past_the_models_context_is_refused_with_the_limit(tiny, random_bundle):
+    client = TestClient(create_app(Settings(max_pass_tokens=10_000), registry={"llama-tiny": tiny}))
+    response = client.post("/api/trace", json={"model": "llama-tiny", "prompt": "Paris " * 300})
+    assert response.status_code == 422 and "context holds at most 256" in response.json()["message"]
+
+
+def test_generation_stops_at_the_pass_cap(tiny):
+    client = TestClient(create_app(Settings(max_pass_tokens=8), registry={"llama-tiny": tiny}))
+    lines = lines_of(client.post("/api/generate", json={"model": "llama-tiny", "prompt": "Paris is", "max_new_tokens": 20,
+                                                        "temperature": 0}))
+    headers = [line for line in lines if line["type"] == "header"]
+    assert max(len(h["tokens"]) for h in headers) == 8
