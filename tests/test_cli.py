@@ -16,7 +16,7 @@ PROMPT_IDS = [2, 1, 0, 1, 1, 2]
 @pytest.fixture
 def registry(random_bundle, monkeypatch):
     """The CLI sees the random nano-sort-shaped model instead of whatever weights are on disk."""
-    monkeypatch.setattr(cli, "available_models", lambda models_dir=None: ({"nano-sort": random_bundle}, []))
+    monkeypatch.setattr(cli, "available_models", lambda models_dir=None, wanted=None: ({"nano-sort": random_bundle}, []))
     return {"nano-sort": random_bundle}
 
 

@@ -46,7 +46,7 @@ def test_target_probability_is_the_softmax_of_the_last_token(sorter):
 
 
 def test_cli_prints_the_table_for_a_prompt_file(random_bundle, monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(cli, "available_models", lambda models_dir=None: ({"nano-sort": random_bundle}, []))
+    monkeypatch.setattr(cli, "available_models", lambda models_dir=None, wanted=None: ({"nano-sort": random_bundle}, []))
     prompts = tmp_path / "p.txt"
     prompts.write_text("CBABBC\n\nAACB\n")
     assert cli.main(["analyze", "heads", "--prompts", str(prompts), "--no-progress"]) == 0
@@ -60,7 +60,7 @@ def test_cli_prints_the_table_for_a_prompt_file(random_bundle, monkeypatch, tmp_
     ("C\n", "p.txt:1 is 1 tokens; a line needs 2 to 12"),
 ])
 def test_cli_bad_prompt_files_are_one_line(random_bundle, monkeypatch, tmp_path, capsys, content, says):
-    monkeypatch.setattr(cli, "available_models", lambda models_dir=None: ({"nano-sort": random_bundle}, []))
+    monkeypatch.setattr(cli, "available_models", lambda models_dir=None, wanted=None: ({"nano-sort": random_bundle}, []))
     prompts = tmp_path / "p.txt"
     prompts.write_text(content)
     assert cli.main(["analyze", "heads", "--prompts", str(prompts)]) == 2
