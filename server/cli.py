@@ -247,10 +247,10 @@ def head_table(model_id: str, what: str, mode: str, result) -> str:
     n_layer, n_head = result.by_head.shape
     rows = [f"{model_id}: {what}; each head's output z {ablated}, one head at a time "
             f"({result.cases * (1 + n_layer * n_head)} passes in {result.seconds:.1f} s)",
-            f"nothing ablated: {100 * result.clean:.1f}%", "",
-            "         " + "".join(f"{f'head {h}':>9}" for h in range(n_head))]
-    rows += [f"layer {i:<3}" + "".join(f"{100 * v:>8.1f}%" for v in result.by_head[i]) for i in range(n_layer)]
-    ranked = [f"layer {i} head {h} (-{100 * drop:.1f} points)" for i, h, drop in result.ranked()[:3] if drop > 0]
+            f"nothing ablated: {100 * result.clean:.3g}%", "",
+            "         " + "".join(f" {f'head {h}':>9}" for h in range(n_head))]
+    rows += [f"layer {i:<3}" + "".join(f" {f'{100 * v:.3g}%':>9}" for v in result.by_head[i]) for i in range(n_layer)]
+    ranked = [f"layer {i} head {h} (-{100 * drop:.3g} points)" for i, h, drop in result.ranked()[:3] if drop > 0]
     rows += ["", "most needed: " + ("; ".join(ranked) if ranked else "no single head: ablating any one costs nothing")]
     return "\n".join(rows)
 

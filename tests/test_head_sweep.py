@@ -1,4 +1,6 @@
 """Head ablation sweeps: the teacher-forced sort accuracy equals greedy decoding's, and the CLI's table and errors."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,14 @@ def test_cli_bad_prompt_files_are_one_line(random_bundle, monkeypatch, tmp_path,
     assert cli.main(["analyze", "heads", "--prompts", str(prompts)]) == 2
     err = capsys.readouterr().err
     assert says in err and err.count("\n") == 1
+
+
+def test_cli_sweeps_a_llama_family_model(tmp_path, capsys):
+    fixtures = Path(__file__).parent / "fixtures"
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("Hello world\nThe cat sat\n")
+    argv = ["analyze", "heads", "--model", "llama-tiny/llama-tiny", "--models-dir", str(fixtures),
+            "--prompts", str(prompts), "--no-progress"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "head 5" in out and "layer 2" in out and "38 passes" in out  # 2 lines × (1 + 3 layers × 6 heads)

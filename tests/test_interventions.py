@@ -136,3 +136,51 @@ def test_patchable_hooks_lead_with_the_position_axis(model):
         tokens, other = [1, 2, 3, 4], (5, 6, 7, 8)
         patched = trace(params, config, tokens, interventions=[Patch(hook, 3, other)]).logits
         assert np.abs(patched[3] - forward(params, config, tokens)[0][3]).max() > 0, hook
+
+
+# ---- the Llama family: the same interventions through transformers' own modules on the tiny GGUF ----
+
+@pytest.fixture(scope="module")
+def llama():
+    from llmviz.model.llama_models import gguf_bundle
+    return gguf_bundle(FIXTURES / "llama-tiny" / "llama-tiny.gguf", "llama-tiny")
+
+
+@pytest.fixture(scope="module")
+def llama_ref():
+    with np.load(FIXTURES / "llama-tiny-interventions.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def llama_logits(llama, ref, *interventions, lens=None):
+    from llmviz.model.engine import trace as any_trace
+    return any_trace(llama.params, llama.config, ref["input_ids"], interventions=interventions, lens=lens).logits
+
+
+def test_llama_interventions_match_transformers_hooks(llama, llama_ref):
+    head_layer, head, neuron_layer, neuron, patch_layer, position = (int(v) for v in llama_ref["where"])
+    assert np.abs(llama_logits(llama, llama_ref) - llama_ref["clean"]).max() < TOL
+    cases = {"head_zero": AblateHead(head_layer, head), "neuron_zero": AblateNeuron(neuron_layer, neuron),
+             "patch_resid": Patch(f"blocks.{patch_layer}.hook_resid_post", position,
+                                  tuple(int(t) for t in llama_ref["source_ids"]))}
+    for name, intervention in cases.items():
+        ours = llama_logits(llama, llama_ref, intervention)
+        assert np.abs(ours - llama_ref[name]).max() < TOL, name
+        assert np.abs(ours - llama_ref["clean"]).max() > 1e-3, name
+
+
+def test_llama_logit_lens_matches_transformers(llama, llama_ref):
+    layers = []
+    llama_logits(llama, llama_ref, lens=Lens(5, lambda i, ids, probs: layers.append((i, ids, probs))))
+    assert [i for i, _, _ in layers] == list(range(len(llama_ref["lens_probs"])))
+    for i, ids, probs in layers:
+        expected = llama_ref["lens_probs"][i]
+        np.testing.assert_allclose(probs, np.take_along_axis(expected, ids, axis=-1), atol=TOL, rtol=0)
+        np.testing.assert_allclose(probs, -np.sort(-expected, axis=-1)[:, :5], atol=TOL, rtol=0)
+
+
+def test_llama_checks_use_its_own_shapes(llama):
+    specs = tensor_specs(llama.config, 4)
+    with pytest.raises(InterventionError, match=r"heads 0\.\.5"):
+        check([AblateHead(0, 6)], specs)
+    assert "blocks.0.attn.hook_rot_k" in patchable_hooks(specs)

@@ -16,6 +16,12 @@ independently of our recorder and names:
 - `lens_probs` [L, T, V]: each block's output through `ln_f` and `lm_head`, softmax at temperature 1.
 
 Each `*` entry is the logits [T, V] of that pass over PROMPT. Written to tests/fixtures/gpt2-tiny-interventions.npz.
+
+The same for the Llama family on the tiny GGUF (tests/fixtures/llama-tiny, made by tools/make_llama_reference.py,
+loaded by transformers itself): hooks on `self_attn.o_proj`'s input (a query head's slice), `mlp.down_proj`'s
+input (SiLU(gate) · up), a decoder layer's output, and `model.norm` + `lm_head` for the lens; written to
+tests/fixtures/llama-tiny-interventions.npz over the prompt of llama-tiny-expected.npz, the source being that
+prompt reversed.
 """
 from pathlib import Path
 
@@ -72,8 +78,68 @@ def capture(model, module, tokens, pre: bool) -> torch.Tensor:
     return seen[0]
 
 
+def llama_main() -> None:
+    """The Llama-family fixture: head, neuron, residual patch and lens through transformers' own modules."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from make_llama_reference import TINY_DIR, TINY_GGUF, load_reference
+
+    _, model = load_reference(TINY_DIR, TINY_GGUF.name)
+    layers = model.model.layers
+    prompt = np.load(FIXTURES / "llama-tiny-expected.npz")["input_ids"].tolist()
+    source = prompt[::-1]
+    D = model.config.hidden_size // model.config.num_attention_heads
+    head_layer, head, neuron_layer, neuron, patch_layer, patch_position = 1, 4, 2, 33, 0, 5
+
+    def logits(hooks) -> np.ndarray:
+        handles = [(m.register_forward_pre_hook(pre) if pre else m.register_forward_hook(post)) for m, pre, post in hooks]
+        try:
+            with torch.no_grad():
+                return model(torch.tensor([prompt])).logits[0].numpy()
+        finally:
+            for h in handles:
+                h.remove()
+
+    def zero_columns(columns):
+        def pre(_m, args):
+            x = args[0].clone()
+            x[..., columns] = 0
+            return (x,)
+        return pre
+
+    seen = []
+    handle = layers[patch_layer].register_forward_hook(lambda _m, _a, o: seen.append(hidden_of(o).clone()))
+    with torch.no_grad():
+        model(torch.tensor([source]))
+    handle.remove()
+
+    def patch(_m, _a, output):
+        hidden = hidden_of(output).clone()
+        hidden[:, patch_position] = seen[0][:, patch_position]
+        return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+    out = {"input_ids": np.asarray(prompt), "source_ids": np.asarray(source), "clean": logits([]),
+           "head_zero": logits([(layers[head_layer].self_attn.o_proj, zero_columns(slice(head * D, (head + 1) * D)), None)]),
+           "neuron_zero": logits([(layers[neuron_layer].mlp.down_proj, zero_columns(neuron), None)]),
+           "patch_resid": logits([(layers[patch_layer], None, patch)])}
+    outputs = []
+    handles = [layer.register_forward_hook(lambda _m, _a, o: outputs.append(hidden_of(o).clone())) for layer in layers]
+    with torch.no_grad():
+        model(torch.tensor([prompt]))
+        for h in handles:
+            h.remove()
+        out["lens_probs"] = np.stack([torch.softmax(model.lm_head(model.model.norm(x))[0], -1).numpy() for x in outputs])
+    out["where"] = np.array([head_layer, head, neuron_layer, neuron, patch_layer, patch_position])
+    for name in ("head_zero", "neuron_zero", "patch_resid"):
+        assert np.abs(out[name] - out["clean"]).max() > 1e-3, f"{name} barely changes the logits"
+    path = FIXTURES / "llama-tiny-interventions.npz"
+    np.savez_compressed(path, **out)
+    print(f"wrote {path.name}: {path.stat().st_size / 1024:.0f} KiB")
+
+
 def main() -> None:
     torch.set_num_threads(1)
+    llama_main()
     model = GPT2LMHeadModel.from_pretrained(FOLDER, attn_implementation="eager").eval()
     blocks = model.transformer.h
     out = {"input_ids": np.asarray(PROMPT), "source_ids": np.asarray(SOURCE), "clean": logits_with(model, [])}
