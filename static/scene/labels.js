@@ -29,6 +29,9 @@ const ANCHORS = {
   left: [-1, -0.5, -6, 0],
   leftAbove: [-1, -1, -12, -1],  // right-aligned, ending left of the anchor: a stage title beside the tower
   leftBelow: [-1, 0, -12, 1],  // the line under it
+  right: [0, -0.5, 10, 0],
+  rightAbove: [0, -1, 12, -1],  // a title right of what it names (with layers in columns, their left is taken)
+  rightBelow: [0, 0, 12, 1],  // starting right of the anchor, centred on it: a stage's name beside its rows
   center: [-0.5, -0.5, 0, 0],
 };
 

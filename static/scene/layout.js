@@ -714,6 +714,7 @@ export function computeLayout(header) {
   (llama ? padLlamaHeadColumns : padHeadColumns)(byId, header, gap);
   const rows = llama ? describeLlamaRows(header) : describeRows(header);
   const rowExtents = placeRowsPadded(rows, byId, T * TOKEN_CELL, gap);
+  const columns = wrapLayersIntoColumns(rowExtents, byId, cfg.n_layer);
   const depth = Math.max(0.4, gap * 0.2);
   const blocks = [];
   for (const b of Object.values(byId)) {
@@ -737,9 +738,85 @@ export function computeLayout(header) {
   for (let i = 0; i < cfg.n_layer; i++) {
     const mine = rowExtents.filter((r) => r.layer === i);
     const left = Math.min(...blocks.filter((bl) => bl.layer === i).map((bl) => bl.position.x - bl.size.w / 2));
-    layers.push({ layer: i, top: -mine[0].top, bottom: -(mine.at(-1).top + mine.at(-1).height), left });
+    const right = Math.max(...blocks.filter((bl) => bl.layer === i).map((bl) => bl.position.x + bl.size.w / 2));
+    const stages = [];
+    for (const row of mine) {  // neighbouring rows of one stage (q/k/v and attention) make one span
+      const stage = STAGE_OF_ROW[row.key.split(".").at(-1)];
+      if (!stage) continue;
+      const span = { stage, top: -row.top, bottom: -(row.top + row.height) };
+      if (stages.at(-1)?.stage === stage) stages.at(-1).bottom = span.bottom;
+      else stages.push(span);
+    }
+    layers.push({ layer: i, top: -mine[0].top, bottom: -(mine.at(-1).top + mine.at(-1).height), left, right,
+      column: columns.columnOf(i), stages });
   }
-  return { blocks, bounds, chapterAnchors, layers, gap };
+  return { blocks, bounds, chapterAnchors, layers, gap, architecture: architectureOf(header),
+    columns: columns.count, columnGap: columns.gap };
+}
+
+// ---- deep models: layers in side-by-side columns ---------------------------------------------------
+
+const STAGE_OF_ROW = { ln1: "norm", qkv: "attention", attention: "attention", projection: "projection", ln2: "norm",
+  mlp: "mlp", mlp_out: "mlp" };
+const OVERVIEW_ASPECT = 1.35;  // width / height the whole model aims for: a laptop's scene area, titles included
+const MIN_LAYERS_PER_COLUMN = 3;  // a short model stays one tower
+const COLUMN_GAP = 0.45;  // of a layer's width: room for the layer titles between columns
+
+/**
+ * A deep model as one tower is a thin line on screen (30 layers fill a tenth of a laptop's width), so its
+ * layers wrap into columns side by side, the next column starting level with the first layer, and the
+ * rows after the last layer (final norm, logits) follow it. The number of columns brings the model's
+ * outline closest to OVERVIEW_ASPECT. Moves the placed rects (y down) and the row extents in place.
+ * -> {count, gap (world units between columns), columnOf(layer)}
+ */
+function wrapLayersIntoColumns(rowExtents, byId, nLayers) {
+  const one = { count: 1, gap: 0, columnOf: () => 0 };
+  if (nLayers < 2 * MIN_LAYERS_PER_COLUMN) return one;
+  const placed = Object.values(byId).filter((b) => b.rect);
+  const rowIndex = (b) => {  // rows never share a y range, so a block's top says which row holds it
+    let [lo, hi] = [0, rowExtents.length - 1];
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (rowExtents[mid].top <= b.rect.y) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const firstOf = (layer) => rowExtents.findIndex((r) => r.layer === layer);
+  const pitch = rowExtents[firstOf(1)].top - rowExtents[firstOf(0)].top;
+  let [left, right] = [Infinity, -Infinity];
+  for (const b of placed) {
+    if (rowExtents[rowIndex(b)].layer === null) continue;
+    [left, right] = [Math.min(left, b.rect.x), Math.max(right, b.rect.x + b.rect.w)];
+  }
+  const width = right - left;
+  const gap = Math.round(width * COLUMN_GAP);
+  const last = rowExtents.at(-1);
+  const head = rowExtents[firstOf(0)].top;
+  const tail = last.top + last.height - (head + nLayers * pitch);
+  let best = { count: 1, score: Infinity };
+  for (let count = 1; count <= Math.floor(nLayers / MIN_LAYERS_PER_COLUMN); count++) {
+    const aspect = (count * width + (count - 1) * gap) / (head + Math.ceil(nLayers / count) * pitch + tail);
+    const score = Math.abs(Math.log(aspect / OVERVIEW_ASPECT));
+    if (score < best.score) best = { count, score };
+  }
+  if (best.count === 1) return one;
+  const perColumn = Math.ceil(nLayers / best.count);
+  const count = Math.ceil(nLayers / perColumn);
+  const columnOf = (layer) => Math.floor(layer / perColumn);
+  const shiftOf = (row) => {  // rows before the first layer stay; rows after the last follow it
+    const layer = row.layer ?? (row.top > head ? nLayers - 1 : null);
+    if (layer === null) return [0, 0];
+    const column = columnOf(layer);
+    return [column * (width + gap), -column * perColumn * pitch];
+  };
+  for (const b of placed) {
+    const [dx, dy] = shiftOf(rowExtents[rowIndex(b)]);
+    b.rect.x += dx;
+    b.rect.y += dy;
+  }
+  for (const row of rowExtents) row.top += shiftOf(row)[1];
+  return { count, gap, columnOf };
 }
 
 // Head weight columns may be padded wider than their block so each head's attention group fits under it.

@@ -4,6 +4,8 @@
 
 const KOREAN = [
   ["Transformer block", "트랜스포머 블록"],
+  ["Block", "블록"],
+  ["RMSNorm", "RMS 정규화"],
   ["LayerNorm", "레이어 정규화"],
   ["Gated MLP", "게이트 MLP"],
   ["Attention", "어텐션"],

@@ -180,17 +180,30 @@ export class Viewer {
   }
 
   addStageTitles() {
-    // One column of stage titles left of the whole tower, each level with the middle of its stage.
-    // All titles size by one transformer block's height on screen (one size for every stage), shrinking
-    // when the blocks do, so a twelve-block tower still has room for every subtitle.
-    const x = this.layout.bounds.min.x;
-    const pitch = this.layout.layers.length ? this.layout.layers[0].top - this.layout.layers[0].bottom : 1;
-    for (const { title, subtitle, top, bottom } of overviewStages(this.layout)) {
-      const at = { x, y: (top + bottom) / 2, z: 0 };
-      this.labels.add({ text: title, at, style: "title", anchor: "leftAbove", extent: pitch, minPx: 12, fitTo: 0.34,
-        priority: 20 });
-      this.labels.add({ text: subtitle, at, style: "stage", anchor: "leftBelow", extent: pitch, minPx: 12, fitTo: 0.26,
-        priority: 19 });
+    // A title left of each stage of the pass, level with its middle, and each transformer block's own
+    // stages named right of its residual stream. One tower: the titles share one column left of it and
+    // a subtitle lists the block's steps. Several columns: each block's title stands in the gap left of it.
+    // Titles size by one transformer block's height on screen (one size for all), stage names by their rows.
+    const columns = this.layout.columns ?? 1;
+    const first = this.layout.layers[0];
+    const pitch = first ? first.top - first.bottom : 1;
+    for (const stage of overviewStages(this.layout)) {
+      // With columns, a block's title stands left of it; embedding and output, at the model's far left
+      // and bottom, put theirs on their right, where nothing else stands.
+      const [x, side] = columns === 1 ? [this.layout.bounds.min.x, "left"]
+        : stage.stages.length ? [stage.left, "left"] : [stage.right, "right"];
+      const at = { x, y: (stage.top + stage.bottom) / 2, z: 0 };
+      this.labels.add({ text: stage.title, at, style: "title", anchor: stage.subtitle ? `${side}Above` : side, extent: pitch,
+        minPx: 12, fitTo: columns > 1 ? 0.2 : 0.34, priority: 20 });
+      if (stage.subtitle) {
+        this.labels.add({ text: stage.subtitle, at, style: "stage", anchor: `${side}Below`, extent: pitch, minPx: 12,
+          fitTo: columns > 1 ? 0.14 : 0.26, priority: 19 });
+      }
+      for (const part of stage.stages) {
+        const height = part.top - part.bottom;
+        this.labels.add({ text: part.name, at: { x: stage.right, y: (part.top + part.bottom) / 2, z: 0 }, style: "stage",
+          anchor: "right", extent: Math.max(height, pitch / 10), minPx: 10, fitTo: 0.8, priority: 18 });
+      }
     }
   }
 
@@ -285,12 +298,20 @@ export class Viewer {
   homeView() {
     const { min, max } = this.layout.bounds;
     const box = new THREE.Box3(new THREE.Vector3(min.x, min.y, min.z), new THREE.Vector3(max.x, max.y, max.z));
-    const view = this.fitView(box, HOME_DIRECTION, HOME_MARGIN, HOME_SHIFT);
+    // Layers in columns carry their titles in the gaps: the view takes in one gap's worth either side
+    // (the first column's titles, the last column's stage names) and needs no shift for a title column.
+    const spread = (this.layout.columns ?? 1) > 1;
+    const shift = spread ? { x: 0, y: HOME_SHIFT.y } : HOME_SHIFT;
+    if (spread) {
+      box.min.x -= this.layout.columnGap * 0.8;
+      box.max.x += this.layout.columnGap * 0.8;
+    }
+    const view = this.fitView(box, HOME_DIRECTION, HOME_MARGIN, shift);
     const right = new THREE.Vector3().crossVectors(this.camera.up, HOME_DIRECTION).normalize();  // the screen's right
     const up = new THREE.Vector3().crossVectors(HOME_DIRECTION, right);
     const halfHeight = view.distance * Math.tan(THREE.MathUtils.degToRad(VIEW_FOV) / 2);
-    view.target.addScaledVector(right, -HOME_SHIFT.x * halfHeight * this.camera.aspect)
-      .addScaledVector(up, -HOME_SHIFT.y * halfHeight);
+    view.target.addScaledVector(right, -shift.x * halfHeight * this.camera.aspect)
+      .addScaledVector(up, -shift.y * halfHeight);
     return view;
   }
 

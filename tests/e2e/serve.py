@@ -4,6 +4,7 @@
     python tests/e2e/serve.py --models gpt2-small-shape   # random weights, GPT-2 small's shape, 16-token prompts
     python tests/e2e/serve.py --models-dir tests/fixtures/llama-tiny   # the bundled models and the tiny Llama
     python tests/e2e/serve.py --models llama-tiny --models-dir tests/fixtures/llama-tiny   # and a double that stops
+    python tests/e2e/serve.py --models gpt2-30-layers     # random weights, SmolLM2's depth and width as a GPT-2
 
 Prints the chosen port on the first line of stdout, then serves until it is terminated.
 """
@@ -86,10 +87,26 @@ def llama_tiny_that_stops(question: str = CHAT_QUESTION, answer_length: int = ST
                    description=f"test double: answers {question!r} with {answer_length} tokens, the last <|im_end|>")
 
 
+# SmolLM2-135M's depth, width, heads and vocabulary drawn as a GPT-2 (LayerNorm, one KV head per query
+# head, a 4×C MLP): the scene's cost at 30 layers, measured before the Llama-family engine is on main.
+GPT2_30_LAYERS = GPTConfig(vocab_size=49152, n_ctx=2048, n_embd=576, n_head=9, n_layer=30)
+GPT2_30_LAYERS_PROMPT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"  # 32 tokens
+
+
+def gpt2_30_layers() -> ModelBundle:
+    return ModelBundle(
+        id="gpt2-30-layers", title="30-layer GPT-2 shape (random weights)",
+        description="benchmark double: 30 layers, width 576, 9 heads, vocabulary 49152, random weights",
+        config=GPT2_30_LAYERS, params=random_params(GPT2_30_LAYERS, seed=0, scale=0.02),
+        tokenizer=LetterTokenizer(wide_alphabet(GPT2_30_LAYERS.vocab_size)), examples=(GPT2_30_LAYERS_PROMPT,),
+    )
+
+
 REGISTRIES = {
     "bundled": lambda: None,  # create_app loads the models on disk
     "gpt2-small-shape": lambda: {"gpt2-small-shape": gpt2_small_shape()},
     "llama-tiny": lambda: {"llama-tiny-stops": llama_tiny_that_stops()},  # added to the models on disk
+    "gpt2-30-layers": lambda: {"gpt2-30-layers": gpt2_30_layers()},
 }
 ADDED_TO_DISK = {"llama-tiny"}
 

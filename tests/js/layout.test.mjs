@@ -39,20 +39,43 @@ for (const [label, header, layout] of [["nano-sort", nano.header, nanoLayout], [
   });
 
   test(`${label}: the residual stream flows down the main column, one stage below the last`, () => {
+    // A deep model's layers wrap into columns: the stream flows down each column, and the next column
+    // starts again at the top, right of the last one; the output follows the last layer.
     const blocks = byId(layout);
+    const L = header.model.config.n_layer;
+    const columnOf = (name) => {
+      const layer = blocks.get(name).layer;
+      return layer === null ? (name === "hook_embed" ? 0 : layout.layers.at(-1).column) : layout.layers[layer].column;
+    };
     const stream = ["hook_embed"];
-    for (let i = 0; i < header.model.config.n_layer; i++) {
+    for (let i = 0; i < L; i++) {
       stream.push(`blocks.${i}.hook_resid_pre`, `blocks.${i}.hook_resid_mid`, `blocks.${i}.hook_resid_post`);
     }
     stream.push("ln_final.hook_out", "hook_probs");
     for (let k = 1; k < stream.length; k++) {
-      assert.ok(top(blocks.get(stream[k])) < bottom(blocks.get(stream[k - 1])), `${stream[k]} is below ${stream[k - 1]}`);
+      const [a, b] = [blocks.get(stream[k - 1]), blocks.get(stream[k])];
+      if (columnOf(stream[k]) === columnOf(stream[k - 1])) assert.ok(top(b) < bottom(a), `${stream[k]} is below ${stream[k - 1]}`);
+      else assert.ok(columnOf(stream[k]) === columnOf(stream[k - 1]) + 1 && left(b) > right(a) && top(b) > bottom(a),
+        `${stream[k]} starts the next column`);
     }
-    const T = header.tokens.length;
+    const tokens = header.tokens.length;
     for (const name of stream.filter((n) => n.includes("resid"))) {
       const b = blocks.get(name);
-      assert.deepEqual([left(b), right(b)], [0, T * TOKEN_CELL], `${name} sits in the main column`);
+      const first = blocks.get(`blocks.${layout.layers.find((l) => l.column === columnOf(name)).layer}.hook_resid_pre`);
+      assert.deepEqual([left(b), right(b)], [left(first), left(first) + tokens * TOKEN_CELL], `${name} sits in its column's main column`);
       assert.deepEqual(b.axes, { rows: "C", cols: "T" });
+    }
+    assert.equal(left(blocks.get("blocks.0.hook_resid_pre")), 0);
+  });
+
+  test(`${label}: a deep model's layers stand in a few columns, a short one stays a tower`, () => {
+    const L = header.model.config.n_layer;
+    if (L < 6) assert.equal(layout.columns, 1);
+    else assert.ok(layout.columns >= 2 && layout.columns <= L / 3, `${layout.columns} columns for ${L} layers`);
+    const { min, max } = layout.bounds;
+    if (layout.columns > 1) assert.ok((max.x - min.x) / (max.y - min.y) > 0.7, "the outline is no longer a thin tower");
+    for (const layer of layout.layers) {
+      assert.deepEqual(layer.stages.map((s) => s.stage), ["norm", "attention", "projection", "norm", "mlp"]);
     }
   });
 

@@ -18,7 +18,19 @@ test("the overview names every stage of the pass, top to bottom", () => {
 test("a twelve-layer model gets twelve block stages", () => {
   const stages = overviewStages(computeLayout(gpt2Header()));
   assert.equal(stages.length, 14);
-  assert.equal(stages.at(-2).title, "Transformer block 11");
+  assert.equal(stages.at(-2).title, "Block 11", "short titles: they stand in the gaps between columns");
+});
+
+test("every transformer block names its own stages, top to bottom, in any number of columns", () => {
+  for (const header of [nanoTrace().header, gpt2Header()]) {
+    for (const stage of overviewStages(computeLayout(header)).filter((s) => s.title.includes("lock"))) {
+      assert.deepEqual(stage.stages.map((s) => s.name), ["LayerNorm", "Attention", "Projection", "LayerNorm", "MLP"]);
+      stage.stages.forEach((s, i) => {
+        assert.ok(s.top > s.bottom && s.top <= stage.top && s.bottom >= stage.bottom, `${s.name} lies inside ${stage.title}`);
+        if (i) assert.ok(s.top < stage.stages[i - 1].bottom, `${s.name} is below the stage before it`);
+      });
+    }
+  }
 });
 
 test("a Llama-family model's overview claims no position embedding and names RMSNorm and the gated MLP", () => {
