@@ -27,7 +27,7 @@ RENDERERS = {
 CASES = {  # name -> (serve.py --models, model id, prompt)
     "nano-sort": ("bundled", "nano-sort", "CBABBC"),
     "gpt2-small-shape": ("gpt2-small-shape", "gpt2-small-shape", "ABCDEFGHIJKLMNOP"),
-    "gpt2-30-layers": ("gpt2-30-layers", "gpt2-30-layers", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"),
+    "smollm2-shape": ("smollm2-shape", "smollm2-shape", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"),
 }
 MOTION_SECONDS = 4.0
 

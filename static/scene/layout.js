@@ -735,10 +735,16 @@ export function computeLayout(header) {
     if (members.length) chapterAnchors[chapter] = frame(box(members));
   }
   const layers = [];
+  const sides = Array.from({ length: cfg.n_layer }, () => [Infinity, -Infinity]);  // one pass, not one per layer
+  for (const bl of blocks) {
+    const side = sides[bl.layer];
+    if (!side) continue;
+    side[0] = Math.min(side[0], bl.position.x - bl.size.w / 2);
+    side[1] = Math.max(side[1], bl.position.x + bl.size.w / 2);
+  }
   for (let i = 0; i < cfg.n_layer; i++) {
     const mine = rowExtents.filter((r) => r.layer === i);
-    const left = Math.min(...blocks.filter((bl) => bl.layer === i).map((bl) => bl.position.x - bl.size.w / 2));
-    const right = Math.max(...blocks.filter((bl) => bl.layer === i).map((bl) => bl.position.x + bl.size.w / 2));
+    const [left, right] = sides[i];
     const stages = [];
     for (const row of mine) {  // neighbouring rows of one stage (q/k/v and attention) make one span
       const stage = STAGE_OF_ROW[row.key.split(".").at(-1)];

@@ -5,6 +5,7 @@
     python tests/e2e/serve.py --models-dir tests/fixtures/llama-tiny   # the bundled models and the tiny Llama
     python tests/e2e/serve.py --models llama-tiny --models-dir tests/fixtures/llama-tiny   # and a double that stops
     python tests/e2e/serve.py --models gpt2-30-layers     # random weights, SmolLM2's depth and width as a GPT-2
+    python tests/e2e/serve.py --models smollm2-shape      # random weights, SmolLM2-135M's exact Llama shape
 
 Prints the chosen port on the first line of stdout, then serves until it is terminated.
 """
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from llmviz.model.bundles import ModelBundle  # noqa: E402  (needs ROOT on sys.path)
-from llmviz.model.config import GPTConfig  # noqa: E402
+from llmviz.model.config import GPTConfig, LlamaConfig  # noqa: E402
 from llmviz.model.tokenizers import LetterTokenizer  # noqa: E402
 from llmviz.model.engine import trace  # noqa: E402
 from llmviz.model.llama_models import gguf_bundle  # noqa: E402
@@ -102,11 +103,31 @@ def gpt2_30_layers() -> ModelBundle:
     )
 
 
+SMOLLM2 = LlamaConfig(vocab_size=49152, n_ctx=8192, n_embd=576, n_head=9, n_kv_head=3, n_layer=30, mlp_dim=1536,
+                      rope_theta=100000.0)
+
+
+def smollm2_shape() -> ModelBundle:
+    """SmolLM2-135M's shape with random weights: the page's figures for it without the 93 MB download."""
+    rng = np.random.default_rng(0)
+    params = {name: (rng.standard_normal(shape, dtype=np.float32) * 0.02) for name, shape in SMOLLM2.param_shapes().items()}
+    for name in params:
+        if name.endswith("norm.weight"):
+            params[name] += 1.0  # RMSNorm gains near 1, as in a trained model
+    return ModelBundle(
+        id="smollm2-shape", title="SmolLM2-135M shape (random weights)",
+        description="benchmark double: 30 layers, width 576, 9 query heads sharing 3 KV heads, MLP 1536, random weights",
+        config=SMOLLM2, params=params, tokenizer=LetterTokenizer(wide_alphabet(SMOLLM2.vocab_size)),
+        examples=(GPT2_30_LAYERS_PROMPT,),
+    )
+
+
 REGISTRIES = {
     "bundled": lambda: None,  # create_app loads the models on disk
     "gpt2-small-shape": lambda: {"gpt2-small-shape": gpt2_small_shape()},
     "llama-tiny": lambda: {"llama-tiny-stops": llama_tiny_that_stops()},  # added to the models on disk
     "gpt2-30-layers": lambda: {"gpt2-30-layers": gpt2_30_layers()},
+    "smollm2-shape": lambda: {"smollm2-shape": smollm2_shape()},
 }
 ADDED_TO_DISK = {"llama-tiny"}
 
