@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
 import uvicorn
 
 ROOT = Path(__file__).resolve().parents[2]
