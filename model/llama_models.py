@@ -48,8 +48,9 @@ def gguf_tokenizer(data: GGUFTokenizerData, name: str, source) -> TiktokenTokeni
         raise WeightsError(f"{source}: tokenizer metadata unusable: {e}") from e
 
 
-def describe(kind: str, source, config: LlamaConfig, vocab: int) -> str:
-    return (f"{kind} from {source}: {config.n_params() / 1e6:.0f}M parameters, {config.n_layer} layers, "
+def describe(kind: str, bundle_id: str, config: LlamaConfig, vocab: int) -> str:
+    """The page's one-line description; names the model by id, never by its path on the server's disk."""
+    return (f"{kind} {bundle_id}: {config.n_params() / 1e6:.0f}M parameters, {config.n_layer} layers, "
             f"{config.n_head} query heads sharing {config.n_kv_head} key/value heads, width {config.n_embd}, "
             f"{vocab}-token BPE, context {config.n_ctx}.")
 
@@ -61,7 +62,7 @@ def gguf_bundle(path: Path, bundle_id: str, title: str | None = None, descriptio
     tokenizer = gguf_tokenizer(data, bundle_id, path)
     return ModelBundle(
         id=bundle_id, title=title or bundle_id,
-        description=description or describe("Llama-family GGUF", path, config, len(data.tokens)),
+        description=description or describe("Llama-family GGUF file", bundle_id, config, len(data.tokens)),
         config=config, params=params, tokenizer=tokenizer, examples=EXAMPLES,
         stop_token=data.eos_token_id, chat_template=data.chat_template,
     )
@@ -84,8 +85,9 @@ def is_llama_folder(folder: Path) -> bool:
 def _config_from_hf(hf: dict, folder: Path) -> LlamaConfig:
     if hf.get("attention_bias") or hf.get("mlp_bias"):
         raise LlamaFolderError(f"{folder}: attention or MLP biases; this engine computes bias-free Llama layers")
-    if hf.get("rope_scaling"):
-        raise LlamaFolderError(f"{folder}: rope_scaling {hf['rope_scaling']}; only plain rotary positions are supported")
+    rope = hf.get("rope_parameters") or {}  # transformers 5 writes rope_parameters; older configs rope_theta
+    if hf.get("rope_scaling") or rope.get("rope_type", "default") != "default":
+        raise LlamaFolderError(f"{folder}: rotary scaling {hf.get('rope_scaling') or rope}; only plain rotary positions are supported")
     if hf.get("hidden_act", "silu") != "silu":
         raise LlamaFolderError(f"{folder}: hidden_act {hf['hidden_act']!r}; this engine computes SiLU-gated MLPs")
     head_dim = hf.get("head_dim")
@@ -96,7 +98,7 @@ def _config_from_hf(hf: dict, folder: Path) -> LlamaConfig:
             vocab_size=hf["vocab_size"], n_ctx=hf["max_position_embeddings"], n_embd=hf["hidden_size"],
             n_head=hf["num_attention_heads"], n_kv_head=hf.get("num_key_value_heads", hf["num_attention_heads"]),
             n_layer=hf["num_hidden_layers"], mlp_dim=hf["intermediate_size"],
-            rope_theta=float(hf.get("rope_theta", 10000.0)), rms_norm_eps=float(hf.get("rms_norm_eps", 1e-6)),
+            rope_theta=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))), rms_norm_eps=float(hf.get("rms_norm_eps", 1e-6)),
             tied_embeddings=bool(hf.get("tie_word_embeddings", False)),
         )
     except (KeyError, TypeError, ValueError) as e:
@@ -163,14 +165,16 @@ def _folder_tokenizer(folder: Path, name: str) -> tuple[TiktokenTokenizer, str |
 
 
 def _generation_settings(folder: Path, specials: dict[str, int]) -> tuple[int | None, str | None]:
-    """The end-of-sequence id and chat template from tokenizer_config.json, when the folder has one."""
+    """The end-of-sequence id (tokenizer_config.json) and chat template (there, or chat_template.jinja beside it)."""
     try:
         settings = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None, None
+        settings = {}
     eos = settings.get("eos_token")
     eos = eos.get("content") if isinstance(eos, dict) else eos
     template = settings.get("chat_template")
+    if not isinstance(template, str) and (folder / "chat_template.jinja").is_file():
+        template = (folder / "chat_template.jinja").read_text(encoding="utf-8")  # where transformers 5 saves it
     return specials.get(eos), template if isinstance(template, str) else None
 
 
@@ -191,7 +195,7 @@ def llama_folder_bundle(folder: Path, bundle_id: str) -> ModelBundle:
         raise LlamaFolderError(f"{folder}: tokenizer.json has {tokenizer.vocab_size} tokens but the embedding has only "
                                f"{config.vocab_size} rows")
     return ModelBundle(
-        id=bundle_id, title=bundle_id, description=describe("Llama-family checkpoint", folder, config, tokenizer.vocab_size),
+        id=bundle_id, title=bundle_id, description=describe("Llama-family checkpoint folder", bundle_id, config, tokenizer.vocab_size),
         config=config, params=params, tokenizer=tokenizer, examples=EXAMPLES, stop_token=eos, chat_template=template,
     )
 

@@ -197,3 +197,40 @@ def test_interventions_and_the_logit_lens_work_on_the_llama_family(bundle, expec
     ablated = any_trace(bundle.params, bundle.config, ids, interventions=(AblateHead(1, 5),))
     assert np.all(ablated.records["blocks.1.attn.hook_z"][:, 5] == 0)
     assert np.abs(plain.logits - ablated.logits).max() > 1e-4
+
+
+def test_a_hugging_face_llama_folder_serves_the_same_model(bundle, expected):
+    """llama-tiny-hf is the tiny model as transformers' save_pretrained writes it (out×in linears, tokenizer.json)."""
+    bundles, problems = available_models(FIXTURES / "llama-tiny-hf")
+    assert problems == [] and "llama-tiny-hf" in bundles
+    folder = bundles["llama-tiny-hf"]
+    assert folder.config == bundle.config and folder.chat_template == bundle.chat_template
+    assert folder.stop_token == bundle.stop_token
+    ours = trace(folder.params, folder.config, expected["input_ids"])
+    assert np.abs(ours.logits - expected["logits"]).max() < LOGITS_TOL
+    for text, ids in zip(expected["texts"], expected["ids"]):
+        assert folder.tokenizer.encode(text) == ids, text
+    assert folder.encode_chat(expected["chat_text"]).tokens == expected["chat_ids"]
+
+
+def test_a_broken_llama_folder_is_named_and_skipped(tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken-llama"
+    shutil.copytree(FIXTURES / "llama-tiny-hf", broken)
+    (broken / "tokenizer.json").unlink()
+    bundles, problems = available_models(tmp_path)
+    assert "broken-llama" not in bundles
+    assert any("Llama folder" in p and "broken-llama" in p and "tokenizer.json" in p for p in problems)
+
+
+def test_bfloat16_safetensors_read_as_float32(tmp_path):
+    import struct
+
+    from llmviz.model.llama_models import read_safetensors_float32
+
+    values = np.array([[1.5, -2.0, 0.15625], [3.0, 0.0, -0.5]], dtype=np.float32)  # exact in bfloat16
+    raw = (values.view(np.uint32) >> 16).astype(np.uint16).tobytes()
+    header = json.dumps({"w": {"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, len(raw)]}}).encode()
+    (tmp_path / "m.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + raw)
+    np.testing.assert_array_equal(read_safetensors_float32(tmp_path / "m.safetensors")["w"], values)

@@ -13,6 +13,8 @@ and 42 merges) with SmolLM2's chat template, context 64, seeded random weights. 
 
 - `tests/fixtures/llama-tiny/llama-tiny.gguf`: written with `gguf.GGUFWriter` the way llama.cpp's converter
   does (q/k rows permuted for llama.cpp's rotary, linears out×in; the embedding and MLP in F16, the rest F32).
+- `tests/fixtures/llama-tiny-hf/`: that model and tokenizer as transformers' `save_pretrained` writes them
+  (config.json, model.safetensors, tokenizer.json, ...), read by our Hugging Face Llama folder loader.
 - `tests/fixtures/llama-tiny-expected.npz` and `.json`: `transformers` loads that GGUF itself
   (`from_pretrained(dir, gguf_file=…)`, eager attention, float32) and records, for a fixed prompt, the
   logits [T, V], hidden states [L+1, T, C] and attention patterns [L, H, T, T]; the JSON holds token ids
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 TINY_DIR = FIXTURES / "llama-tiny"
 TINY_GGUF = TINY_DIR / "llama-tiny.gguf"
+TINY_HF_DIR = FIXTURES / "llama-tiny-hf"  # the same model as transformers saves it: a Hugging Face Llama folder
 SEED = 20261130
 SHAPE = dict(n_embd=48, n_head=6, n_kv_head=2, n_layer=3, mlp_dim=80, n_ctx=256, rope_theta=50000.0, rms_norm_eps=1e-5)
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -192,12 +195,24 @@ def run(model, ids):
             np.stack([a[0].numpy() for a in out.attentions]))
 
 
+def save_hf_folder(model, tokenizer) -> None:
+    """A model loaded from GGUF refuses save_pretrained (it counts as quantized), so a plain copy is saved."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    settings = {k: v for k, v in model.config.to_dict().items() if k != "quantization_config"}
+    plain = LlamaForCausalLM(LlamaConfig.from_dict(settings))
+    plain.load_state_dict(model.state_dict())
+    plain.save_pretrained(TINY_HF_DIR)
+    tokenizer.save_pretrained(TINY_HF_DIR)
+
+
 def make_tiny() -> None:
     write_tiny_gguf()
     tokenizer, model = load_reference(TINY_DIR, TINY_GGUF.name)
     ids = token_ids(tokenizer, TOKEN_TEXTS)
     prompt = tokenizer(PROMPT_TEXT, add_special_tokens=False).input_ids
     logits, hidden, attentions = run(model, prompt)
+    save_hf_folder(model, tokenizer)
     np.savez_compressed(FIXTURES / "llama-tiny-expected.npz", input_ids=np.array(prompt), logits=logits,
                         hidden_states=hidden, attentions=attentions)
     (FIXTURES / "llama-tiny-expected.json").write_text(json.dumps(ids | {"prompt": PROMPT_TEXT}, ensure_ascii=False, indent=1) + "\n")
