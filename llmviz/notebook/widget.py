@@ -104,7 +104,7 @@ class PassView(widgets.VBox):
                                               far=max(1000.0, home["distance"] * 8))
         self.controls = three.OrbitControls(controlling=self.camera)
         self.picker = three.Picker(controlling=self.blocks_group, event="mousemove")
-        self.picker.observe(self._hovered, names=["uv"])
+        self.picker.observe(self._hovered, names=["uv", "object"])  # one pick updates both, in either order
         scene = three.Scene(children=[self.blocks_group, self.camera, three.AmbientLight()],
                             background=self.script.background())
         self.renderer = three.Renderer(camera=self.camera, scene=scene, controls=[self.controls, self.picker],
@@ -186,8 +186,8 @@ class PassView(widgets.VBox):
 
     def _hovered(self, change) -> None:
         mesh = self.picker.object
-        if mesh is None or not getattr(mesh, "name", None) or not self.picker.picked:
-            return
+        if mesh is None or getattr(mesh, "name", None) not in self.meshes:
+            return  # the pointer left the model: the last explanation stays, as a reading aid
         u, v = self.picker.uv
         info = self.script.explain_at(mesh.name, u, v)
         self.hover_box.value = self.describe(info)
