@@ -1,5 +1,5 @@
 """One pass as one HTML file (server/export.py): what it records, what it leaves out, and its errors.
-The file itself is opened in Chromium by tests/e2e/test_export.py."""
+The file itself is opened in Chromium by tests/e2e/test_export_offline.py."""
 import json
 import re
 
