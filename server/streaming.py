@@ -54,9 +54,13 @@ class PassLimiter:
             if left:
                 self._by_client[client] = left
 
+    def held_by(self, client: str) -> int:
+        with self._lock:
+            return self._by_client.get(client, 0)
+
     def refusal(self, client: str, retry_after: int) -> str:
         """Why `try_acquire(client)` just failed, as the 503's message."""
-        if self._by_client.get(client, 0) >= self.per_client and self._running < self.limit:
+        if self.held_by(client) >= self.per_client and self.running < self.limit:
             return (f"the server is busy: your address already runs {self.per_client} passes, the most one address "
                     f"may run at once; try again in {retry_after} s")
         return (f"the server is busy: {self.limit} passes are already running, the most it runs "

@@ -7,61 +7,84 @@ writes after loading, stay in pages the workers share copy-on-write, whatever fo
 (.npz, safetensors, or a dequantized GGUF, which no file could memory-map). gunicorn also restarts a
 worker that dies, which a classroom server wants. It is Unix-only, as is fork.
 
-The pass limit holds for the whole server, not per worker: every worker counts its running passes in one
-array shared by all (created before the fork), and the master zeroes a dead worker's entry.
+The pass limit and the per-address cap hold for the whole server, not per worker: every worker counts its
+running passes, in all and per client address, in arrays shared by all (created before the fork), and the
+master zeroes a dead worker's counts.
 """
 import multiprocessing
+import zlib
 
 from llmviz.server.streaming import PassLimiter
 
+ADDRESS_BUCKETS = 4096  # addresses are counted by hash bucket; two addresses sharing one share its cap (rare)
+
 
 class SharedSlots:
-    """Running passes per worker, in shared memory; `index` is this process's entry, set after the fork."""
+    """Running passes per worker, in all and per address bucket, in shared memory.
+
+    `index` is this process's row, set after the fork. One lock for all: each operation is a few sums.
+    """
 
     def __init__(self, workers: int):
-        self._counts = multiprocessing.get_context("fork").Array("i", workers)
+        context = multiprocessing.get_context("fork")
+        self.workers = workers
+        self._lock = context.Lock()
+        self._totals = context.RawArray("i", workers)
+        self._by_bucket = context.RawArray("i", workers * ADDRESS_BUCKETS)
         self.index: int | None = None
 
-    def try_take(self, limit: int) -> bool:
-        with self._counts.get_lock():
-            counts = self._counts.get_obj()
-            if sum(counts) >= limit:
+    @staticmethod
+    def _bucket(client: str) -> int:
+        return zlib.crc32(client.encode()) % ADDRESS_BUCKETS  # the same in every process, unlike hash()
+
+    def _held(self, bucket: int) -> int:
+        return sum(self._by_bucket[w * ADDRESS_BUCKETS + bucket] for w in range(self.workers))
+
+    def try_take(self, limit: int, per_client: int, client: str) -> bool:
+        bucket = self._bucket(client)
+        with self._lock:
+            if sum(self._totals) >= limit or self._held(bucket) >= per_client:
                 return False
-            counts[self.index] += 1
+            self._totals[self.index] += 1
+            self._by_bucket[self.index * ADDRESS_BUCKETS + bucket] += 1
             return True
 
-    def give_back(self) -> None:
-        with self._counts.get_lock():
-            self._counts.get_obj()[self.index] -= 1
+    def give_back(self, client: str) -> None:
+        with self._lock:
+            self._totals[self.index] -= 1
+            self._by_bucket[self.index * ADDRESS_BUCKETS + self._bucket(client)] -= 1
 
     def forget(self, index: int) -> None:
         """Master: a worker has exited; passes it held are over."""
-        with self._counts.get_lock():
-            self._counts.get_obj()[index] = 0
+        with self._lock:
+            self._totals[index] = 0
+            row = index * ADDRESS_BUCKETS
+            self._by_bucket[row:row + ADDRESS_BUCKETS] = [0] * ADDRESS_BUCKETS
 
     def running(self) -> int:
-        with self._counts.get_lock():
-            return sum(self._counts.get_obj())
+        with self._lock:
+            return sum(self._totals)
+
+    def held_by(self, client: str) -> int:
+        with self._lock:
+            return self._held(self._bucket(client))
 
 
 class ServerWidePassLimiter(PassLimiter):
-    """This worker's limiter, plus the server-wide count: a pass needs a slot in both."""
+    """PassLimiter's rules (`limit` in all, `per_client` per address), counted across every worker."""
 
     def __init__(self, limit: int, slots: SharedSlots, per_client: int | None = None):
-        super().__init__(limit, per_client)  # the per-address cap holds within each worker
+        super().__init__(limit, per_client)
         self.slots = slots
 
-    def try_acquire(self, *args, **kwargs) -> bool:
-        if not self.slots.try_take(self.limit):
-            return False
-        if super().try_acquire(*args, **kwargs):
-            return True
-        self.slots.give_back()
-        return False
+    def try_acquire(self, client: str = "") -> bool:
+        return self.slots.try_take(self.limit, self.per_client, client)
 
-    def release(self, *args, **kwargs) -> None:
-        super().release(*args, **kwargs)
-        self.slots.give_back()
+    def release(self, client: str = "") -> None:
+        self.slots.give_back(client)
+
+    def held_by(self, client: str) -> int:
+        return self.slots.held_by(client)
 
     @property
     def running(self) -> int:
