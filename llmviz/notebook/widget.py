@@ -95,11 +95,10 @@ class PassView(widgets.VBox):
             self.fronts[block["id"]] = front
         home = self.script.frame("home")
         # OrbitControls (three r97) aims the camera at the origin when it is made, before pythreejs sets its
-        # target; so the model is moved to put its home target at the origin, and meshes keep layout.js's
-        # positions inside this group.
-        self.origin = np.array(self._home_target(home))
-        self.blocks_group = three.Group(children=list(self.meshes.values()),
-                                        position=tuple(float(v) for v in -self.origin))
+        # target (a saved widget is made afresh in that state); so the camera always looks at the origin and
+        # orbits about it, and flying to blocks moves this group to put their centre there. Meshes keep
+        # layout.js's positions inside the group.
+        self.blocks_group = three.Group(children=list(self.meshes.values()))
         self.camera = three.PerspectiveCamera(fov=VIEW_FOV, aspect=width / height, near=0.5,
                                               far=max(1000.0, home["distance"] * 8))
         self.controls = three.OrbitControls(controlling=self.camera)
@@ -111,18 +110,14 @@ class PassView(widgets.VBox):
                                        width=width, height=height, antialias=True)
         self.fly_to("home")
 
-    @staticmethod
-    def _home_target(framing: dict) -> tuple[float, float, float]:
-        return tuple(float(framing["target"][axis]) for axis in "xyz")
-
     def fly_to(self, ids) -> None:
         """Frames blocks (ids, tensor names, "w:" names, or "home") as the page's flyTo frames them."""
         framing = self.script.frame(ids)
-        target = np.array([framing["target"][axis] for axis in "xyz"]) - self.origin
-        position = target + HOME_DIRECTION * framing["distance"]
+        self.blocks_group.position = tuple(-float(framing["target"][axis]) for axis in "xyz")
+        position = HOME_DIRECTION * framing["distance"]
         self.camera.position = tuple(float(v) for v in position)
-        self.camera.quaternion = _look_at(position, target)
-        self.controls.target = tuple(float(v) for v in target)
+        self.camera.quaternion = _look_at(position, np.zeros(3))
+        self.controls.target = (0.0, 0.0, 0.0)
 
     def focus(self, ids: list[str]) -> None:
         """Dims every block but those named (block ids, tensor names or "w:" names); [] undims all."""
