@@ -198,6 +198,13 @@ def test_interventions_and_the_logit_lens_work_on_the_llama_family(bundle, expec
     assert np.all(ablated.records["blocks.1.attn.hook_z"][:, 5] == 0)
     assert np.abs(plain.logits - ablated.logits).max() > 1e-4
 
+    from llmviz.model.lens import Lens
+
+    seen = {}
+    any_trace(bundle.params, bundle.config, ids, lens=Lens(3, lambda layer, top_ids, probs: seen.update({layer: top_ids})))
+    assert sorted(seen) == [0, 1, 2]  # one reading per block; the last block's is the model's own top 3
+    np.testing.assert_array_equal(seen[2][:, 0], plain.logits.argmax(-1))
+
 
 def test_a_hugging_face_llama_folder_serves_the_same_model(bundle, expected):
     """llama-tiny-hf is the tiny model as transformers' save_pretrained writes it (out×in linears, tokenizer.json)."""
