@@ -53,7 +53,7 @@ def test_without_the_option_nothing_is_cached(random_bundle):
 
 
 def test_the_cache_keeps_to_its_byte_budget_dropping_the_least_recently_used():
-    line = {"type": "tensor", "data": "x" * 1000}
+    line = b"x" * 1000
     cache = StreamCache(max_bytes=3500)
     for key in "abc":
         cache.put(key, (line,))
