@@ -241,3 +241,18 @@ def test_bfloat16_safetensors_read_as_float32(tmp_path):
     header = json.dumps({"w": {"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, len(raw)]}}).encode()
     (tmp_path / "m.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + raw)
     np.testing.assert_array_equal(read_safetensors_float32(tmp_path / "m.safetensors")["w"], values)
+
+
+def test_smollm2s_own_pre_tokenizers_digits_then_byte_level_give_hugging_faces_ids(tmp_path):
+    """A Llama folder whose tokenizer.json splits digits first (SmolLM2-360M's does) reads as Hugging Face reads it."""
+    import shutil
+
+    from llmviz.model.llama_models import llama_folder_bundle
+
+    folder = tmp_path / "digits"
+    shutil.copytree(FIXTURES / "llama-tiny-hf", folder)
+    shutil.copy(FIXTURES / "llama-tiny-digits-tokenizer.json", folder / "tokenizer.json")
+    tokenizer = llama_folder_bundle(folder, "digits").tokenizer
+    expected = json.loads((FIXTURES / "llama-tiny-digits-expected.json").read_text(encoding="utf-8"))
+    for text, ids in zip(expected["texts"], expected["ids"]):
+        assert tokenizer.encode(text) == ids, text

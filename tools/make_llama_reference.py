@@ -15,6 +15,8 @@ and 42 merges) with SmolLM2's chat template, context 64, seeded random weights. 
   does (q/k rows permuted for llama.cpp's rotary, linears out×in; the embedding and MLP in F16, the rest F32).
 - `tests/fixtures/llama-tiny-hf/`: that model and tokenizer as transformers' `save_pretrained` writes them
   (config.json, model.safetensors, tokenizer.json, ...), read by our Hugging Face Llama folder loader.
+- `tests/fixtures/llama-tiny-digits-tokenizer.json` (+ `-digits-expected.json`): the same vocabulary with
+  SmolLM2's original pre-tokenizers (Digits, then ByteLevel), and the ids Hugging Face tokenizers gives.
 - `tests/fixtures/llama-tiny-expected.npz` and `.json`: `transformers` loads that GGUF itself
   (`from_pretrained(dir, gguf_file=…)`, eager attention, float32) and records, for a fixed prompt, the
   logits [T, V], hidden states [L+1, T, C] and attention patterns [L, H, T, T]; the JSON holds token ids
@@ -206,6 +208,23 @@ def save_hf_folder(model, tokenizer) -> None:
     tokenizer.save_pretrained(TINY_HF_DIR)
 
 
+DIGIT_TEXTS = ["a  5", "x 12 345", "  7\n\n8", "3.14159 and 1234567", "tab\t9 ", "①② and ٣ digits", "What is 2+2?"]
+
+
+def digits_tokenizer(tokenizer) -> None:
+    """The tiny tokenizer with SmolLM2's own pre-tokenizers (each digit alone, then byte-level), as the
+    tokenizer.json of SmolLM2-360M and its kin has them; saved with the ids it gives."""
+    from tokenizers import pre_tokenizers
+
+    backend = tokenizer.backend_tokenizer
+    backend.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                     pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    backend.save(str(FIXTURES / "llama-tiny-digits-tokenizer.json"))
+    texts = TOKEN_TEXTS + DIGIT_TEXTS
+    ids = [backend.encode(t, add_special_tokens=False).ids for t in texts]
+    (FIXTURES / "llama-tiny-digits-expected.json").write_text(json.dumps({"texts": texts, "ids": ids}, ensure_ascii=False, indent=1) + "\n")
+
+
 def make_tiny() -> None:
     write_tiny_gguf()
     tokenizer, model = load_reference(TINY_DIR, TINY_GGUF.name)
@@ -213,6 +232,7 @@ def make_tiny() -> None:
     prompt = tokenizer(PROMPT_TEXT, add_special_tokens=False).input_ids
     logits, hidden, attentions = run(model, prompt)
     save_hf_folder(model, tokenizer)
+    digits_tokenizer(tokenizer)
     np.savez_compressed(FIXTURES / "llama-tiny-expected.npz", input_ids=np.array(prompt), logits=logits,
                         hidden_states=hidden, attentions=attentions)
     (FIXTURES / "llama-tiny-expected.json").write_text(json.dumps(ids | {"prompt": PROMPT_TEXT}, ensure_ascii=False, indent=1) + "\n")
