@@ -13,6 +13,7 @@ import numpy as np
 
 import llmviz
 from llmviz.model.bundles import ModelBundle, available_models
+from llmviz.model.catalog import installed_entries
 from llmviz.model.engine import trace
 from llmviz.model.installer import InstallError
 from llmviz.model.sampling import Sampling, generate
@@ -148,6 +149,9 @@ def run_serve(args) -> int:
     # Requests already run in parallel, one pass per thread; BLAS threads on top would fight them for the cores.
     threadpool_limits(limits=args.blas_threads, user_api="blas")
     keep_freed_memory()  # recorded passes reuse the last pass's memory instead of faulting it in again
+    added = [entry.id for entry in installed_entries()]
+    if added:  # dequantizing a real model takes seconds; say why the page is not up yet
+        print(f"llmviz: loading {', '.join(added)} ...", flush=True)
     app = create_app(Settings(models_dir=args.models_dir, max_concurrent_passes=args.max_concurrent_passes,
                               max_pass_tokens=args.max_pass_tokens, stream_cache_bytes=args.stream_cache_mb * 2**20,
                               send_timeout_seconds=args.send_timeout, body_timeout_seconds=args.body_timeout,
