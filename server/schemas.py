@@ -235,8 +235,14 @@ ERROR_STATUSES = {
 
 
 def error_responses(*statuses: int) -> dict:
-    """OpenAPI `responses` for these statuses, each an `error` object (the shape of ErrorLine)."""
-    return {status: {"model": ErrorLine, "description": ERROR_STATUSES[status]} for status in statuses}
+    """OpenAPI `responses` for these statuses: an `error` object (ErrorLine's shape) sent as application/json.
+
+    The schema is given inline rather than as `model`, which FastAPI would file under the route's own media
+    type: a stream route's errors are not NDJSON.
+    """
+    schema = ErrorLine.model_json_schema()
+    return {status: {"description": ERROR_STATUSES[status], "content": {"application/json": {"schema": schema}}}
+            for status in statuses}
 
 
 StreamLine = Annotated[Union[HeaderLine, TensorLine, LensLine, OutputLine, DoneLine, ErrorLine],

@@ -90,8 +90,8 @@ def weight_names(model_id: str, registry: Registry) -> WeightList:
     return WeightList(model=model_id, weights=[{"name": n, "shape": list(a.shape)} for n, a in bundle.params.items()])
 
 
-@router.get("/models/{model_id}/weights/{name}", response_model=WeightLine, response_class=WeightResponse,
-            responses=SLOT_ERRORS)
+# Documented as the JSON object it is; the route returns a WeightResponse, which streams that object in pieces.
+@router.get("/models/{model_id}/weights/{name}", response_model=WeightLine, responses=SLOT_ERRORS)
 def weight(model_id: str, name: str, settings: AppSettings, registry: Registry, limiter: Limiter,
            executor: PassExecutor, precision: Precision = "f16") -> WeightResponse:
     """One weight, encoded like a tensor line, streamed a piece at a time in a pass slot: a GPT-2-small
