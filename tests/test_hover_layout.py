@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from llmviz.model.bundles import available_models
-from llmviz.model.gpt import trace
+from llmviz.model.engine import trace
 from llmviz.model.ops import gelu
 from llmviz.model.sampling import Sampling
 from llmviz.server.passes import header_line

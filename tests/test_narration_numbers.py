@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from llmviz.model.bundles import available_models
-from llmviz.model.gpt import trace
+from llmviz.model.engine import trace
 from llmviz.model.ops import gelu
 from llmviz.model.sampling import Sampling
 from llmviz.server.passes import choose_next, header_line, output_line
@@ -31,8 +31,11 @@ from llmviz.server.passes import choose_next, header_line, output_line
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / "tests" / "js" / "narration-cli.mjs"
 CASES = [("nano-sort", "CBABBC"), ("nano-sort", "BCACAB"),
-         ("tiny-shakespeare", "ROMEO:\nBut soft, what light through yonder"), ("tiny-shakespeare", "To be or not")]
-NARRATED_WEIGHTS = ("h.0.ln_1.weight", "h.0.ln_1.bias", "ln_f.weight", "ln_f.bias")
+         ("tiny-shakespeare", "ROMEO:\nBut soft, what light through yonder"), ("tiny-shakespeare", "To be or not"),
+         ("llama-tiny", "The meaning of life is"), ("llama-tiny", "What is the capital of France?")]
+LLAMA_FIXTURE = ROOT / "tests" / "fixtures" / "llama-tiny" / "llama-tiny.gguf"  # the tiny random Llama (CI fixture)
+NARRATED_WEIGHTS = ("h.0.ln_1.weight", "h.0.ln_1.bias", "ln_f.weight", "ln_f.bias",  # narration-facts.js NARRATED_WEIGHTS
+                    "model.layers.0.input_layernorm.weight", "model.norm.weight")
 MINUS = "\u2212"
 NUMBER = re.compile(rf"(?<![\w.^]){MINUS}?\d+\.\d+")
 ARITHMETIC = set("0123456789.+×/()√ " + MINUS)
@@ -102,7 +105,7 @@ def narration_input(bundle, records, header, output):
         return item
     return {"header": header, "output": output, "model": bundle.summary(),
             "tensors": [entry(n, x) for n, x in records.items()],
-            "weights": [entry(n, bundle.params[n]) for n in NARRATED_WEIGHTS]}
+            "weights": [entry(n, bundle.params[n]) for n in NARRATED_WEIGHTS if n in bundle.params]}
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +114,8 @@ def passes():
     if node is None:
         pytest.skip("node is not installed; the narration runs in node")
     bundles, _ = available_models()
+    from llmviz.model.llama_models import gguf_bundle
+    bundles["llama-tiny"] = gguf_bundle(LLAMA_FIXTURE, "llama-tiny")
     runs = []
     for model_id, prompt in CASES:
         bundle = bundles[model_id]
@@ -137,6 +142,8 @@ def layer_norm_values(records, params, prefix, checkpoint, source, t):
 
 def quotable(run):
     """step id -> the values that step may quote, recomputed from the engine's arrays."""
+    if run["bundle"].config.architecture == "llama":
+        return llama_quotable(run)
     r, bundle, t = run["records"], run["bundle"], len(run["tokens"]) - 1
     cfg, params = bundle.config, bundle.params
     H, L, D = cfg.n_head, cfg.n_layer, cfg.n_embd // cfg.n_head
@@ -238,12 +245,16 @@ def test_choices_named_in_the_text_are_the_engines(passes):
         assert predictions == best[:len(predictions)] and len(predictions) >= min(8, len(best))
         normalized, out = r["blocks.0.ln1.hook_normalized"][t], r["blocks.0.ln1.hook_out"][t]
         channel = int(np.argmax(np.abs(out - normalized)))
-        assert f"channel {channel};" in step_text(run, "en", "layer_norm.scale_shift")
-        assert f"채널 {channel}입니다" in step_text(run, "ko", "layer_norm.scale_shift")
+        llama = run["bundle"].config.architecture == "llama"
+        step = "layer_norm.scale" if llama else "layer_norm.scale_shift"
+        assert f"channel {channel}{':' if llama else ';'}" in step_text(run, "en", step)
+        assert f"채널 {channel}입니다" in step_text(run, "ko", step)
 
 
 def visible(piece: str) -> str:
-    return piece.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥").replace("`", "ˋ")
+    """format.js visiblePiece + tokenCode, written again here."""
+    special = {" ": "␣", "\n": "↵", "\t": "⇥", "`": "ˋ"}
+    return "".join(special.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 else ch) for ch in piece)
 
 
 def test_no_token_is_quoted_as_a_raw_id(passes):
@@ -258,5 +269,94 @@ def test_the_text_model_explains_its_tokenizer_and_the_sorter_its_untrained_rows
         en = step_text(run, "en", "embedding.tokens") + step_text(run, "en", "softmax.every_row")
         if run["bundle"].id == "tiny-shakespeare":
             assert "byte-level BPE tokenizer of 4,096 pieces" in en and "␣" in en and "↵" in en
-        else:
+        elif run["bundle"].id == "nano-sort":
             assert "rows 0 to 4 were never trained" in en
+
+
+def rms_values(r, params, prefix, gamma_name, source, t):
+    x, normalized, out = r[source][t], r[f"{prefix}.hook_normalized"][t], r[f"{prefix}.hook_out"][t]
+    gamma = params[gamma_name]
+    c = int(np.argmax(np.abs(out - normalized)))
+    return [x[0], x.mean(), r[f"{prefix}.hook_scale"][t], normalized[0], np.sqrt((normalized.astype(np.float64) ** 2).mean()),
+            normalized[c], gamma[c], out[c], gamma.min(), gamma.max()]
+
+
+def llama_quotable(run):
+    """The same for a Llama-family pass: RMSNorm, rotary angles, shared key/value heads, the gated MLP."""
+    r, bundle, t = run["records"], run["bundle"], len(run["tokens"]) - 1
+    cfg, params = bundle.config, bundle.params
+    H, KV, L = cfg.n_head, cfg.n_kv_head, cfg.n_layer
+    D = r["blocks.0.attn.hook_q"].shape[2]
+    patterns = [r[f"blocks.{i}.attn.hook_pattern"][:, t, :t + 1] for i in range(L)]
+    head = int(np.argmax(patterns[0].max(-1)))
+    kv = head // (H // KV)
+    weights_v = patterns[0][head].astype(np.float64) * r["blocks.0.attn.hook_v"][:t + 1, kv, 0]
+    order = np.argsort(-np.abs(weights_v))
+    rest = [weights_v[order[4:]].sum()] if t + 1 > 6 else []
+    logits, probs = r["hook_logits"][t], r["hook_probs"][t]
+    favourite = logits.max()
+    at = lambda temp: float(1 / np.exp((logits.astype(np.float64) - favourite) / temp).sum())
+    norms = [np.linalg.norm(r[f"blocks.{i}.hook_resid_pre"][t]) for i in range(L)]
+    norms.append(np.linalg.norm(r[f"blocks.{L - 1}.hook_resid_post"][t]))
+    ln1 = rms_values(r, params, "blocks.0.ln1", "model.layers.0.input_layernorm.weight", "blocks.0.hook_resid_pre", t)
+    lnf = rms_values(r, params, "ln_final", "model.norm.weight", f"blocks.{L - 1}.hook_resid_post", t)
+    angles = [t * cfg.rope_theta ** (-2 * j / D) for j in (0, D // 2 - 1)]
+    q = r["blocks.0.attn.hook_q"][t, head]
+    gate, up, post = (r[f"blocks.0.mlp.{n}"][t].astype(np.float64) for n in ("hook_pre", "hook_pre_linear", "hook_post"))
+    silu = gate / (1 + np.exp(-gate))
+    return {
+        "embedding.lookup": list(params["model.embed_tokens.weight"][run["tokens"][t], :3]),
+        "embedding.position": [r["hook_embed"][t, 0]],
+        "layer_norm.why": [norms[0], norms[-1]],
+        "layer_norm.rms": [cfg.rms_norm_eps, r["blocks.0.ln1.hook_scale"][t], r["blocks.0.hook_resid_pre"][t].mean()],
+        "layer_norm.normalize": ln1,
+        "layer_norm.scale": ln1,
+        "self_attention.qkv": list(q[:3]),
+        "self_attention.rotary": angles + [q[0], q[D // 2], r["blocks.0.attn.hook_rot_q"][t, head, 0],
+                                           np.cos(angles[0]), np.sin(angles[0])],
+        "self_attention.scores": list(r["blocks.0.attn.hook_attn_scores"][head, t, :t + 1]) + [D ** 0.5],
+        "self_attention.softmax": list(patterns[0][head]) + [1 / (t + 1)] + list(patterns[0].max(-1))
+        + [max(p.max() for p in patterns)],
+        "self_attention.weighted_sum": list(patterns[0][head]) + list(r["blocks.0.attn.hook_v"][:t + 1, kv, 0])
+        + [r["blocks.0.attn.hook_z"][t, head, 0]] + rest,
+        "self_attention.heads": list(patterns[0].max(-1)),
+        "projection.linear": [r["blocks.0.hook_attn_out"][t, 0]],
+        "projection.residual": [r["blocks.0.hook_resid_pre"][t, 0], r["blocks.0.hook_attn_out"][t, 0],
+                                r["blocks.0.hook_resid_mid"][t, 0]],
+        "mlp.norm": [r["blocks.0.ln2.hook_scale"][t]],
+        "mlp.gate_up": list(gate) + list(up),
+        "mlp.silu": list(gate) + list(up) + list(post) + list(silu),
+        "mlp.contract": [r["blocks.0.hook_mlp_out"][t, 0]],
+        "mlp.residual": [r["blocks.0.hook_resid_mid"][t, 0], r["blocks.0.hook_mlp_out"][t, 0],
+                         r["blocks.0.hook_resid_post"][t, 0]],
+        "transformer.stream": norms,
+        "transformer.layers": [p.max() for p in patterns] + [1 / (t + 1)],
+        "softmax.final_norm": [lnf[2], lnf[8], lnf[9]],
+        "softmax.logits": list(np.sort(logits)[::-1][:3]),
+        "softmax.softmax": [favourite, np.exp(logits.astype(np.float64) - favourite).sum()] + list(np.sort(probs)[::-1][:3]),
+        "softmax.every_row": list(r["hook_probs"].max(-1)),
+        "output.distribution": [e["prob"] for e in run["output"]["top"]],
+        "output.temperature": [at(0.5), at(1.0), at(2.0), 0.5],
+    }
+
+
+def test_a_llama_walk_never_claims_a_block_it_does_not_have(passes):
+    for run in passes:
+        if run["bundle"].config.architecture != "llama":
+            continue
+        for lang, steps in run["steps"].items():
+            ids = [s["id"] for s in steps]
+            assert "embedding.sum" not in ids and "layer_norm.mean" not in ids and "mlp.gelu" not in ids
+            assert {"self_attention.rotary", "layer_norm.rms", "mlp.silu", "output.chat"} <= set(ids)
+            text = " ".join(s["text"] for s in steps)
+            for absent in (["wpe", "GELU", "c_attn", "c_fc", "β = "] if lang == "en" else ["wpe", "GELU", "c_attn", "c_fc"]):
+                assert absent not in text, f"{lang}: a Llama walk mentions {absent}"
+            records = run["records"]
+            for step in steps:
+                named = {name for name in [*step["focus"], *([] if step["camera"] == "home" else step["camera"]), *(step.get("cells") or {})]}
+                for block in named:
+                    tensor = block.split("#")[0]
+                    if tensor.startswith("w:"):
+                        assert tensor[2:] in run["bundle"].params, f"{step['id']} names weight {tensor}"
+                    elif not tensor.endswith(("softmax_max", "softmax_sum", "rotary_angle")):
+                        assert tensor in records, f"{step['id']} names {tensor}, which a Llama pass does not record"

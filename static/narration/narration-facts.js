@@ -86,13 +86,21 @@ function modelDimensions(header) {
   const config = header.model.config;
   const C = config.n_embd;
   const H = config.n_head;
+  const spec = (name) => header.tensors?.find((x) => x.name === name);
+  const llama = header.model.architecture === "llama";
   return {
+    architecture: llama ? "llama" : "gpt2",
+    KV: config.n_kv_head ?? H,  // key/value heads (grouped-query attention); GPT-2: one per query head
+    ropeTheta: config.rope_theta ?? null,
+    rmsEpsilon: config.rms_norm_eps ?? null,
+    // the widths as recorded: a Llama head need not be C / H wide, nor its MLP 4C
+    ...(llama ? { D: spec("blocks.0.attn.hook_q")?.shape[2] ?? C / H, F: spec("blocks.0.mlp.hook_pre")?.shape[1] ?? config.mlp_dim } : {}),
     id: header.model.id,
     title: header.model.title || header.model.id,
     nParams: header.model.n_params ?? null,
     vocabulary: header.model.vocabulary ?? null,  // "letters" (one token per character) or "bpe"
     T: header.tokens.length,
-    C, H, D: C / H, F: 4 * C,
+    C, H, ...(llama ? {} : { D: C / H, F: 4 * C }),
     V: config.vocab_size,
     L: config.n_layer,
     nCtx: config.n_ctx,
@@ -329,6 +337,103 @@ function outputFacts(view, header, output, model, t, dims, pieceOf) {
   };
 }
 
+// ---- Llama family: RMSNorm, rotary positions, grouped-query attention, the gated MLP ----
+
+/** The Llama checkpoint names the narration quotes (γ of the first RMSNorm and of the final one). */
+const LLAMA_GAMMA = { first: "model.layers.0.input_layernorm.weight", final: "model.norm.weight" };
+NARRATED_WEIGHTS.add(LLAMA_GAMMA.first);
+NARRATED_WEIGHTS.add(LLAMA_GAMMA.final);
+
+/** One RMSNorm at token t: its rms, channel 0 before and after, and the channel γ changes most. */
+function rmsNormFacts(view, weights, prefix, gammaName, input, t) {
+  const x = view.row(input, t);
+  const normalized = view.row(`${prefix}.hook_normalized`, t);
+  const out = view.row(`${prefix}.hook_out`, t);
+  const gamma = weights.tensors.get(gammaName)?.data ?? null;
+  const changed = normalized && out ? argmax(Array.from(out, (v, c) => Math.abs(v - normalized[c]))) : null;
+  return {
+    rms: view.at(`${prefix}.hook_scale`, t),
+    input0: x?.[0] ?? null,
+    inputMean: x ? mean(x) : null,  // RMSNorm leaves it in: it divides, it does not subtract
+    normalized0: normalized?.[0] ?? null,
+    normalizedRms: normalized ? Math.sqrt(mean(Array.from(normalized, (v) => v * v))) : null,
+    example: changed === null ? null : {
+      channel: changed, normalized: normalized[changed], out: out[changed], gamma: gamma?.[changed] ?? null,
+    },
+    gammaRange: gamma ? [Math.min(...gamma), Math.max(...gamma)] : null,
+  };
+}
+
+/** The angle pair j of a D-wide head turns by at position t (Hugging Face's rotate-half layout). */
+export function rotaryAngle(t, j, D, theta) {
+  return t * theta ** (-2 * j / D);
+}
+
+/** Rotary positions for the followed head at token t: the fastest and the slowest pair, before and after. */
+function rotaryFacts(view, t, dims, head) {
+  const q = view.row("blocks.0.attn.hook_q", t, head);
+  const rotated = view.row("blocks.0.attn.hook_rot_q", t, head);
+  const half = dims.D / 2;
+  const pair = (j) => {
+    const angle = rotaryAngle(t, j, dims.D, dims.ropeTheta);
+    return { pair: j, angle, cos: Math.cos(angle), sin: Math.sin(angle), x: q?.[j] ?? null, partner: q?.[j + half] ?? null,
+      rotated: rotated?.[j] ?? null };
+  };
+  return { pairs: half, fastest: pair(0), slowest: pair(half - 1) };
+}
+
+/** Grouped-query attention: which key/value head the followed head reads, and what sharing saves. */
+function sharingFacts(dims, head) {
+  const group = dims.H / dims.KV;
+  const kv = Math.floor(head / group);
+  return {
+    group, kv, sharers: Array.from({ length: group }, (_, g) => kv * group + g),
+    cachedPerToken: 2 * dims.L * dims.KV * dims.D,  // keys and values kept per token while generating
+    unsharedPerToken: 2 * dims.L * dims.H * dims.D,
+  };
+}
+
+const silu = (x) => x / (1 + Math.exp(-x));
+
+/** The gated MLP at token t: gate, up and SiLU(gate) × up for the neuron with the largest output, and a negative gate. */
+function gatedMlpFacts(view, weights, t) {
+  const gate = view.row("blocks.0.mlp.hook_pre", t);
+  const up = view.row("blocks.0.mlp.hook_pre_linear", t);
+  const post = view.row("blocks.0.mlp.hook_post", t);
+  const neuron = (n) => ({ neuron: n, gate: gate[n], silu: silu(gate[n]), up: up[n], post: post[n] });
+  let negative = null;
+  if (gate && up && post) {
+    gate.forEach((g, n) => { if (g < 0 && (negative === null || Math.abs(g + 1) < Math.abs(gate[negative] + 1))) negative = n; });
+  }
+  return {
+    norm: rmsNormFacts(view, weights, "blocks.0.ln2", "model.layers.0.post_attention_layernorm.weight", "blocks.0.hook_resid_mid", t),
+    strongest: gate && up && post ? neuron(argmax(Array.from(post, Math.abs))) : null,
+    negative: negative === null ? null : neuron(negative),
+    out0: view.at("blocks.0.hook_mlp_out", t, 0),
+    residMid0: view.at("blocks.0.hook_resid_mid", t, 0),
+    residPost0: view.at("blocks.0.hook_resid_post", t, 0),
+  };
+}
+
+/** The chat template's tokens in the prompt, and the token that closes a turn (the model's stop token). */
+function chatFacts(header) {
+  const template = header.tokens.filter((tok) => tok.template);
+  const closing = template.find((tok) => /end/i.test(tok.piece));
+  return { templateCount: template.length, userCount: header.tokens.length - template.length,
+    opening: template[0]?.piece ?? null, closing: closing?.piece ?? null };
+}
+
+function llamaFacts(view, weights, t, dims, head, header) {
+  return {
+    norm: rmsNormFacts(view, weights, "blocks.0.ln1", LLAMA_GAMMA.first, "blocks.0.hook_resid_pre", t),
+    finalNorm: rmsNormFacts(view, weights, "ln_final", LLAMA_GAMMA.final, `blocks.${dims.L - 1}.hook_resid_post`, t),
+    rotary: rotaryFacts(view, t, dims, head),
+    sharing: sharingFacts(dims, head),
+    mlp: gatedMlpFacts(view, weights, t),
+    chat: chatFacts(header),
+  };
+}
+
 /** Everything the narration quotes, for the last prompt token (the one whose row predicts what comes next). */
 export function readFacts({ header, tensors, output, model, weights }) {
   const view = new TraceView(tensors);
@@ -337,8 +442,9 @@ export function readFacts({ header, tensors, output, model, weights }) {
   const t = dims.T - 1;
   const pieceOf = pieceLookup(header, output, model);
   const tokens = header.tokens.map((tok, position) => ({ id: tok.id, piece: tok.piece, position }));
-  return {
+  const facts = {
     dims, tokens, t, token: tokens[t],
+    templateFlags: header.tokens.map((tok) => Boolean(tok.template)),  // chat template tokens (Llama chat mode)
     embedding: embeddingFacts(view, t),
     layerNorm: layerNormFacts(view, weightView, "blocks.0.ln1", "h.0.ln_1", "blocks.0.hook_resid_pre", t),
     attention: attentionFacts(view, 0, t, dims),
@@ -352,4 +458,6 @@ export function readFacts({ header, tensors, output, model, weights }) {
     final: finalFacts(view, weightView, t, dims, pieceOf, header.sampling?.temperature ?? 1, model),
     output: outputFacts(view, header, output, model, t, dims, pieceOf),
   };
+  if (dims.architecture === "llama") facts.llama = llamaFacts(view, weightView, t, dims, facts.attention.head, header);
+  return facts;
 }

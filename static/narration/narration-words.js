@@ -128,3 +128,18 @@ export function weightedSumEquation(terms, result) {
 export const gammaBetaNearIdentity = (ln) => Boolean(ln.gammaRange && ln.betaRange) &&
   Math.max(Math.abs(ln.gammaRange[0] - 1), Math.abs(ln.gammaRange[1] - 1)) < 0.1 &&
   Math.max(Math.abs(ln.betaRange[0]), Math.abs(ln.betaRange[1])) < 0.1;
+
+/** "x / rms = y" with enough decimals that it holds. */
+export const divideEquation = (x, rms, result) =>
+  shownEquation((d) => [`${formatNumber(x, d + 1)} / ${formatNumber(rms, d + 1)}`, formatNumber(result, d)]);
+/** "x × γ = y". */
+export const scaleEquation = (x, gamma, result) =>
+  shownEquation((d) => [`${formatNumber(x, d + 1)} × ${formatTerm(gamma, d + 1)}`, formatNumber(result, d)]);
+/** "x × cos θ − y × sin θ = r", the rotation of channel j by its pair's angle. */
+export const rotationEquation = (p) =>
+  shownEquation((d) => [`${formatNumber(p.x, d + 1)} × ${formatTerm(p.cos, d + 1)} − ${formatTerm(p.partner, d + 1)} × ${formatTerm(p.sin, d + 1)}`,
+    formatNumber(p.rotated, d)]);
+/** "SiLU(g) × up = out", SiLU(g) written out as a number. */
+export const gateEquation = (n) =>
+  shownEquation((d) => [`${formatNumber(n.silu, d + 1)} × ${formatTerm(n.up, d + 1)}`, formatNumber(n.post, d)]);
+

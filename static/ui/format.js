@@ -17,11 +17,19 @@ export function formatFixed(value, digits = 2) {
   return Number(text) === 0 ? (0).toFixed(digits) : withMinus(text);
 }
 
+/** Two significant digits, always positional: String() would write 5e-7 below 1e-6. */
+function positional(value) {
+  const rounded = Number(value.toPrecision(2));
+  return rounded.toFixed(Math.min(20, 1 - Math.floor(Math.log10(Math.abs(rounded))))).replace(/(\.\d*?[1-9])0+$/, "$1");
+}
+
 /** A value with `digits` decimals; tiny non-zero values keep two significant digits instead of showing 0.00. */
 export function formatNumber(value, digits = 2) {
   requireFinite(value);
   const tiny = value !== 0 && Math.abs(value) < 0.5 * 10 ** -digits;
-  return tiny ? withMinus(String(Number(value.toPrecision(2)))) : formatFixed(value, digits);
+  if (!tiny) return formatFixed(value, digits);
+  // two significant digits, always in positional notation (String() would write 5e-7 below 1e-6)
+  return withMinus(positional(value));
 }
 
 /** An exact integer as is (√16 = 4), anything else as formatNumber. */
@@ -39,7 +47,7 @@ export function formatTerm(value, digits = 2) {
 export function formatProbability(p) {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`a probability must lie in [0, 1], got ${p}`);
   if (p === 0 || p === 1) return String(p);
-  if (p < 0.005) return withMinus(String(Number(p.toPrecision(2))));
+  if (p < 0.005) return positional(p);
   for (let digits = 2; digits < 8; digits++) {
     const text = p.toFixed(digits);
     if (Number(text) < 1) return text;
