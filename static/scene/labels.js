@@ -129,7 +129,10 @@ export class LabelLayer {
           const x = (_v.x * 0.5 + 0.5) * width + fx * label.width + px;
           const y = (-_v.y * 0.5 + 0.5) * height + fy * label.height + py;
           const rect = [x, y, x + label.width, y + label.height];
-          const onScreen = rect[2] > 0 && rect[0] < width && rect[3] > 0 && rect[1] < height;
+          // A block's label may hang off the edge (its block is partly in view); a title cut mid-word says
+          // nothing, so titles show whole or not at all (a phone's narrow view drops the tower's title column).
+          const onScreen = label.owner ? rect[2] > 0 && rect[0] < width && rect[3] > 0 && rect[1] < height
+            : rect[0] >= 0 && rect[2] <= width && rect[1] >= 0 && rect[3] <= height;
           if (onScreen && !placed.some((p) => overlaps(p, rect))) {
             placed.push(rect);
             show = true;

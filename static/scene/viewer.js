@@ -301,7 +301,10 @@ export class Viewer {
     // Layers in columns carry their titles in the gaps: the view takes in one gap's worth either side
     // (the first column's titles, the last column's stage names) and needs no shift for a title column.
     const spread = (this.layout.columns ?? 1) > 1;
-    const shift = spread ? { x: 0, y: HOME_SHIFT.y } : HOME_SHIFT;
+    // A portrait screen has no room for a title column beside the tower: the tower is centred (the stage
+    // names right of it stay) and titles that would be cut are not shown (labels.js).
+    const portrait = this.camera.aspect < 1.1;
+    const shift = spread || portrait ? { x: 0, y: HOME_SHIFT.y } : HOME_SHIFT;
     if (spread) {
       box.min.x -= this.layout.columnGap * 0.8;
       box.max.x += this.layout.columnGap * 0.8;

@@ -59,6 +59,7 @@ const MESSAGES = {
   "lang.en": { ko: "영어", en: "English" },
 
   "view.home": { ko: "처음 시점", en: "Home" },
+  "sheet.toggle": { ko: "설명", en: "Explanation" },  // on small screens: folds the narration sheet away
   "view.png": { ko: "PNG 저장", en: "Save PNG" },
   "view.html": { ko: "HTML 저장", en: "Save HTML" },
 

@@ -77,6 +77,11 @@ export class UI {
     $("png-button").addEventListener("click", () => actions.onSavePNG());
     $("html-button").addEventListener("click", () => actions.onSaveHTML());
     $("home-button").addEventListener("click", () => actions.onHome());
+    $("sheet-toggle").addEventListener("click", () => {  // small screens: fold the narration sheet down to its controls
+      const open = $("sheet-toggle").getAttribute("aria-expanded") !== "true";
+      $("sheet-toggle").setAttribute("aria-expanded", String(open));
+      document.querySelector(".narration").classList.toggle("folded", !open);
+    });
     $("generate-button").addEventListener("click", () => actions.onGenerate());
     $("output-toggle").addEventListener("click", () => {
       this.outputPinned = true;  // the reader chose: chapters stop opening and closing it
