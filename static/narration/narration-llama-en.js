@@ -57,7 +57,7 @@ export const STEP_TEXT = {
   "embedding.position": {
     title: "No position vector",
     text: (f) => sentences(
-      "GPT-2 adds a learned position vector to each token here. This model has no position table at all: the embedding goes into block 0 unchanged, and the residual stream starts as the embeddings themselves.",
+      "GPT-2 adds a learned position vector to each token here. This model has no position table at all: the embedding goes into block 0 unchanged, and the residual stream, the matrix of one vector per token that every later stage reads from and adds its own result to, starts as the embeddings themselves.",
       known(f.embedding.embed0) && `Channel 0 of ${tok(f)} is ${num(f.embedding.embed0)} in the embedding and the same in the stream.`,
       "Where a token stands enters later, inside attention: its query and key vectors are rotated by an angle that grows with the position (Self Attention chapter).",
     ),
