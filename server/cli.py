@@ -158,6 +158,8 @@ def run_serve(args) -> int:
                               max_passes_per_client=args.max_passes_per_client,
                               allowed_hosts=tuple(args.allowed_host)))
     models = ", ".join(app.state.registry) or "none (see the warnings above)"
+    from llmviz.server.memory import describe
+    print(f"llmviz: {describe(app.state.memory_bound, args.max_concurrent_passes)}", flush=True)
     workers = f"; {args.workers} workers" if args.workers > 1 else ""
     print(f"llmviz: open http://{args.host}:{args.port}/ (models: {models}{workers}; Ctrl+C stops)", flush=True)
     if args.workers > 1:

@@ -10,6 +10,7 @@ from llmviz.server.assets import CompressedStaticFiles, CompressReads
 from llmviz.server.errors import install_error_handlers
 from llmviz.server.exposure import HostCheck, SecurityHeaders
 from llmviz.server.limits import BodySizeLimit
+from llmviz.server.memory import memory_bound
 from llmviz.server.paths import STATIC_DIR, THREE_ADDONS_DIR, THREE_BUILD_DIR
 from llmviz.server.routers import api, pages
 from llmviz.server.settings import Settings
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, registry: dict[str, ModelBundle
     app = FastAPI(title="llmviz", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.registry = dict(load_registry(settings) if registry is None else registry)
+    app.state.memory_bound = memory_bound(app.state.registry, settings)
     app.state.limiter = PassLimiter(settings.max_concurrent_passes, settings.passes_per_client)
     app.state.executor = executor
     app.state.stream_cache = StreamCache(settings.stream_cache_bytes) if settings.stream_cache_bytes > 0 else None

@@ -295,3 +295,4 @@ class HealthResponse(Strict):
     models: list[str]
     passes_running: int
     max_concurrent_passes: int
+    memory_bound_bytes: int = Field(description="weights + passes × the largest pass (server/memory.py)")

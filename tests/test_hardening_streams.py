@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llmviz.server import encoding
-from llmviz.server.encoding import decode_array, weight_line
+from llmviz.server.encoding import decode_array, dump_line, weight_line
 from llmviz.server.main import create_app
 from llmviz.server.schemas import WeightLine
 from llmviz.server.settings import Settings
@@ -193,3 +193,35 @@ def test_weights_take_a_pass_slot(random_bundle):
     assert response.status_code == 503 and response.headers["retry-after"]
     app.state.limiter.release("10.0.0.1")
     assert client.get("/api/models/nano-sort/weights/wte.weight").status_code == 200
+
+
+def test_the_memory_bound_covers_a_real_pass_and_is_reported():
+    """pass_bytes is an upper estimate of what a pass allocates (measured by tracemalloc), not a wild one."""
+    from doubles import random_params
+    from llmviz.model.bundles import ModelBundle
+    from llmviz.model.config import GPTConfig
+    from llmviz.server.memory import pass_bytes
+    from llmviz.server.passes import stream_trace
+    from llmviz.model.sampling import Sampling
+
+    import tiktoken
+
+    from llmviz.model.tokenizers import TiktokenTokenizer
+
+    encoding = tiktoken.Encoding(name="bytes", pat_str=r".", mergeable_ranks={bytes([b]): b for b in range(256)},
+                                 special_tokens={})
+    config = GPTConfig(vocab_size=256, n_ctx=96, n_embd=64, n_head=4, n_layer=2)
+    bundle = ModelBundle(id="wide", title="wide", description="test double", config=config,
+                         params=random_params(config), tokenizer=TiktokenTokenizer(encoding))
+    for precision in ("f16", "f32", "json"):
+        tracemalloc.start()
+        stream_trace(bundle, [0, 1, 2] * 32, Sampling(), precision, dump_line, time.perf_counter())
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        estimate = pass_bytes(config, 96, precision, buffer_lines=0)  # lines are dropped at once here
+        assert peak <= estimate <= 2 * peak, (precision, peak, estimate)
+
+    app = create_app(Settings(max_concurrent_passes=3), registry={"wide": bundle})
+    health = TestClient(app).get("/api/health").json()
+    weights = sum(a.nbytes for a in bundle.params.values())
+    assert health["memory_bound_bytes"] == weights + 3 * pass_bytes(config, 96, "json", Settings().stream_buffer_lines)

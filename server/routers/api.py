@@ -1,7 +1,7 @@
 """/api: models, health, weights, and the two streaming endpoints (docs/protocol.md)."""
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException
 
 from llmviz.model.bundles import ModelBundle
@@ -72,9 +72,10 @@ def pass_response(job, settings: Settings, limiter: PassLimiter, executor,
 
 
 @router.get("/health")
-def health(registry: Registry, limiter: Limiter) -> HealthResponse:
+def health(request: Request, registry: Registry, limiter: Limiter) -> HealthResponse:
     return HealthResponse(status="ok", protocol=PROTOCOL_VERSION, models=sorted(registry),
-                          passes_running=limiter.running, max_concurrent_passes=limiter.limit)
+                          passes_running=limiter.running, max_concurrent_passes=limiter.limit,
+                          memory_bound_bytes=request.app.state.memory_bound["bound_bytes"])
 
 
 @router.get("/models")
