@@ -79,7 +79,7 @@ def is_llama_folder(folder: Path) -> bool:
         hf = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(hf, dict) and (hf.get("model_type") == "llama" or "LlamaForCausalLM" in hf.get("architectures", []))
+    return isinstance(hf, dict) and (hf.get("model_type") == "llama" or "LlamaForCausalLM" in (hf.get("architectures") or []))
 
 
 def _config_from_hf(hf: dict, folder: Path) -> LlamaConfig:
@@ -113,7 +113,7 @@ def read_safetensors_float32(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as f:
         (header_size,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(header_size))
-        data = np.frombuffer(f.read(), dtype=np.uint8)
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_size)  # each tensor is copied out once
     tensors = {}
     for name, info in header.items():
         if name == "__metadata__":

@@ -256,3 +256,16 @@ def test_smollm2s_own_pre_tokenizers_digits_then_byte_level_give_hugging_faces_i
     expected = json.loads((FIXTURES / "llama-tiny-digits-expected.json").read_text(encoding="utf-8"))
     for text, ids in zip(expected["texts"], expected["ids"]):
         assert tokenizer.encode(text) == ids, text
+
+
+def test_a_sentencepiece_style_tokenizer_is_named_as_the_reason_a_folder_is_skipped(tmp_path):
+    import shutil
+
+    folder = tmp_path / "tinyllama-like"
+    shutil.copytree(FIXTURES / "llama-tiny-hf", folder)
+    spec = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    spec["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": False}
+    (folder / "tokenizer.json").write_text(json.dumps(spec), encoding="utf-8")
+    bundles, problems = available_models(tmp_path)
+    assert "tinyllama-like" not in bundles
+    assert any("Metaspace" in p and "only byte-level BPE" in p for p in problems)
