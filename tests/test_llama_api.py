@@ -88,3 +88,14 @@ def test_generation_stops_at_the_pass_cap(tiny):
                                                         "temperature": 0}))
     headers = [line for line in lines if line["type"] == "header"]
     assert max(len(h["tokens"]) for h in headers) == 8
+
+
+def test_weights_are_listed_and_served_under_hugging_face_names_in_by_out(client, tiny):
+    names = {w["name"]: w["shape"] for w in client.get("/api/models/llama-tiny/weights").json()["weights"]}
+    assert names["model.layers.0.self_attn.k_proj.weight"] == [48, 16]  # [C, KV·D]
+    assert names["model.layers.2.mlp.down_proj.weight"] == [80, 48] and "model.norm.weight" in names
+    response = client.get("/api/models/llama-tiny/weights/model.layers.0.self_attn.q_proj.weight?precision=json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["shape"] == [48, 48]
+    assert body["data"][:5] == pytest.approx(tiny.params["model.layers.0.self_attn.q_proj.weight"].ravel()[:5].tolist())
