@@ -206,3 +206,27 @@ def test_the_js_tests_trace_fixture_is_what_the_engine_computes():
         assert entry["prob"] == pytest.approx(float(distribution[entry["id"]]), abs=1e-6)
     assert [e["id"] for e in fixture["output"]["row_best"]] == list(engine.logits.argmax(-1))
     assert fixture["output"]["greedy"]["id"] == int(engine.logits[-1].argmax())
+
+
+# Tests added where mutation testing (cosmic-ray over model/gpt.py, README "Tests") found mutants alive.
+
+def test_temperature_divides_the_logits_before_the_softmax(params, result):
+    hot = trace(params, NANO_SORT_SHAPE, TOKENS, temperature=2.5)
+    scaled = result.logits.astype(np.float64) / 2.5
+    expected = np.exp(scaled - scaled.max(-1, keepdims=True))
+    np.testing.assert_allclose(hot.probs, expected / expected.sum(-1, keepdims=True), atol=1e-6)
+
+
+def test_a_pass_may_fill_the_whole_context(params):
+    full = [0, 1, 2] * (NANO_SORT_SHAPE.n_ctx // 3) + [0] * (NANO_SORT_SHAPE.n_ctx % 3)
+    logits, _ = forward(params, NANO_SORT_SHAPE, full)
+    assert logits.shape == (NANO_SORT_SHAPE.n_ctx, NANO_SORT_SHAPE.vocab_size)
+
+
+@pytest.mark.parametrize("tokens, message", [
+    ([0, 7, 9], "token ids must be in 0..2, got 7"),  # the first offender, and ids past V, not only V itself
+    (np.asarray(1), r"one sequence of token ids, got an array of shape \(\)"),
+])
+def test_the_first_bad_token_and_a_bare_number_are_refused(params, tokens, message):
+    with pytest.raises(ValueError, match=message):
+        forward(params, NANO_SORT_SHAPE, tokens)
