@@ -81,3 +81,24 @@ def sweep_heads(forward: Forward, n_layer: int, n_head: int, measure: Measure, c
                 bar.set_postfix_str(f"layer {i} head {h}")
                 by_head[i, h] = measure(forward, (AblateHead(i, h, mode),), lambda: bar.update())
     return HeadSweep(clean, by_head, cases, time.perf_counter() - started)
+
+
+@dataclass
+class HeadEffects:
+    """For one prompt: the token the model predicts next, its probability, and that probability with each head off."""
+    target: int
+    clean: float
+    by_head: np.ndarray  # [n_layer, n_head]
+
+
+def head_effects(forward: Forward, tokens: Sequence[int], n_layer: int, n_head: int, mode: str = "zero") -> HeadEffects:
+    """Which heads this prompt's prediction leans on: the clean top next token's probability as each head is ablated."""
+    def next_probs(interventions):
+        logits = with_interventions(forward, interventions)(tokens)[-1].astype(np.float64)  # [V]
+        e = np.exp(logits - logits.max())
+        return e / e.sum()
+
+    clean = next_probs(())
+    target = int(np.argmax(clean))
+    by_head = np.array([[next_probs((AblateHead(i, h, mode),))[target] for h in range(n_head)] for i in range(n_layer)])
+    return HeadEffects(target, float(clean[target]), by_head)

@@ -77,6 +77,13 @@ class GenerateRequest(TraceRequest):
         None, ge=1, description="tokens to add; default: the model's answer length, else the server's cap")
 
 
+class HeadsRequest(Strict):
+    model: str = Field(min_length=1, description="a model id from GET /api/models")
+    prompt: str = Field(description="the text whose next-token prediction is examined")
+    mode: Literal["zero", "mean"] = Field("zero", description="zero each head's output z, or replace it by its mean over positions")
+    chat: bool = Field(False, strict=True, description="wrap the prompt in the model's chat template, as /api/trace does")
+
+
 class Token(Strict):
     id: int
     piece: str
@@ -296,3 +303,13 @@ class HealthResponse(Strict):
     passes_running: int
     max_concurrent_passes: int
     memory_bound_bytes: int = Field(description="weights + passes × the largest pass (server/memory.py)")
+
+
+class HeadsResponse(Strict):
+    """POST /api/heads: the clean next token and its probability with each attention head ablated alone."""
+    model: str
+    tokens: list[Token]
+    mode: Literal["zero", "mean"]
+    target: Candidate  # the clean pass's most likely next token, with its clean probability
+    ablated: list[list[Finite]]  # [layer][head]: the target's probability with that head ablated
+    compute_ms: Finite

@@ -2,7 +2,8 @@
 // and keeps the address bar in step with what is on screen.
 import * as api from "./data/api.js";
 import { LANGUAGES, pickLanguage, t } from "./ui/i18n.js";
-import { CHAPTERS, buildSteps } from "./narration/narration.js";
+import { CHAPTERS as TOUR_CHAPTERS, buildSteps as buildTourSteps } from "./narration/narration.js";
+import { LOOK_INSIDE_CHAPTER, lookInsideSteps } from "./narration/lookinside.js";
 import { NARRATED_WEIGHTS, pieceLookup } from "./narration/narration-facts.js";
 import { blocksOfTensor, flatToCell } from "./scene/layout.js";
 import { piecesToText, promptProblem } from "./ui/prompt.js";
@@ -14,6 +15,8 @@ import { Viewer } from "./scene/viewer.js";
 import { Inspector, readInspectState } from "./ui/inspect.js";
 import { lastRowTop } from "./data/inspection.js";
 
+// The nine chapters of the tour, then the optional tenth, "Look inside" (lens and head effects, static/narration/lookinside.js).
+const CHAPTERS = [...TOUR_CHAPTERS, LOOK_INSIDE_CHAPTER];
 const OUTPUT_CHAPTERS = new Set(["softmax", "output"]);  // where the probability bars are the subject
 const BARS_SHOWN = 6;              // enough to see the shape of the distribution, and the step text keeps room
 const DEFAULT_NEW_TOKENS = 8;      // for models without a fixed answer length
@@ -295,7 +298,7 @@ class App {
     this.ui.setTokens(header.tokens, Math.min(promptCount, header.tokens.length));
     this.errorKey = null;
     this.ui.showFatal(null);
-    this.steps = buildSteps(this.narrationInput(), this.lang);
+    this.steps = this.buildSteps(this.narrationInput(), this.lang);
     this.loadWeights();
   }
 
@@ -324,7 +327,7 @@ class App {
     this.finishedRuns += 1;
     this.ui.setBusy(false);
     const current = this.steps[this.stepIndex]?.id;
-    this.steps = buildSteps(this.narrationInput(), this.lang);
+    this.steps = this.buildSteps(this.narrationInput(), this.lang);
     const provisional = this.provisionalFlight;
     this.provisionalFlight = null;
     const step = this.steps.find((s) => s.id === current);
@@ -339,8 +342,35 @@ class App {
   /** Rebuilds the steps' words when a quoted weight arrives after the pass, staying on the reader's step. */
   refreshNarration() {
     const current = this.steps[this.stepIndex]?.id;
-    this.steps = buildSteps(this.narrationInput(), this.lang);
+    this.steps = this.buildSteps(this.narrationInput(), this.lang);
     this.applyStep(current, { moveCamera: false });
+  }
+
+  /** The tour's steps for this pass, then the "Look inside" chapter's, built from the lens and head effects. */
+  buildSteps(input, lang) {
+    return [...buildTourSteps(input, lang), ...lookInsideSteps({
+      header: input.header, lensLayers: this.inspector?.layers() ?? [], heads: this.headEffects?.answer ?? null,
+    }, lang)];
+  }
+
+  /** Entering "Look inside": turn the lens on (the pass runs again) and measure the heads once per prompt. */
+  lookInside() {
+    if (this.state !== "ready") return;
+    if (!this.inspector.lens) {
+      // After the current run has fully returned (its prompt is recorded then), run again with the lens.
+      setTimeout(() => this.inspector.change(() => { this.inspector.lens = true; }), 0);
+      return;
+    }
+    const key = `${this.model.id}\n${this.prompt}`;
+    if (this.headEffects?.key === key) return;
+    const effects = (this.headEffects = { key, answer: null });
+    api.fetchHeadEffects(this.model.id, this.prompt, this.chatting?.() ?? false)
+      .catch((error) => ({ error: error.message }))
+      .then((answer) => {
+        if (this.headEffects !== effects) return;
+        effects.answer = answer;
+        if (this.state === "ready") this.refreshNarration();
+      });
   }
 
   narrationInput() {
@@ -409,6 +439,7 @@ class App {
   async showStep(index, { moveCamera }) {
     const step = this.steps[index];
     this.stepIndex = index;
+    if (step.chapter === LOOK_INSIDE_CHAPTER.id) this.lookInside();
     this.ui.showStep(step, index, this.steps.length);
     this.ui.suggestOutputOpen(OUTPUT_CHAPTERS.has(step.chapter));
     this.viewer.focus(step.focus ?? []);
@@ -456,7 +487,7 @@ class App {
     this.inspector?.setLanguage(lang);
     this.ui.setChapters(CHAPTERS);
     if (this.pass) {
-      this.steps = buildSteps(this.narrationInput(), lang);
+      this.steps = this.buildSteps(this.narrationInput(), lang);
       this.showStep(Math.min(this.stepIndex, this.steps.length - 1), { moveCamera: false });
       this.showDistribution(null);
     }

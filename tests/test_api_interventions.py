@@ -148,3 +148,27 @@ def test_request_schema_types_every_intervention_field():
     assert schema["properties"]["interventions"]["maxItems"] == 32
     head = schema["$defs"]["AblateHeadRequest"]
     assert head["additionalProperties"] is False and head["properties"]["layer"]["type"] == "integer"
+
+
+def test_heads_measures_each_heads_effect_on_the_prediction(client, random_bundle):
+    response = client.post("/api/heads", json={"model": "nano-sort", "prompt": PROMPT})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    params, config = random_bundle.params, random_bundle.config
+    clean = trace(params, config, PROMPT_IDS).probs[-1]
+    target = int(np.argmax(clean))
+    assert body["target"]["id"] == target and body["target"]["prob"] == pytest.approx(clean[target], abs=1e-6)
+    assert body["target"]["piece"] == "ABC"[target] and len(body["tokens"]) == 6
+    for layer, head in [(0, 0), (2, 1)]:
+        ablated = trace(params, config, PROMPT_IDS, interventions=[AblateHead(layer, head)]).probs[-1, target]
+        assert body["ablated"][layer][head] == pytest.approx(ablated, abs=1e-6)
+
+
+@pytest.mark.parametrize("body, status, says", [
+    ({"model": "nope", "prompt": PROMPT}, 404, "unknown model"),
+    ({"model": "nano-sort", "prompt": "XYZ"}, 422, "alphabet"),
+    ({"model": "nano-sort", "prompt": PROMPT, "mode": "max"}, 422, "mode"),
+])
+def test_heads_refuses_bad_requests_in_one_line(client, body, status, says):
+    response = client.post("/api/heads", json=body)
+    assert response.status_code == status and says in response.json()["message"]

@@ -1,18 +1,22 @@
 """/api: models, health, weights, and the two streaming endpoints (docs/protocol.md)."""
+import asyncio
 import time
 
 from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException
 
 from llmviz.model.bundles import ModelBundle
+from llmviz.model.engine import forward
+from llmviz.model.head_sweep import head_effects
 from llmviz.model.sampling import Sampling
 from llmviz.model.tokenizers import PromptError
 from llmviz.server.dependencies import AppSettings, DefaultModel, FinishedStreams, Limiter, PassExecutor, Registry
 from llmviz.server.encoding import NonFiniteTensor, streamed_stats, weight_line_pieces
 from llmviz.server.interventions import interventions_of, reference_tokens, refuse_for_generate
-from llmviz.server.passes import Inspection, stream_generate, stream_trace
-from llmviz.server.schemas import (GenerateRequest, HealthResponse, ModelsResponse, Precision, TraceRequest, WeightLine,
-                            WeightList, error_responses)
+from llmviz.server.passes import Inspection, stream_generate, stream_trace, token_entry
+from llmviz.server.schemas import (GenerateRequest, HeadsRequest, HeadsResponse, HealthResponse, ModelsResponse,
+                                   Precision, TraceRequest, WeightLine,
+                                   WeightList, error_responses)
 from llmviz.server.settings import PROTOCOL_VERSION, Settings
 from llmviz.server.stream_cache import StreamCache, cache_key, replay
 from llmviz.server.streaming import PassLimiter, PassResponse, WeightResponse
@@ -114,6 +118,31 @@ def weight(model_id: str, name: str, settings: AppSettings, registry: Registry, 
 
     return WeightResponse(job, limiter, executor, WEIGHT_BUFFER_PIECES, settings.retry_after_seconds,
                           settings.send_timeout_seconds)
+
+
+@router.post("/heads")
+async def post_heads(body: HeadsRequest, registry: Registry, limiter: Limiter, executor: PassExecutor,
+                     settings: AppSettings) -> HeadsResponse:
+    """Each head ablated alone: how much the clean prediction's probability falls (one pass per head, nothing streamed)."""
+    bundle = find_model(registry, body.model)
+    tokens, _ = prompt_tokens(bundle, body, settings)
+    if not limiter.try_acquire():
+        raise HTTPException(503, f"the server is busy: {limiter.limit} passes are already running, the most it runs at "
+                                 f"once; try again in {settings.retry_after_seconds} s",
+                            headers={"Retry-After": str(settings.retry_after_seconds)})
+    try:
+        started = time.perf_counter()
+        effects = await asyncio.get_running_loop().run_in_executor(executor, lambda: measure_heads(bundle, tokens, body.mode))
+    finally:
+        limiter.release()
+    return HeadsResponse(model=bundle.id, tokens=[token_entry(bundle, t) for t in tokens], mode=body.mode,
+                         target={**token_entry(bundle, effects.target), "prob": effects.clean},
+                         ablated=effects.by_head.tolist(), compute_ms=(time.perf_counter() - started) * 1e3)
+
+
+def measure_heads(bundle: ModelBundle, tokens: list[int], mode: str):
+    config = bundle.config
+    return head_effects(lambda ids, rec: forward(bundle.params, config, ids, rec), tokens, config.n_layer, config.n_head, mode)
 
 
 @router.post("/trace", response_class=PassResponse, responses=STREAM_RESPONSES)

@@ -105,6 +105,15 @@ export async function fetchWeight(modelId, name, precision, signal) {
   return decodeTensor(await (await request(url, { signal })).json());
 }
 
+/** POST /api/heads: the clean next token and its probability with each attention head ablated alone. */
+export async function fetchHeadEffects(modelId, prompt, chat, signal) {
+  const response = await request("/api/heads", {
+    method: "POST", headers: { "Content-Type": "application/json" }, signal,
+    body: JSON.stringify({ model: modelId, prompt, chat }),
+  });
+  return response.json();
+}
+
 /**
  * Yields each parsed line of an NDJSON body as soon as its newline has arrived. Only the newly read text
  * is searched for newlines: rescanning (and re-slicing) everything pending would make one multi-megabyte

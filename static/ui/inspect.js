@@ -38,7 +38,7 @@ function element(tag, className, text) {
   return node;
 }
 
-const percent = (p) => `${(p * 100).toFixed(p >= 0.995 ? 0 : 1)}%`;
+const percent = (p) => `${(p * 100).toFixed(1)}%`;  // never rounded up to a 100% the model did not give
 
 /** {interventions, lens, comparePrompt} from the query string: `iv`, `lens=1`, `vs`. */
 export function readInspectState(search = window.location.search) {
@@ -312,6 +312,11 @@ export class Inspector {
     const panel = this.lensPanel.getBoundingClientRect();
     const box = cell.getBoundingClientRect();
     tip.style.transform = `translate(${box.left - panel.left}px, ${box.bottom - panel.top + 4 + this.lensPanel.scrollTop}px)`;
+  }
+
+  /** The main pass's lens so far, by layer: [{layer, top}]. */
+  layers() {
+    return lensLayers(this.lensLines);
   }
 
   /** What tests may read. */

@@ -116,3 +116,28 @@ def test_a_second_prompt_is_compared_position_by_position(page, artifacts):
 def problems_free(page) -> bool:
     assert not page.problems, page.problems
     return True
+
+
+def test_look_inside_chapter_quotes_the_measured_heads(page, served_bundle, artifacts):
+    open_page(page, f"?model=nano-sort&prompt={PROMPT}&step=look_inside.heads&lang=en")
+    page.wait_for_function("() => /falls most without head/.test(document.getElementById('step-text').innerText)",
+                           timeout=20_000)
+    assert inspection(page)["lens"]  # entering the chapter turned the lens on
+    params, config = served_bundle.params, served_bundle.config
+    ids = [2, 1, 0, 1, 1, 2]
+    clean = trace(params, config, ids).probs[-1]
+    target = int(np.argmax(clean))
+    ablated = {(i, h): trace(params, config, ids, interventions=[AblateHead(i, h)]).probs[-1, target]
+               for i in range(3) for h in range(3)}
+    (layer, head), prob = min(ablated.items(), key=lambda kv: kv[1])
+    text = page.locator("#step-text").inner_text()
+    assert f"without head {head} of block {layer}" in text and f"{100 * prob:.1f}%" in text
+    assert f"{'ABC'[target]}" in text and f"{100 * clean[target]:.1f}%" in text
+    page.screenshot(path=artifacts / "inspect-chapter-heads.png")
+    page.locator("[data-lang=ko]").click()
+    page.wait_for_function("() => /가장 크게 줄어듭니다/.test(document.getElementById('step-text').innerText)")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => /로짓 렌즈/.test(document.getElementById('step-text').innerText)")
+    assert "블록 2 뒤" in page.locator("#step-text").inner_text()
+    page.screenshot(path=artifacts / "inspect-chapter-lens-ko.png")
+    assert problems_free(page)
