@@ -293,6 +293,7 @@ class ModelsResponse(Strict):
     protocol: Literal[2]
     default_model: str | None
     max_new_tokens: int
+    max_pass_tokens: int = Field(description="the longest pass one request may run, prompt and generated tokens together")
     models: list[ModelSummary]
 
 

@@ -35,6 +35,7 @@ def lines_of(response) -> list[dict]:
 
 def test_models_lists_the_llama_model_with_its_family(client):
     body = ModelsResponse.model_validate(client.get("/api/models").json())
+    assert body.max_pass_tokens == 120
     tiny = next(m for m in body.models if m.id == "llama-tiny")
     assert tiny.architecture == "llama" and tiny.chat is True
     assert (tiny.config.n_kv_head, tiny.config.norm, tiny.config.mlp, tiny.config.rope_theta) == (2, "rmsnorm", "gated_silu", 50000.0)

@@ -85,6 +85,7 @@ def health(request: Request, registry: Registry, limiter: Limiter) -> HealthResp
 @router.get("/models")
 def models(settings: AppSettings, registry: Registry, default: DefaultModel) -> ModelsResponse:
     return ModelsResponse(protocol=PROTOCOL_VERSION, default_model=default, max_new_tokens=settings.max_new_tokens,
+                          max_pass_tokens=settings.max_pass_tokens,
                           models=[bundle.summary() for bundle in registry.values()])
 
 
