@@ -1,7 +1,7 @@
 // What a hovered cell is: its tensor, its indices with their meaning (token 3 = `B`, channel 17, head 2),
 // the exact value the engine sent, how it was computed, and the cells of other blocks it came from.
 // Pure: no three.js, no DOM (the viewer does the picking and the drawing).
-import { formatTerm } from "../ui/format.js";
+import { formatTerm, tokenCode } from "../ui/format.js";
 import {
   LLAMA_WEIGHTS, architectureOf, attentionShape, cellToFlat, flatToCell, headBlockId, kvHeadOf, queryHeadsOf, unravel,
   weightBlockId,
@@ -88,11 +88,11 @@ function meaning(ctx, block, axis, i) {
     case "token": case "query": case "key": case "position": {
       const piece = header.tokens[i]?.piece;
       const word = axis === "position" ? "position" : axis === "token" ? "token" : `${axis} token`;
-      return piece === undefined ? `${word} ${i}` : `${word} ${i} = \`${piece}\``;
+      return piece === undefined ? `${word} ${i}` : `${word} ${i} = ${tokenCode(piece)}`;
     }
     case "vocab": {
       const piece = pieceOf(ctx, i);
-      return piece === null ? `vocabulary entry ${i}` : `vocabulary entry ${i} = \`${piece}\``;
+      return piece === null ? `vocabulary entry ${i}` : `vocabulary entry ${i} = ${tokenCode(piece)}`;
     }
     case "head": return `head ${i}`;
     case "dim": return `dimension ${i} of the head`;

@@ -62,33 +62,36 @@ def test_the_llama_scene_loads_with_its_template_tokens_apart(llama_page, llama_
 
 
 def test_hover_on_a_rotated_query_shows_the_engines_value(llama_page, llama_tiny, artifacts):
-    open_page(llama_page, "?model=llama-tiny&lang=en&step=self_attention.scores")
+    open_page(llama_page, "?model=llama-tiny&lang=en")  # the first step dims nothing, so every block takes a click
     tokens = llama_tiny.encode_chat(CHAT_QUESTION).tokens
     engine = trace(llama_tiny.params, llama_tiny.config, tokens).records["blocks.0.attn.hook_rot_q"]  # [T, H, D]
     t, head, dim = len(tokens) - 1, 4, 2
     cell = llama_page.evaluate("(i) => window.__llmviz.cellOf('blocks.0.attn.hook_rot_q', i)", [t, head, dim])
     assert cell["blockId"] == "blocks.0.attn.hook_rot_q#4"
-    # A click on the block flies the camera to it; then its cells are big enough to hover one.
-    corner = llama_page.evaluate("(id) => window.__llmviz.cellToScreen(id, 0, 0)", cell["blockId"])
-    if corner is None:  # off screen from this step: go home, where the whole model is in view
-        llama_page.locator("#home-button").click()
-        llama_page.wait_for_timeout(1500)
-        corner = llama_page.evaluate("(id) => window.__llmviz.cellToScreen(id, 3, 3)", cell["blockId"])
+    # From the overview a click on the block flies the camera to it; then its cells are big enough to hover one.
+    corner = llama_page.evaluate("(id) => window.__llmviz.cellToScreen(id, 3, 3)", cell["blockId"])
     box = llama_page.locator("#viewer").bounding_box()
     llama_page.mouse.click(box["x"] + corner["x"], box["y"] + corner["y"])
+    # The flight has landed when the cell is on screen and at least 5 px wide, and the camera is still.
+    llama_page.wait_for_function("""([id, r, c]) => {
+        const a = window.__llmviz.cellToScreen(id, r, c), b = window.__llmviz.cellToScreen(id, r, c - 1);
+        return a && b && Math.abs(a.x - b.x) > 5;
+    }""", arg=[cell["blockId"], cell["row"], cell["col"]], timeout=15_000)
     wait_for_camera_to_rest(llama_page)
     point = llama_page.evaluate("([id, r, c]) => window.__llmviz.cellToScreen(id, r, c)", [cell["blockId"], cell["row"], cell["col"]])
     assert point is not None, "the clicked block's cell is on screen"
     llama_page.mouse.move(box["x"] + point["x"], box["y"] + point["y"])
     tooltip = llama_page.locator("#tooltip")
-    tooltip.wait_for(state="visible")
+    try:
+        tooltip.wait_for(state="visible", timeout=10_000)
+    finally:
+        llama_page.screenshot(path=artifacts / "llama-hover-rot-q.png")
     assert "blocks.0.attn.hook_rot_q" in tooltip.locator(".tooltip-name").text_content()
     shown = float(tooltip.locator(".tooltip-value").get_attribute("data-value"))
     assert shown == pytest.approx(float(engine[t, head, dim]), abs=1e-6)  # small models stream exact f32
     text = tooltip.inner_text()
     assert "query head 4, which uses KV head 1" in text and "rotary pair 2" in text
     assert "turned by position" in text
-    llama_page.screenshot(path=artifacts / "llama-hover-rot-q.png")
     assert llama_page.problems == []
 
 
@@ -133,9 +136,10 @@ def test_stop_interrupts_the_answer(llama_page):
                                  timeout=GENERATION_TIMEOUT_MS)
     button.click()
     state = wait_ready(llama_page)
-    assert not state["generating"] and button.text_content() == "Generate"
-    assert 2 <= len(chip_pieces(llama_page, "generated")) < 48
-    assert llama_page.locator("#status").text_content() == "Generation stopped"
+    status = llama_page.locator("#status").text_content()
+    assert not state["generating"] and button.text_content() == "Generate", status
+    assert 2 <= len(chip_pieces(llama_page, "generated")) < 48, status
+    assert status == "Generation stopped"
     assert llama_page.problems == []
 
 

@@ -186,3 +186,13 @@ test("the real header lays out as a Llama: its KV heads and its rotary angle blo
   for (let h = 0; h < heads; h++) assert.ok(ids.has(headBlockId("blocks.1.attn.hook_rot_q", h)));
   assert.ok(ids.has("blocks.1.attn.rotary_angle") && !ids.has("hook_pos_embed") && !ids.has("blocks.1.ln1.hook_mean"));
 });
+
+test("a token piece that is a line break or a space is shown as the chips show it", () => {
+  const withBreak = llamaHeader();
+  withBreak.tokens[2] = { id: 198, piece: "\n", template: true };
+  withBreak.tokens[3] = { id: 220, piece: " " };
+  const info = explainCell({ header: withBreak, blocks, tensors, weights: new Map() }, blocks.get("blocks.0.hook_resid_pre"), 0, 2);
+  assert.equal(info.indices[0].meaning, "token 2 = `↵`");
+  const space = explainCell({ header: withBreak, blocks, tensors, weights: new Map() }, blocks.get("blocks.0.hook_resid_pre"), 0, 3);
+  assert.equal(space.indices[0].meaning, "token 3 = `␣`");
+});
