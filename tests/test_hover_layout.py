@@ -27,7 +27,8 @@ from llmviz.server.passes import header_line
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / "tests" / "js" / "hover-cli.mjs"
-CASES = [("nano-sort", "CBABBC"), ("tiny-shakespeare", "To be or not")]
+CASES = [("nano-sort", "CBABBC"), ("tiny-shakespeare", "To be or not"), ("llama-tiny", "The meaning of life is")]
+LLAMA_FIXTURE = ROOT / "tests" / "fixtures" / "llama-tiny" / "llama-tiny.gguf"
 
 
 def run_page(bundle, prompt):
@@ -70,27 +71,36 @@ def derived(records, temperature=1.0):
 @pytest.fixture(scope="module", params=CASES, ids=[c[0] for c in CASES])
 def page(request):
     bundles, _ = available_models()
+    from llmviz.model.llama_models import gguf_bundle
+    bundles["llama-tiny"] = gguf_bundle(LLAMA_FIXTURE, "llama-tiny")
     bundle = bundles[request.param[0]]
     tokens, records, cells = run_page(bundle, request.param[1])
     arrays = {**records, **derived(records), **{k: np.asarray(v, dtype=np.float32) for k, v in bundle.params.items()}}
+    if bundle.config.architecture == "llama":  # the page derives each pair's angle: position · θ^(−2j/D)
+        T, _, D = records["blocks.0.attn.hook_q"].shape
+        angles = np.arange(T)[:, None] * bundle.config.rope_theta ** (-2 * np.arange(D // 2)[None, :] / D)
+        arrays.update({f"blocks.{i}.attn.rotary_angle": angles for i in range(bundle.config.n_layer)})
     return bundle, tokens, arrays, cells
 
 
 def shown_index(cell, cfg):
     """The tensor index the block's axes promise at (r, c), written from the axes, not from the layout's map."""
     name, r, c, h = cell["tensor"], cell["r"], cell["c"], cell["head"]
-    C, D = cfg.n_embd, cfg.n_embd // cfg.n_head
+    C = cfg.n_embd
+    D = cell["headWidth"]
     if cell["kind"] == "weight":
         if name.endswith("c_attn.weight"):  # rows: the head's dim, columns: input channel
             return (c, "qkv".index(cell["part"]) * C + h * D + r)
+        if re.search(r"(q|k|v)_proj\.weight$", name):  # Llama: one [C, heads·D] matrix each; h = query or KV head
+            return (c, h * D + r)
         if name == "lm_head.weight":  # rows: vocabulary entry, columns: channel
             return (r, c)
-        if re.search(r"ln_(1|2|f)\.(weight|bias)$", name):
+        if re.search(r"ln_(1|2|f)\.(weight|bias)$|layernorm\.weight$|^model\.norm\.weight$", name):
             return (r,)
         # wte, wpe (rows channel, columns entry/position); W_proj, W_fc, W_mlp_proj (rows output, columns input;
         # GPT-2 stores them in×out)
         return (c, r)
-    if re.search(r"attn\.hook_(q|k|v|z)$", name):  # rows: the head's dim, columns: token
+    if re.search(r"attn\.hook_(q|k|v|z|rot_q|rot_k)$", name):  # rows: the head's dim, columns: token
         return (c, h, r)
     if re.search(r"hook_(attn_scores|pattern)$", name):  # rows: query, columns: key
         return (h, r, c)
@@ -104,7 +114,9 @@ def shown_index(cell, cfg):
 def test_every_block_shows_the_element_its_axes_promise(page):
     bundle, _, arrays, cells = page
     kinds = set()
+    D = arrays["blocks.0.attn.hook_q"].shape[2]
     for cell in cells:
+        cell["headWidth"] = D
         index = shown_index(cell, bundle.config)
         assert tuple(int(i) for i in np.unravel_index(cell["flat"], cell["tensorShape"])) == index, (
             f"{cell['block']} at row {cell['r']}, column {cell['c']} shows element "
@@ -119,10 +131,46 @@ def values(arrays, source):
     return arrays[source["tensor"]].ravel()[source["flats"]].astype(np.float64)
 
 
+def llama_recomputed(cell, arrays, cfg, ins):
+    """A Llama-family cell rebuilt from its named inputs: no biases, RMSNorm, rotary q/k, SiLU(gate) × up."""
+    name = cell["tensor"]
+    t = np.unravel_index(cell["flat"], cell["tensorShape"])
+    if name == "blocks.0.hook_resid_pre":
+        return ins[0][0]
+    if name.endswith("hook_scale"):
+        return np.sqrt((ins[0] ** 2).mean() + cfg.rms_norm_eps)
+    if name.endswith("hook_normalized"):
+        return ins[0][0] / ins[1][0]
+    if re.search(r"(ln1|ln2|ln_final)\.hook_out$", name):
+        return ins[0][0] * ins[1][0]
+    if re.search(r"attn\.hook_(q|k|v)$", name) or name.endswith(("mlp.hook_pre", "mlp.hook_pre_linear", "hook_mlp_out")):
+        return ins[0] @ ins[1]
+    rotated = re.search(r"attn\.hook_rot_(q|k)$", name)
+    if rotated:
+        position, _, dim = t
+        D = cell["tensorShape"][2]
+        angle = position * cfg.rope_theta ** (-2 * (dim % (D // 2)) / D)
+        x, partner = ins[0]
+        return x * np.cos(angle) + (-partner if dim < D // 2 else partner) * np.sin(angle)
+    if name.endswith("hook_attn_out"):
+        return np.concatenate(ins[:-1]) @ ins[-1]
+    if name.endswith("attn.rotary_angle"):  # derived on the page from the position and the pair alone
+        position, pair = t
+        return position * cfg.rope_theta ** (-2 * pair / (2 * cell["tensorShape"][1]))
+    if name.endswith("mlp.hook_post"):
+        gate = ins[0][0]
+        return gate / (1 + np.exp(-gate)) * ins[1][0]
+    return "gpt2"  # the stages both families share
+
+
 def recomputed(cell, arrays, cfg, tokens):
     """The hovered value, rebuilt from the inputs the hover names (and the bias of the layer it names)."""
     name, inputs = cell["tensor"], cell["inputs"]
     ins = [values(arrays, i) for i in inputs]
+    if cfg.architecture == "llama":
+        value = llama_recomputed(cell, arrays, cfg, ins)
+        if not isinstance(value, str):
+            return value
     C, D, F = cfg.n_embd, cfg.n_embd // cfg.n_head, 4 * cfg.n_embd
     layer = re.match(r"blocks\.(\d+)\.", name)
     h = f"h.{layer.group(1)}" if layer else None
@@ -174,9 +222,34 @@ def recomputed(cell, arrays, cfg, tokens):
     return None
 
 
-def named_indices(cell, tokens):
+def llama_named_indices(name, index, tokens):
+    if name == "hook_embed":
+        return [f"embed_tokens[{tokens[index[0]]}, {index[1]}]"]
+    qkv = re.search(r"attn\.hook_(q|k|v)$", name)
+    if qkv:
+        return [f"RMSNorm1[{index[0]}]", f"W_{qkv.group(1)}[:, {'query head' if qkv.group(1) == 'q' else 'KV head'} {index[1]}, {index[2]}]"]
+    if name.endswith("mlp.hook_pre"):
+        return [f"RMSNorm2[{index[0]}]", f"W_gate[:, {index[1]}]"]
+    if name.endswith("mlp.hook_pre_linear"):
+        return [f"RMSNorm2[{index[0]}]", f"W_up[:, {index[1]}]"]
+    if name.endswith("hook_mlp_out"):
+        return [f"W_down[:, {index[1]}]"]
+    if name.endswith("hook_attn_out"):
+        return [f"z[{index[0]}]", f"W_o[:, {index[1]}]"]
+    if name == "hook_logits":
+        return [f"embed_tokens[{index[1]}]"]
+    if name.endswith("hook_attn_scores"):
+        return [f"RoPE(q)[{index[1]}]", f"RoPE(k)[{index[2]}]"]
+    if name.endswith("hook_z"):
+        return [f"s ≤ {index[0]}", f"v[s, {index[2]}]"]
+    return []
+
+
+def named_indices(cell, tokens, llama=False):
     """Index texts the formula must contain for this cell: the token, head, key it is about."""
     name, index = cell["tensor"], [int(i) for i in np.unravel_index(cell["flat"], cell["tensorShape"])]
+    if llama:
+        return [] if cell["masked"] else llama_named_indices(name, index, tokens)
     if name == "hook_embed":
         return [f"wte[{tokens[index[0]]}, {index[1]}]"]
     if name == "hook_pos_embed":
@@ -212,7 +285,7 @@ def test_every_hover_formula_gives_the_hovered_value_from_the_inputs_it_names(pa
         assert float(expected) == pytest.approx(cell["value"], rel=1e-4, abs=1e-5), (
             f"{cell['block']} ({cell['r']}, {cell['c']}): {cell['formula']} from its inputs gives {expected}, "
             f"the cell holds {cell['value']}")
-        for text in named_indices(cell, tokens):
+        for text in named_indices(cell, tokens, bundle.config.architecture == "llama"):
             assert text in cell["formula"], f"{cell['block']}: '{text}' missing from '{cell['formula']}'"
         checked.add(re.sub(r"\d+", "i", cell["tensor"]))
     assert len(checked) >= 24, sorted(checked)
