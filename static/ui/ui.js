@@ -192,6 +192,8 @@ export class UI {
       chip.append(element("span", "token-piece", visiblePiece(token.piece)), element("span", "token-id", String(token.id)));
       return chip;
     }));
+    // The newest generated token is the one to watch: a long chat pass scrolls its chips down to it.
+    if (promptCount < tokens.length) this.$("token-chips").lastElementChild?.scrollIntoView({ block: "nearest" });
   }
 
   /** chapters: [{id, title:{ko,en}}]. */
