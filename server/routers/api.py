@@ -121,7 +121,7 @@ def weight(model_id: str, name: str, settings: AppSettings, registry: Registry, 
                           settings.send_timeout_seconds)
 
 
-@router.post("/heads")
+@router.post("/heads", responses=SLOT_ERRORS)
 async def post_heads(body: HeadsRequest, registry: Registry, limiter: Limiter, executor: PassExecutor,
                      settings: AppSettings) -> HeadsResponse:
     """Each head ablated alone: how much the clean prediction's probability falls (one pass per head, nothing streamed)."""
