@@ -93,7 +93,7 @@ export const STEP_TEXT = {
     text: (f) => {
       const n = f.llama.norm;
       return sentences(
-        "각 숫자 x를 그 토큰의 rms로 나눕니다.",
+        "각 숫자 x를 그 토큰의 rms로 나눕니다. 그러면 행마다 제곱평균제곱근이 1이 됩니다.",
         known(n.input0, n.rms, n.normalized0) && `${tok(f)}의 채널 0: ${divideEquation(n.input0, n.rms, n.normalized0)}.`,
         known(n.normalizedRms) && `이제 이 행의 제곱평균제곱근은 ${num(n.normalizedRms)}입니다.`,
       );

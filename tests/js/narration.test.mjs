@@ -276,3 +276,42 @@ test("every on-screen label the text quotes is a label the scene shows, in the s
     assert.ok(found >= 7, `${lang}: only ${found} screen labels quoted`);
   }
 });
+
+test("the γ and β sentence is rebuilt from the weights once they arrive, and names the channel that changes most", () => {
+  for (const lang of LANGUAGES) {
+    const before = stepById(buildSteps({ header, tensors, output, model }, lang), "layer_norm.scale_shift").text;
+    const after = stepById(full(lang), "layer_norm.scale_shift").text;
+    assert.notEqual(before, after, `${lang}: the weights change the text`);
+    assert.match(after, /×.*\+.*=/, `${lang}: with γ and β the arithmetic is shown`);
+    const normalized = tensors.get("blocks.0.ln1.hook_normalized");
+    const out = tensors.get("blocks.0.ln1.hook_out");
+    const C = config.n_embd;
+    let best = 0;
+    for (let c = 1; c < C; c++) {
+      if (Math.abs(out.data[last * C + c] - normalized.data[last * C + c]) > Math.abs(out.data[last * C + best] - normalized.data[last * C + best])) best = c;
+    }
+    assert.ok(after.includes(lang === "en" ? `channel ${best};` : `채널 ${best}입니다`), `${lang}: ${after}`);
+  }
+});
+
+test("a Llama-family header builds its own steps in both languages, with nothing undefined and no GPT-2-only block", async () => {
+  const { llamaHeader } = await import("./headers.mjs");
+  const llama = llamaHeader({ template: 3 });
+  const blocks = new Set(computeLayout(llama).blocks.map((b) => b.id));
+  const steps = Object.fromEntries(LANGUAGES.map((lang) => [lang, buildSteps({ header: llama, tensors: new Map(), output: null, model: null }, lang)]));
+  assert.deepEqual(steps.ko.map((s) => s.id), steps.en.map((s) => s.id));
+  const ids = steps.en.map((s) => s.id);
+  for (const id of ["layer_norm.rms", "self_attention.rotary", "mlp.silu", "output.chat"]) assert.ok(ids.includes(id), id);
+  for (const id of ["embedding.sum", "layer_norm.mean", "mlp.gelu"]) assert.ok(!ids.includes(id), id);
+  for (const lang of LANGUAGES) {
+    for (const step of steps[lang]) {
+      assert.doesNotMatch(step.text, /undefined|NaN|null|\[object|Infinity/, `${lang} ${step.id}`);
+      assert.ok(step.text.length > 40, `${lang} ${step.id}`);
+      for (const id of [...step.focus, ...(step.camera === "home" ? [] : step.camera), ...Object.keys(step.cells ?? {})]) {
+        assert.ok(blocks.has(id), `${lang} ${step.id} names ${id}, which the Llama layout does not have`);
+      }
+    }
+  }
+  assert.match(stepById(steps.en, "output.chat").text, /3 of the 7 tokens came from the template/);
+  assert.match(stepById(steps.ko, "output.chat").text, /7개 가운데 3개가 템플릿에서 왔고/);
+});
