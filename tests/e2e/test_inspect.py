@@ -141,3 +141,19 @@ def test_look_inside_chapter_quotes_the_measured_heads(page, served_bundle, arti
     assert "블록 2 뒤" in page.locator("#step-text").inner_text()
     page.screenshot(path=artifacts / "inspect-chapter-lens-ko.png")
     assert problems_free(page)
+
+
+def test_generate_with_an_ablation_compares_every_step(page, served_bundle):
+    open_page(page, f"?model=nano-sort&prompt={PROMPT}&iv=h0.0")
+    page.locator("#output-toggle").click()
+    page.locator("#temperature").fill("0")
+    state = run_and_wait(page, lambda: page.locator("#generate-button").click())
+    tokens = [2, 1, 0, 1, 1, 2]
+    for _ in range(6):  # the engine's greedy answer with the same head off
+        logits = trace(served_bundle.params, served_bundle.config, tokens, interventions=[AblateHead(0, 0)]).logits
+        tokens.append(int(np.argmax(logits[-1])))
+    assert state["tokens"] == ["ABC"[t] for t in tokens[:-1]]  # the last pass reads 11 tokens and adds the 12th
+    chips = page.locator("#token-chips .token-piece").all_text_contents()
+    assert chips == ["ABC"[t] for t in tokens]
+    assert inspection(page)["comparing"] and inspection(page)["changes"]["hook_logits"] > 0
+    assert problems_free(page)
