@@ -11,7 +11,7 @@ from llmviz.model.interventions import AblateHead
 from llmviz.model.sort_task import all_questions
 from llmviz.server import cli
 
-QUESTIONS = all_questions()[::9]  # 81 of the 729: every ninth, all letters and counts still appear
+QUESTIONS = all_questions()[::27]  # 27 of the 729: every 27th, all letters and counts still appear
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_sweep_matches_greedy_decoding_head_by_head(sorter):
     run = lambda tokens, rec: forward(sorter.params, sorter.config, tokens, rec)  # noqa: E731
     result = sweep_heads(run, 3, 3, sort_accuracy(QUESTIONS), len(QUESTIONS), progress=False)
     assert result.clean == 1.0
-    for layer, head in [(0, 0), (0, 2), (2, 1)]:  # two heads that matter, one that does not
+    for layer, head in [(0, 1), (2, 1)]:  # a head that matters, one that does not
         greedy = np.mean([greedy_sorts(sorter, q, [AblateHead(layer, head)]) for q in QUESTIONS])
         assert result.by_head[layer, head] == greedy
     assert result.by_head[0].max() < 0.9  # layer 0's heads are each needed: the check has something to find
