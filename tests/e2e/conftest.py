@@ -60,10 +60,12 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def serving(*args: str):
-    """Base URL of a uvicorn process (tests/e2e/serve.py with `args`) on a free loopback port, until the block ends."""
+def serving(*args: str, env: dict | None = None):
+    """Base URL of a uvicorn process (tests/e2e/serve.py with `args`, `env` added to the environment) on a free
+    loopback port, until the block ends."""
     process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "serve.py"), *args],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
     try:
         base_url = f"http://127.0.0.1:{process.stdout.readline().strip()}"
         wait_until_healthy(base_url, process)
