@@ -81,8 +81,8 @@ def forward(params, config: LlamaConfig, tokens, rec=NULL_RECORDER, temperature:
     for i in range(config.n_layer):
         x = block(x, LayerParams(params, i), config, rec, f"blocks.{i}")
     logits = rec("hook_logits", final_logits(params, config, x, rec))  # [T, V]
-    scaled = logits if temperature in (0, 1) else logits / np.float32(temperature)  # [T, V]
-    probs = rec("hook_probs", ops.softmax(scaled))  # [T, V]
+    tempered = temperature not in (0, 1)
+    probs = rec("hook_probs", ops.softmax_at_temperature(logits, temperature) if tempered else ops.softmax(logits))  # [T, V]
     return logits, probs
 
 

@@ -1,11 +1,13 @@
 """Moving lines from a pass running in a worker thread to an HTTP response, with bounded load.
 
-- `PassLimiter`: at most N passes compute at once; the N+1th request is answered 503 at once.
+- `PassLimiter`: at most N passes compute at once, and at most `per_client` for one client address (the
+  socket's peer); a request beyond either is answered 503 at once.
 - `LineChannel`: a bounded hand-off from the worker thread to the event loop. A worker that runs ahead
   of a slow client waits; a client that leaves closes the channel and the worker's next `put` raises
   `PassCancelled`, which stops the engine at its next recorded tensor.
 - `PassResponse`: takes a slot, runs the job in the app's executor, streams its lines, and always
-  closes the channel when the response ends for any reason (finished, failed, client gone).
+  closes the channel when the response ends for any reason (finished, failed, client gone, or a client
+  that took nothing for the send timeout). `WeightResponse` streams one weight the same way.
 """
 import asyncio
 import logging

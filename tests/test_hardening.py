@@ -208,3 +208,13 @@ def test_the_port_check_binds_like_uvicorn_so_a_restart_is_not_refused():
         holder.listen()
         with pytest.raises(cli.UsageError, match="choose another --port"):
             cli.check_port_free("127.0.0.1", holder.getsockname()[1])
+
+
+@pytest.mark.parametrize("temperature", [1e-45, 5e-324])
+def test_a_llama_pass_at_a_vanishing_temperature_has_finite_probabilities(temperature):
+    from llmviz.model.llama_models import gguf_bundle
+    from llmviz.model.llama import trace as llama_trace
+
+    bundle = gguf_bundle(FIXTURES / "llama-tiny" / "llama-tiny.gguf", "llama-tiny")
+    probs = llama_trace(bundle.params, bundle.config, bundle.encode_prompt("Hello"), temperature).probs
+    assert np.isfinite(probs).all() and np.allclose(probs.sum(axis=-1), 1)
