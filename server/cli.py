@@ -19,7 +19,7 @@ from llmviz.model.installer import InstallError
 from llmviz.model.sampling import Sampling, generate
 from llmviz.model.tokenizers import PromptError
 from llmviz.model.weights import WeightsError, load_npz
-from llmviz.server.settings import Settings
+from llmviz.server.settings import LOOPBACK_HOSTS, Settings
 
 DEFAULT_NEW_TOKENS = 16  # completion length for models without a fixed answer length
 CHAT_NEW_TOKENS = 64  # a chat answer ends at the end-of-turn token; this bounds one that never says it
@@ -160,6 +160,9 @@ def run_serve(args) -> int:
     models = ", ".join(app.state.registry) or "none (see the warnings above)"
     from llmviz.server.memory import describe
     print(f"llmviz: {describe(app.state.memory_bound, args.max_concurrent_passes)}", flush=True)
+    if not args.allowed_host and args.host not in LOOPBACK_HOSTS:
+        print(f"llmviz: listening on {args.host}, but answering only requests addressed to localhost/127.0.0.1/[::1]; "
+              f"add --allowed-host NAME for each name others reach this machine by", flush=True)
     workers = f"; {args.workers} workers" if args.workers > 1 else ""
     print(f"llmviz: open http://{args.host}:{args.port}/ (models: {models}{workers}; Ctrl+C stops)", flush=True)
     if args.workers > 1:

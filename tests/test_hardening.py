@@ -218,3 +218,21 @@ def test_a_llama_pass_at_a_vanishing_temperature_has_finite_probabilities(temper
     bundle = gguf_bundle(FIXTURES / "llama-tiny" / "llama-tiny.gguf", "llama-tiny")
     probs = llama_trace(bundle.params, bundle.config, bundle.encode_prompt("Hello"), temperature).probs
     assert np.isfinite(probs).all() and np.allclose(probs.sum(axis=-1), 1)
+
+
+def test_serve_on_a_public_address_says_which_host_names_it_answers(random_bundle, monkeypatch, capsys):
+    import uvicorn
+
+    from llmviz.server import main as server_main
+
+    built = {}
+    monkeypatch.setattr(server_main, "create_app", lambda settings: built.setdefault(
+        "app", create_app(settings, registry={"nano-sort": random_bundle})))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: built.setdefault("options", options))
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0", "--send-timeout", "5"]) == 0
+    assert "add --allowed-host NAME" in capsys.readouterr().out
+    assert built["options"]["proxy_headers"] is False  # the client address is the socket's peer
+    settings = built["app"].state.settings
+    assert settings.send_timeout_seconds == 5 and settings.allowed_hosts == ()
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0", "--allowed-host", "viz.example"]) == 0
+    assert "--allowed-host" not in capsys.readouterr().out
