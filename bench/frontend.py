@@ -4,8 +4,11 @@
     .venv/bin/python bench/frontend.py --only nano-sort --runs 10
 
 Prints, per model: time from submit to the first filled block and to every block filled (median of
---runs passes), frames per second while the camera glides (held keys) and while orbiting (mouse drag), draw calls per frame, textures and their memory.
-The GPT-2-small shape (12 layers, width 768, vocabulary 50257, 16 tokens) uses random weights.
+--runs passes), how long drawing the pass took against the server's own time for it, frames per second while
+the camera glides (held keys) and while orbiting (mouse drag), draw calls per frame, textures and their memory,
+and the page's JS heap; then each model's fps and draw calls as ratios to nano-sort's, measured in the same run.
+The GPT-2-small shape (12 layers, width 768, vocabulary 50257, 16 tokens) and the SmolLM2-135M shape (a Llama:
+30 layers, width 576, 9 query heads sharing 3 KV heads, MLP 1536, vocabulary 49152, 32 tokens) use random weights.
 """
 import argparse
 import statistics
@@ -98,7 +101,7 @@ def moving_fps(page) -> tuple[float, float]:
     return walking, statistics.mean(samples)
 
 
-def measure(browser, name: str, runs: int) -> None:
+def measure(browser, name: str, runs: int) -> dict:
     models, model_id, prompt = CASES[name]
     process, base_url = start_server(models)
     try:
@@ -106,7 +109,7 @@ def measure(browser, name: str, runs: int) -> None:
         page.emulate_media(reduced_motion="reduce")  # no camera flights between runs
         page.goto(f"{base_url}/?model={model_id}&prompt={prompt}&lang=en")
         state = wait_ready(page, 300_000)
-        header, first, framed, full = [], [], [], []
+        header, first, framed, full, drawn = [], [], [], [], []
         for _ in range(runs):
             before = page.evaluate("() => window.__llmviz.finishedRuns")
             page.locator("#prompt-input").fill(prompt)
@@ -117,20 +120,28 @@ def measure(browser, name: str, runs: int) -> None:
             first.append(state["timing"]["firstFillMs"])
             framed.append(state["timing"]["firstFrameMs"])
             full.append(state["timing"]["allFilledMs"])
+            drawn.append(state["timing"]["allFilledMs"] / state["timing"]["serverMs"])
         page.locator("#home-button").click()  # the whole model in view: the most blocks drawn at once
         page.wait_for_timeout(500)
         stats = page.evaluate("() => window.__llmviz.stats")
         walking_fps, orbit_fps = moving_fps(page)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("HeapProfiler.collectGarbage")
+        heap_mb = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
         print(f"{name}: {state['expected']} tensors, {runs} passes (median)")
         print(f"  submit -> header line read     {statistics.median(header):8.1f} ms")
         print(f"  submit -> first filled block   {statistics.median(first):8.1f} ms "
               f"(first frame after it {statistics.median(framed):.1f} ms)")
         print(f"  submit -> all blocks filled    {statistics.median(full):8.1f} ms")
+        print(f"  all filled / server's pass     {statistics.median(drawn):8.2f} x (the page keeps up when ~1)")
         print(f"  camera gliding (D, A held)     {walking_fps:8.1f} fps")
         print(f"  orbiting (mouse drag)          {orbit_fps:8.1f} fps")
         print(f"  draw calls per frame (home)    {stats['drawCalls']:8d} for {stats['blocks']} blocks")
-        print(f"  textures                       {stats['textures']:8d} ({stats['textureBytes'] / 2**20:.1f} MiB)")
+        print(f"  textures                       {stats['textures']:8d} ({stats['textureBytes'] / 2**20:.1f} MiB pages, "
+              f"{stats.get('cellBytes', 0) / 2**20:.1f} MiB of cells)")
+        print(f"  JS heap after the passes       {heap_mb:8.1f} MB")
         page.close()
+        return {"fps": orbit_fps, "glide": walking_fps, "calls": stats["drawCalls"]}
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -145,8 +156,13 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=RENDERERS[args.renderer] + ["--no-sandbox"])
         try:
-            for name in [args.only] if args.only else list(CASES):
-                measure(browser, name, args.runs)
+            results = {name: measure(browser, name, args.runs) for name in ([args.only] if args.only else list(CASES))}
+            base = results.get("nano-sort")
+            for name, result in results.items():
+                if base and name != "nano-sort":
+                    print(f"{name} / nano-sort: orbit fps {result['fps'] / base['fps']:.2f}x, "
+                          f"gliding fps {result['glide'] / base['glide']:.2f}x, "
+                          f"draw calls {result['calls'] / max(1, base['calls']):.2f}x")
         finally:
             browser.close()
 

@@ -499,6 +499,7 @@ export class Viewer {
     const ctx = { header: this.header, blocks: this.specs, tensors: this.tensors, weights: this.weights };
     const info = explainCell(ctx, hit.block.spec, hit.cell[0], hit.cell[1]);
     info.screen = { x: clientX, y: clientY };
+    info.avoid = this.cellRects([{ block: hit.block.spec.id, cells: [hit.cell] }, ...info.inputs]);
     this.setHover(info, hit);
   }
 
@@ -515,6 +516,33 @@ export class Viewer {
     }
     for (const id of new Set([...touched, ...this.hoverCells.keys()])) this.restoreHighlight(id);
     this.hoverCallbacks.forEach((cb) => cb(info));
+  }
+
+  /**
+   * Client-pixel boxes around the on-screen cells of each {block, cells} group (a hovered cell and the
+   * inputs it is computed from), so the tooltip can stand clear of what it explains. Long input lists are
+   * sampled: the box of a row or column is set by its ends.
+   */
+  cellRects(groups) {
+    const rect = this.renderer.domElement.getBoundingClientRect();
+    const half = 6;  // px around a cell's centre: a cell is at least a few pixels wide when it is hovered
+    const boxes = [];
+    for (const { block, cells } of groups) {
+      const step = Math.max(1, Math.floor(cells.length / 48));
+      let box = null;
+      const picked = new Set([cells.length - 1]);
+      for (let i = 0; i < cells.length; i += step) picked.add(i);
+      for (const i of picked) {
+        const p = this.cellToScreen(block, cells[i][0], cells[i][1]);
+        if (!p) continue;
+        const [x, y] = [p.x + rect.left, p.y + rect.top];
+        box = box ? { left: Math.min(box.left, x - half), top: Math.min(box.top, y - half),
+          right: Math.max(box.right, x + half), bottom: Math.max(box.bottom, y + half) }
+          : { left: x - half, top: y - half, right: x + half, bottom: y + half };
+      }
+      if (box) boxes.push(box);
+    }
+    return boxes;
   }
 
   /** Where cell (row, col) of a block shows, in pixels from the container's top-left; null when off screen. */

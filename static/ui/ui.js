@@ -366,19 +366,36 @@ export class UI {
       tip.append(formula);
     }
     tip.hidden = false;
-    this.placeTooltip(tip, info.screen);
+    this.placeTooltip(tip, info.screen, info.avoid);
   }
 
-  /** Puts the tooltip beside `screen` (client pixels), flipped to stay inside the stage. */
-  placeTooltip(tip, screen) {
+  /**
+   * Puts the tooltip beside `screen` (client pixels), inside the stage and clear of `avoid` (client-pixel
+   * boxes of the hovered cell and the input cells it explains): the first of the four spots around the
+   * pointer that covers none of them, else the spot that covers the least.
+   */
+  placeTooltip(tip, screen, avoid = []) {
     const stage = this.$("viewer").getBoundingClientRect();
     const pointer = { x: screen.x - stage.left, y: screen.y - stage.top };
     const { offsetWidth: w, offsetHeight: h } = tip;
-    let x = pointer.x + TOOLTIP_MARGIN;
-    let y = pointer.y + TOOLTIP_MARGIN;
-    if (x + w > stage.width) x = pointer.x - TOOLTIP_MARGIN - w;
-    if (y + h > stage.height) y = pointer.y - TOOLTIP_MARGIN - h;
-    tip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+    const clamp = (v, size, room) => Math.max(0, Math.min(v, room - size));
+    const spots = [[1, 1], [-1, 1], [1, -1], [-1, -1]].map(([sx, sy]) => ({
+      x: clamp(sx > 0 ? pointer.x + TOOLTIP_MARGIN : pointer.x - TOOLTIP_MARGIN - w, w, stage.width),
+      y: clamp(sy > 0 ? pointer.y + TOOLTIP_MARGIN : pointer.y - TOOLTIP_MARGIN - h, h, stage.height),
+    }));
+    const covered = ({ x, y }) => avoid.reduce((sum, b) => {
+      const dx = Math.min(x + w, b.right - stage.left) - Math.max(x, b.left - stage.left);
+      const dy = Math.min(y + h, b.bottom - stage.top) - Math.max(y, b.top - stage.top);
+      return sum + (dx > 0 && dy > 0 ? dx * dy : 0);
+    }, 0);
+    let best = spots[0];
+    let bestCover = Infinity;
+    for (const spot of spots) {
+      const cover = covered(spot);
+      if (cover < bestCover) [best, bestCover] = [spot, cover];
+      if (cover === 0) break;
+    }
+    tip.style.transform = `translate(${best.x}px, ${best.y}px)`;
   }
 
   hideTooltip() {

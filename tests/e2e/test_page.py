@@ -141,6 +141,21 @@ def test_hovering_a_cell_shows_the_engines_value(page, served_bundle, artifacts)
     assert shown == pytest.approx(expected, abs=6e-5)  # the tooltip prints 4 decimals of the exact f32 value
     tip = page.locator("#tooltip").inner_text()
     assert f"`{PROMPT[3]}`" not in tip and PROMPT[3] in tip and "20" in tip  # indices with their meaning, as text
+    # The tooltip stands clear of the cell it explains and of the cells that cell is computed from.
+    covered = page.evaluate("""() => {
+        const tip = document.querySelector("#tooltip").getBoundingClientRect();
+        const stage = document.querySelector("#viewer").getBoundingClientRect();
+        const s = window.__llmviz;
+        return [["blocks.0.ln1.hook_normalized", [3, 20]], ["blocks.0.hook_resid_pre", [3, 20]],
+                ["blocks.0.ln1.hook_scale", [3]]].filter(([name, index]) => {
+            const cell = s.cellOf(name, index);
+            const p = s.cellToScreen(cell.blockId, cell.row, cell.col);
+            if (!p) return false;
+            const [x, y] = [p.x + stage.left, p.y + stage.top];
+            return x >= tip.left && x <= tip.right && y >= tip.top && y <= tip.bottom;
+        }).map(([name]) => name);
+    }""")
+    assert covered == []
     page.screenshot(path=artifacts / "hover-layer-norm.png")
     assert page.problems == []
 
