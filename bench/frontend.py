@@ -127,7 +127,8 @@ def measure(browser, name: str, runs: int) -> dict:
         walking_fps, orbit_fps = moving_fps(page)
         cdp = page.context.new_cdp_session(page)
         cdp.send("HeapProfiler.collectGarbage")
-        heap_mb = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
+        usage = cdp.send("Runtime.getHeapUsage")  # typed arrays (every tensor) live in backing storage
+        heap_mb = (usage["usedSize"] + usage.get("backingStorageSize", 0)) / 2**20
         print(f"{name}: {state['expected']} tensors, {runs} passes (median)")
         print(f"  submit -> header line read     {statistics.median(header):8.1f} ms")
         print(f"  submit -> first filled block   {statistics.median(first):8.1f} ms "
@@ -139,7 +140,7 @@ def measure(browser, name: str, runs: int) -> dict:
         print(f"  draw calls per frame (home)    {stats['drawCalls']:8d} for {stats['blocks']} blocks")
         print(f"  textures                       {stats['textures']:8d} ({stats['textureBytes'] / 2**20:.1f} MiB pages, "
               f"{stats.get('cellBytes', 0) / 2**20:.1f} MiB of cells)")
-        print(f"  JS heap after the passes       {heap_mb:8.1f} MB")
+        print(f"  JS heap after the passes       {heap_mb:8.1f} MB (objects and typed arrays)")
         page.close()
         return {"fps": orbit_fps, "glide": walking_fps, "calls": stats["drawCalls"]}
     finally:
