@@ -49,7 +49,7 @@ def greedy(page):
     page.locator("#temperature").evaluate("(el) => { el.value = '0'; el.dispatchEvent(new Event('input', {bubbles: true})); }")
 
 
-def test_the_llama_scene_loads_with_its_template_tokens_apart(llama_page, llama_tiny, artifacts):
+def test_the_llama_scene_loads_with_its_template_tokens_apart_and_runs_raw(llama_page, llama_tiny, artifacts):
     state = open_page(llama_page, "?model=llama-tiny&lang=en")
     assert state["model"] == "llama-tiny" and state["prompt"] == CHAT_QUESTION
     assert state["tensorsFilled"] == state["tensorsExpected"] > 0
@@ -60,6 +60,15 @@ def test_the_llama_scene_loads_with_its_template_tokens_apart(llama_page, llama_
     assert llama_page.locator("#prompt-label").text_content() == "Question"
     assert llama_page.locator("#raw-toggle-field").is_visible()
     llama_page.screenshot(path=artifacts / "llama-home.png")
+
+    # "Raw prompt" runs the same text without the template.
+    run_and_wait(llama_page, lambda: llama_page.locator("#raw-toggle").check())
+    assert chip_pieces(llama_page, "template") == []
+    assert "".join(chip_pieces(llama_page, "prompt")).replace("␣", " ") == CHAT_QUESTION
+    llama_page.locator("[data-lang=ko]").click()
+    llama_page.wait_for_function("() => window.__llmviz.lang === 'ko'")
+    assert llama_page.locator("#prompt-label").text_content() == "질문"
+    assert llama_page.locator("#raw-toggle-field").text_content().strip() == "템플릿 없이"
     assert llama_page.problems == []
 
 
@@ -142,19 +151,6 @@ def test_stop_interrupts_the_answer(llama_page):
     assert not state["generating"] and button.text_content() == "Generate", status
     assert 2 <= len(chip_pieces(llama_page, "generated")) < 48, status
     assert status == "Generation stopped"
-    assert llama_page.problems == []
-
-
-def test_the_raw_prompt_toggle_sends_the_text_without_the_template(llama_page):
-    open_page(llama_page, "?model=llama-tiny&lang=en")
-    assert chip_pieces(llama_page, "template")
-    run_and_wait(llama_page, lambda: llama_page.locator("#raw-toggle").check())
-    assert chip_pieces(llama_page, "template") == []
-    assert "".join(chip_pieces(llama_page, "prompt")).replace("␣", " ") == CHAT_QUESTION
-    llama_page.locator("[data-lang=ko]").click()
-    llama_page.wait_for_function("() => window.__llmviz.lang === 'ko'")
-    assert llama_page.locator("#prompt-label").text_content() == "질문"
-    assert llama_page.locator("#raw-toggle-field").text_content().strip() == "템플릿 없이"
     assert llama_page.problems == []
 
 
