@@ -61,14 +61,20 @@ def chosen_weights(bundle: ModelBundle, budget: float = WEIGHT_BUDGET) -> list[s
 
 def recorded_answers(bundle: ModelBundle, prompt: str, settings: Settings) -> tuple[dict, list[str]]:
     """What the page's api.js will ask for this one pass, recorded as the API would answer it."""
-    tokens = bundle.encode_prompt(prompt)
+    # The page sends a chat model's text through its chat template unless "Raw prompt" is ticked: so does this.
+    chat = bundle.chat_template is not None
+    if chat:
+        wrapped = bundle.encode_chat(prompt)
+        tokens, template = wrapped.tokens, wrapped.template
+    else:
+        tokens, template = bundle.encode_prompt(prompt), []
     precision = "f32" if bundle.config.n_params() < EXACT_TRACE_PARAMS else "f16"
-    lines = recorded_trace(bundle, tokens, Sampling(temperature=1.0, seed=0), precision)
+    lines = recorded_trace(bundle, tokens, Sampling(temperature=1.0, seed=0), precision, template)
     lines.append({"type": "done", "timings": {}})
     kept = chosen_weights(bundle)
     summary = {**bundle.summary(), "examples": [prompt]}  # the page opens on a model's first example
     answers = {
-        "model": bundle.id, "prompt": prompt,
+        "model": bundle.id, "prompt": prompt, "chat": chat,
         "models": {"protocol": PROTOCOL_VERSION, "default_model": bundle.id, "max_new_tokens": settings.max_new_tokens,
                    "models": [summary]},
         # Only saved weights are listed, so the page asks for no other.
@@ -91,10 +97,12 @@ def export_html(bundle: ModelBundle, prompt: str, settings: Settings | None = No
     total = sum(a.size for a in bundle.params.values())
     saved = sum(bundle.params[n].size for n in kept)
     dropped = [n for n in bundle.params if n not in kept]
-    note = f"Saved pass of {bundle.id} on “{prompt}”: no server needed."
+    note = f"Saved pass of {bundle.id} on “{prompt}”: no server needed. · 서버 없이 열리는 저장된 패스입니다."
     if dropped:
         note += (f" To keep the file small, {len(dropped)} of {len(bundle.params)} weights ({total - saved:,} of "
-                 f"{total:,} values) are not saved and their blocks stay empty; every activation is saved.")
+                 f"{total:,} values) are not saved and their blocks stay empty; every activation is saved."
+                 f" · 파일을 작게 하려고 가중치 {len(bundle.params)}개 중 {len(dropped)}개는 저장하지 않았고 그 블록은"
+                 " 비어 있습니다. 활성값은 모두 저장했습니다.")
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
     html = environment.get_template("export.html").render(
         protocol_version=PROTOCOL_VERSION, default_model=bundle.id, model_id=bundle.id, prompt=prompt,

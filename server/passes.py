@@ -166,9 +166,11 @@ def stream_generate(bundle: ModelBundle, tokens: list[int], sampling: Sampling, 
     emit({"type": "done", "timings": passes.timings(request_started), "generated": generated})
 
 
-def recorded_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str) -> list[dict]:
+def recorded_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
+                   template: Sequence[bool] = ()) -> list[dict]:
     """The lines /api/trace would stream for this pass (header, tensors, output; no done), kept in a list:
-    for a notebook's trace and for a pass saved as one file."""
+    for a notebook's trace and for a pass saved as one file. `template` as for StreamedPasses (chat prompts)."""
     lines: list[dict] = []
-    StreamedPasses(bundle, sampling, precision, lines.append).run(tokens, step=0, rng=np.random.default_rng(sampling.seed))
+    StreamedPasses(bundle, sampling, precision, lines.append, template=template).run(
+        tokens, step=0, rng=np.random.default_rng(sampling.seed))
     return lines

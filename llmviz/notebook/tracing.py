@@ -90,14 +90,19 @@ class Trace(Mapping):
                 f"next token {top['piece']!r} at {top['prob']:.3f}>")
 
 
-def trace(model: "str | ModelBundle", prompt: str, *, temperature: float = 1.0, seed: int | None = 0,
-          models_dir: "str | Path | None" = None) -> Trace:
+def trace(model: "str | ModelBundle", prompt: str, *, chat: bool = False, temperature: float = 1.0,
+          seed: int | None = 0, models_dir: "str | Path | None" = None) -> Trace:
     """Runs one recorded forward pass of `prompt` and returns every intermediate tensor.
 
+    `chat=True` wraps the prompt in the model's chat template first (models that have one), as the page does.
     A prompt the model cannot take (letters outside nano-sort's alphabet, too long, empty) raises
     ValueError with the same one-line message the page shows.
     """
     bundle = find_model(model, models_dir)
-    tokens = bundle.encode_prompt(prompt)  # PromptError is a ValueError
-    lines = recorded_trace(bundle, tokens, Sampling(temperature=temperature, seed=seed), precision="f32")
+    if chat:  # PromptError is a ValueError
+        wrapped = bundle.encode_chat(prompt)
+        tokens, template = wrapped.tokens, wrapped.template
+    else:
+        tokens, template = bundle.encode_prompt(prompt), []
+    lines = recorded_trace(bundle, tokens, Sampling(temperature=temperature, seed=seed), "f32", template)
     return Trace(model=bundle.summary(), lines=tuple(lines), params=bundle.params)
