@@ -89,6 +89,13 @@ def test_a_prompt_the_file_does_not_hold_is_refused_in_words(saved_file, offline
     error = page.locator("#prompt-error")
     error.wait_for(state="visible")
     assert "saved file holds one pass" in error.text_content()
+    statuses = page.evaluate("""async () => {
+        const ask = (body) => fetch("/api/trace", { method: "POST", body: JSON.stringify(body) }).then((r) => r.status);
+        const pass = { model: "nano-sort", prompt: "CBABBC" };
+        return [await ask(pass), await ask({ ...pass, logit_lens: true }),
+                await ask({ ...pass, interventions: [{ kind: "ablate_head", layer: 0, head: 0 }] })];
+    }""")
+    assert statuses == [200, 422, 422], "only the saved pass itself is answered"
     assert page.asked == []
 
 
