@@ -115,6 +115,7 @@ class App {
     this.ui.setModels(this.models, this.model.id);
     const prompt = this.url.prompt ?? this.model.examples?.[0] ?? "";
     this.ui.setPrompt(prompt);
+    this.ui.setRawPrompt(this.url.raw);
     await this.submit(prompt, { restore: this.url });
   }
 
@@ -524,7 +525,8 @@ class App {
     if (!this.model) return;
     writeUrlState({
       model: this.model.id, prompt: this.prompt, step: this.steps[this.stepIndex]?.id, lang: this.lang,
-      camera: this.viewer?.cameraState(), extra: this.inspector?.urlParams(),
+      camera: this.viewer?.cameraState(),
+      extra: { ...this.inspector?.urlParams(), raw: this.model.chat && this.ui.rawPrompt() ? "1" : "" },
     });
   }
 

@@ -156,6 +156,10 @@ export class UI {
     return this.$("raw-toggle").checked;
   }
 
+  setRawPrompt(raw) {
+    this.$("raw-toggle").checked = raw;
+  }
+
   /** The answer written so far (text), or null to hide the line. */
   setAnswer(text) {
     this.$("answer").hidden = text === null;

@@ -2,7 +2,7 @@
 
 const CAMERA_DIGITS = 3;  // millimetre precision keeps links short and the view the same
 
-/** -> {model, prompt, step, lang, camera: {position, target} | null}; absent parts are null. */
+/** -> {model, prompt, step, lang, camera: {position, target} | null, raw}; absent parts are null (raw: false). */
 export function readUrlState(search = window.location.search) {
   const params = new URLSearchParams(search);
   return {
@@ -11,6 +11,7 @@ export function readUrlState(search = window.location.search) {
     step: params.get("step"),
     lang: params.get("lang"),
     camera: parseCamera(params.get("camera")),
+    raw: params.get("raw") === "1",  // a chat model's prompt sent without its template
   };
 }
 

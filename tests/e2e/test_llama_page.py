@@ -65,6 +65,7 @@ def test_the_llama_scene_loads_with_its_template_tokens_apart_and_runs_raw(llama
     run_and_wait(llama_page, lambda: llama_page.locator("#raw-toggle").check())
     assert chip_pieces(llama_page, "template") == []
     assert "".join(chip_pieces(llama_page, "prompt")).replace("␣", " ") == CHAT_QUESTION
+    assert "raw=1" in llama_page.url, "a shared link keeps the raw prompt"
     llama_page.locator("[data-lang=ko]").click()
     llama_page.wait_for_function("() => window.__llmviz.lang === 'ko'")
     assert llama_page.locator("#prompt-label").text_content() == "질문"

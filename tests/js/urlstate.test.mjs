@@ -7,12 +7,13 @@ test("a shared link gives back model, prompt, step, language and camera", () => 
   const state = readUrlState("?model=nano-sort&prompt=CBABBC&step=embedding.lookup&lang=ko&camera=1.5,-2,30,0,-1.25,0");
   assert.deepEqual(state, {
     model: "nano-sort", prompt: "CBABBC", step: "embedding.lookup", lang: "ko",
-    camera: { position: [1.5, -2, 30], target: [0, -1.25, 0] },
+    camera: { position: [1.5, -2, 30], target: [0, -1.25, 0] }, raw: false,
   });
 });
 
 test("missing or malformed parts come back as null", () => {
-  assert.deepEqual(readUrlState(""), { model: null, prompt: null, step: null, lang: null, camera: null });
+  assert.deepEqual(readUrlState(""), { model: null, prompt: null, step: null, lang: null, camera: null, raw: false });
+  assert.equal(readUrlState("?model=smollm2-135m-instruct&raw=1").raw, true, "a raw prompt to a chat model");
   assert.equal(readUrlState("?camera=1,2,3").camera, null);
   assert.equal(readUrlState("?camera=1,2,3,4,5,x").camera, null);
 });
