@@ -126,11 +126,11 @@ export class Viewer {
     this.narrationCells.clear();
     this.hoverCells.clear();
     this.header = header;
-    this.layout = computeLayout(header);
-    this.specs = new Map(this.layout.blocks.map((b) => [b.id, b]));
-    if (reuse) {
-      for (const spec of this.layout.blocks) this.blocks.get(spec.id).spec = spec;  // same shape and place
-    } else {
+    // The layout is a function of the model and the tensors' names and shapes, so the same shapes keep it
+    // (computing it again for 30 layers cost ~0.1 s before the first block of the next pass could fill).
+    if (!reuse) {
+      this.layout = computeLayout(header);
+      this.specs = new Map(this.layout.blocks.map((b) => [b.id, b]));
       this.blocks.clear();
       this.batch = new BlockBatch(this.renderer, this.layout.blocks);
       this.blockGroup.add(this.batch.group);
