@@ -84,3 +84,11 @@ def test_the_installed_server_serves_the_page_three_and_a_trace(installed, tmp_p
         assert kinds[0] == "header" and kinds[-2:] == ["output", "done"] and "tensor" in kinds
     finally:
         stop(server)
+
+
+def test_the_installed_export_inlines_the_page_and_three(installed, tmp_path):
+    out = tmp_path / "pass.html"
+    subprocess.run([installed / "llmviz", "export", "--prompt", "CBABBC", "--output", str(out)], cwd=tmp_path,
+                   check=True, capture_output=True, timeout=120)
+    html = out.read_text(encoding="utf-8")
+    assert "REVISION" in html and "OrbitControls" in html  # three.core.js and the addon, read from the wheel
