@@ -230,3 +230,13 @@ def test_a_pass_may_fill_the_whole_context(params):
 def test_the_first_bad_token_and_a_bare_number_are_refused(params, tokens, message):
     with pytest.raises(ValueError, match=message):
         forward(params, NANO_SORT_SHAPE, tokens)
+
+
+def test_temperature_zero_shows_the_plain_softmax(params, result):
+    greedy = trace(params, NANO_SORT_SHAPE, TOKENS, temperature=0)
+    np.testing.assert_array_equal(greedy.probs, result.probs)
+
+
+def test_a_single_token_pass_works(params):
+    logits, probs = forward(params, NANO_SORT_SHAPE, [1])
+    assert logits.shape == probs.shape == (1, NANO_SORT_SHAPE.vocab_size)
