@@ -205,3 +205,23 @@ def test_api_generate_appends_the_sampled_token_not_the_greedy_one(random_bundle
     assert differed > 0, "at temperature 2 some draws must differ from the greedy token"
     statistic, dof = chi_squared(np.bincount(firsts, minlength=len(distribution)), distribution)
     assert statistic < CHI2_CRITICAL_0_001[dof], f"chi² = {statistic:.1f}"
+
+
+# Added where cosmic-ray's surviving mutants of model/sampling.py showed gaps (README, Tests).
+
+def test_a_greedy_draw_leaves_the_random_generator_alone():
+    from llmviz.model.sampling import draw
+
+    rng = np.random.default_rng(5)
+    before = rng.bit_generator.state
+    assert draw(np.array([0.0, 1.0, 0.0, 0.0]), Sampling(temperature=0), rng) == 1
+    assert rng.bit_generator.state == before  # a seeded run's later draws do not shift
+
+
+def test_generation_stops_at_a_stop_token_with_a_large_id():
+    from llmviz.model.sampling import autoregress
+
+    stop = int("50256")  # a separate int object equal to the id the loop produces: equality, not identity
+    produced = list(autoregress([1, 2], n_ctx=100, max_new_tokens=5, next_token=lambda step, so_far: int("50256"),
+                                stop_token=stop))
+    assert produced == [50256]
