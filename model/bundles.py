@@ -102,7 +102,7 @@ def available_models(models_dir: Path | None = None, wanted: str | None = None) 
         if wanted is not None and wanted != entry.id:
             continue
         try:
-            bundles[entry.id] = gguf_bundle(installed_file(entry), entry.id, entry.title, entry.description)
+            bundles[entry.id] = gguf_bundle(installed_file(entry), entry.id, entry.title, entry.description, cache=True)
         except (OSError, ValueError) as e:
             problems.append(f"added model {entry.id} did not load ({e}); `llmviz models remove {entry.id}` "
                             "and add it again")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llmviz.model import bpe
+from llmviz.model import bpe, gguf_cache
 from llmviz.model.bundles import ModelBundle
 from llmviz.model.config import LlamaConfig
 from llmviz.model.gguf_file import GGUFTokenizerData, read_gguf
@@ -29,23 +29,28 @@ class LlamaFolderError(WeightsError):
 
 def tokenizer_from_vocab(name, vocab: dict[str, int], merges, specials: dict[str, int], eos: int | None,
                          source, pattern: str = bpe.GPT2_PATTERN) -> TiktokenTokenizer:
-    ranks = bpe.ranks_from_spelled_vocab(vocab, merges, source, source)
+    return tokenizer_from_ranks(name, bpe.ranks_from_spelled_vocab(vocab, merges, source, source), specials, eos, pattern)
+
+
+def tokenizer_from_ranks(name, ranks: dict[bytes, int], specials: dict[str, int], eos: int | None,
+                         pattern: str = bpe.GPT2_PATTERN) -> TiktokenTokenizer:
     taken = set(ranks.values())
     special = {t: i for t, i in specials.items() if i not in taken}
     encoding = bpe.tiktoken.Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=special)
     return TiktokenTokenizer(encoding, eos, specials_in_text=True)
 
 
-def gguf_tokenizer(data: GGUFTokenizerData, name: str, source) -> TiktokenTokenizer:
-    """ids equal to those of the Hugging Face tokenizer `transformers` builds from the same GGUF (byte-level, GPT-2's split)."""
+def gguf_tokenizer_parts(data: GGUFTokenizerData, source) -> gguf_cache.CachedTokenizer:
+    """The GGUF's tokens and merges as tiktoken ranks and special tokens (what the load cache keeps)."""
     types = data.token_types or [NORMAL_TOKEN] * len(data.tokens)
     vocab = {t: i for i, (t, kind) in enumerate(zip(data.tokens, types)) if kind == NORMAL_TOKEN}
     specials = {t: i for i, (t, kind) in enumerate(zip(data.tokens, types)) if kind != NORMAL_TOKEN}
     merges = [tuple(m.split(" ", 1)) for m in data.merges]
     try:
-        return tokenizer_from_vocab(name, vocab, merges, specials, data.eos_token_id, source)
+        ranks = bpe.ranks_from_spelled_vocab(vocab, merges, source, source)
     except (bpe.TokenizerFilesError, ValueError) as e:
         raise WeightsError(f"{source}: tokenizer metadata unusable: {e}") from e
+    return gguf_cache.CachedTokenizer(ranks, specials, len(data.tokens), data.eos_token_id, data.chat_template)
 
 
 def describe(kind: str, bundle_id: str, config: LlamaConfig, vocab: int) -> str:
@@ -55,16 +60,33 @@ def describe(kind: str, bundle_id: str, config: LlamaConfig, vocab: int) -> str:
             f"{vocab}-token BPE, context {config.n_ctx}.")
 
 
-def gguf_bundle(path: Path, bundle_id: str, title: str | None = None, description: str | None = None) -> ModelBundle:
-    """A bundle from one GGUF file, or a WeightsError (GGUFError) naming the file and the fault."""
-    path = Path(path)
+def read_gguf_cached(path: Path, cache: bool) -> tuple[dict, LlamaConfig, gguf_cache.CachedTokenizer]:
+    """Parameters, config and tokenizer parts: from the load cache beside the file when it is current,
+    otherwise from the GGUF itself (then written to the cache when `cache` is set)."""
+    if cache and (cached := gguf_cache.load(path)) is not None:
+        return cached
     params, config, data = read_gguf(path)
-    tokenizer = gguf_tokenizer(data, bundle_id, path)
+    parts = gguf_tokenizer_parts(data, path)
+    if cache:
+        gguf_cache.store(path, params, config, parts)
+    return params, config, parts
+
+
+def gguf_bundle(path: Path, bundle_id: str, title: str | None = None, description: str | None = None,
+                cache: bool = False) -> ModelBundle:
+    """A bundle from one GGUF file, or a WeightsError (GGUFError) naming the file and the fault.
+    With `cache`, the first load leaves model/gguf_cache.py's cache beside the file and later loads read it."""
+    path = Path(path)
+    params, config, parts = read_gguf_cached(path, cache)
+    try:
+        tokenizer = tokenizer_from_ranks(bundle_id, parts.ranks, parts.specials, parts.eos_token_id)
+    except ValueError as e:
+        raise WeightsError(f"{path}: tokenizer metadata unusable: {e}") from e
     return ModelBundle(
         id=bundle_id, title=title or bundle_id,
-        description=description or describe("Llama-family GGUF file", bundle_id, config, len(data.tokens)),
+        description=description or describe("Llama-family GGUF file", bundle_id, config, parts.vocab_size),
         config=config, params=params, tokenizer=tokenizer, examples=EXAMPLES,
-        stop_token=data.eos_token_id, chat_template=data.chat_template,
+        stop_token=parts.eos_token_id, chat_template=parts.chat_template,
     )
 
 
