@@ -182,7 +182,6 @@ export class Inspector {
 
   build(stage) {
     this.root = element("section", "inspect-bar");
-    this.root.setAttribute("aria-label", "interventions");
     this.lensToggle = element("button", "inspect-toggle");
     this.lensToggle.type = "button";
     this.lensToggle.id = "lens-toggle";
@@ -222,6 +221,7 @@ export class Inspector {
 
   render() {
     const w = this.words();
+    this.root.setAttribute("aria-label", w.title);
     this.lensToggle.textContent = w.lens;
     this.lensToggle.setAttribute("aria-pressed", String(this.lens));
     this.ablateToggle.textContent = this.ablateOnClick ? w.ablateOn : w.ablate;
