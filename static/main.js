@@ -379,9 +379,23 @@ class App {
     return { header: pass.header, tensors: pass.tensors, output: pass.output, model: this.model, weights: this.weights };
   }
 
-  /** Fetches, once per model and within WEIGHT_BUDGET, the weights the layout shows, filling each block as it arrives. */
-  async loadWeights() {
+  /**
+   * Fetches, once per model and within WEIGHT_BUDGET, the weights the layout shows, filling each block as it
+   * arrives. One fetch at a time per model: every generated token starts a pass, and a loop per pass would
+   * fetch several weights at once beside the stream, past the slots the server gives one address (503).
+   */
+  loadWeights() {
     const modelId = this.model.id;
+    if (this.weightLoader?.modelId === modelId) return this.weightLoader.done;
+    const loader = { modelId };
+    loader.done = this.fetchWeights(modelId).finally(() => {
+      if (this.weightLoader === loader) this.weightLoader = null;
+    });
+    this.weightLoader = loader;
+    return loader.done;
+  }
+
+  async fetchWeights(modelId) {
     const wanted = this.viewer.layout.blocks.filter((b) => b.kind === "weight").map((b) => b.tensor);
     let budget = WEIGHT_BUDGET;
     for (const name of new Set(wanted)) {
