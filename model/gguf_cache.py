@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from llmviz.model.weights import check_params
 
 CACHE_FORMAT = 1  # raise when the files written here change meaning
 HASHED_BYTES = 1 << 20  # from each end of the file
+STALE_SCRATCH_S = 3600  # a scratch folder this old belongs to a load that was killed, not one still writing
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,20 @@ def load(gguf_path: Path) -> tuple[dict, LlamaConfig, CachedTokenizer] | None:
     return params, config, tokenizer
 
 
+def remove_stale_scratch(folder: Path) -> None:
+    """Scratch folders that killed loads left behind (each up to the weights' size) go at the next write."""
+    for old in folder.parent.glob(f".{folder.name}.*"):
+        try:
+            if old.is_dir() and time.time() - old.stat().st_mtime > STALE_SCRATCH_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass  # another process removed it first
+
+
 def store(gguf_path: Path, params: dict, config: LlamaConfig, tokenizer: CachedTokenizer) -> bool:
     """Write the cache beside the GGUF, atomically; False (and nothing left behind) when it cannot be written."""
     folder = cache_folder(gguf_path)
+    remove_stale_scratch(folder)
     scratch = None
     try:
         key = file_key(gguf_path)

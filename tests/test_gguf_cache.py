@@ -135,6 +135,10 @@ def test_a_killed_first_load_leaves_no_cache(gguf, monkeypatch):
     monkeypatch.setattr(gguf_cache.np, "save", real_save)
     assert gguf_cache.load(gguf) is None
     assert_same_model(gguf_bundle(gguf, "tiny", cache=True), gguf_bundle(TINY, "tiny"))
+    assert (gguf.parent / ".tiny.cache.leftover").is_dir()  # young: it may be another process still writing
+    os.utime(gguf.parent / ".tiny.cache.leftover", (0, 0))
+    gguf_cache.store(gguf, *llama_models.read_gguf_cached(gguf, cache=False))
+    assert not (gguf.parent / ".tiny.cache.leftover").exists()  # an hour old: a killed load's, removed
 
 
 def test_an_unwritable_cache_still_loads_the_model(gguf, monkeypatch):
