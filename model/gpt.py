@@ -112,12 +112,19 @@ class Trace:
     probs: np.ndarray
 
 
-def trace(params, config: GPTConfig, tokens, temperature: float = 1.0, on_record=None,
-          interventions: Sequence[Intervention] = (), lens: Lens | None = None) -> Trace:
-    """A recorded pass, with `interventions` applied (model/interventions.py) and the logit `lens` if asked for."""
+def recorded_pass(forward, final_logits, params, config, tokens, temperature: float = 1.0, on_record=None,
+                  interventions: Sequence[Intervention] = (), lens: Lens | None = None) -> Trace:
+    """A family's `forward` recorded, with `interventions` applied (model/interventions.py) and the logit `lens`
+    (through the family's `final_logits`) if asked for. Every family's `trace` is this with its own two functions."""
     check(interventions, tensor_specs(config, len(np.asarray(tokens))))
     rec = Recorder(on_record)
     hooked = instrument(rec, interventions, lambda ids, r: forward(params, config, ids, r),
                         lambda x: final_logits(params, config, x), lens)
     logits, probs = forward(params, config, tokens, hooked, temperature)
     return Trace(rec.records["hook_tokens"], rec.records, logits, probs)
+
+
+def trace(params, config: GPTConfig, tokens, temperature: float = 1.0, on_record=None,
+          interventions: Sequence[Intervention] = (), lens: Lens | None = None) -> Trace:
+    """A recorded GPT-2 pass, with `interventions` applied and the logit `lens` if asked for."""
+    return recorded_pass(forward, final_logits, params, config, tokens, temperature, on_record, interventions, lens)

@@ -8,14 +8,13 @@ linears in×out ([C, out], the orientation of GPT-2's Conv1D, the transpose of H
 """
 from typing import Sequence
 
-import numpy as np
 
 from llmviz.model import ops
 from llmviz.model.config import LlamaConfig
-from llmviz.model.gpt import Trace, check_tokens
-from llmviz.model.interventions import Intervention, check, instrument
+from llmviz.model.gpt import Trace, check_tokens, recorded_pass
+from llmviz.model.interventions import Intervention
 from llmviz.model.lens import Lens
-from llmviz.model.recorder import NULL_RECORDER, Recorder, tensor_specs
+from llmviz.model.recorder import NULL_RECORDER
 
 
 def rms_norm(x, gamma, eps, rec, prefix):  # [T, C] -> [T, C]
@@ -88,10 +87,5 @@ def forward(params, config: LlamaConfig, tokens, rec=NULL_RECORDER, temperature:
 
 def trace(params, config: LlamaConfig, tokens, temperature: float = 1.0, on_record=None,
           interventions: Sequence[Intervention] = (), lens: Lens | None = None) -> Trace:
-    """A recorded pass, with `interventions` applied (model/interventions.py) and the logit `lens` if asked for."""
-    check(interventions, tensor_specs(config, len(np.asarray(tokens))))
-    rec = Recorder(on_record)
-    hooked = instrument(rec, interventions, lambda ids, r: forward(params, config, ids, r),
-                        lambda x: final_logits(params, config, x), lens)
-    logits, probs = forward(params, config, tokens, hooked, temperature)
-    return Trace(rec.records["hook_tokens"], rec.records, logits, probs)
+    """A recorded Llama-family pass, with `interventions` applied and the logit `lens` if asked for."""
+    return recorded_pass(forward, final_logits, params, config, tokens, temperature, on_record, interventions, lens)
