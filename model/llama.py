@@ -8,7 +8,6 @@ linears in×out ([C, out], the orientation of GPT-2's Conv1D, the transpose of H
 """
 from typing import Sequence
 
-
 from llmviz.model import ops
 from llmviz.model.config import LlamaConfig
 from llmviz.model.gpt import Trace, check_tokens, recorded_pass
