@@ -33,6 +33,8 @@ const range = (n) => Array.from({ length: n }, (_, i) => i);
 
 /** A cell to outline, named by its full tensor index ([t, c], [h, t, s], [t, h, d]), as viewer.highlightCells takes it. */
 const cell = (block, ...index) => ({ block, index });
+const stepsOf = (chapter, entries) => entries.map(([id, rest]) => ({ chapter, id, ...rest }));
+const listedIds = (list) => (list ?? []).map((entry) => entry.id);
 
 /**
  * Every step without its words: chapter, id, focus and camera block ids, cells (tensor indices) and anim.
@@ -50,8 +52,6 @@ function planSteps(facts) {
   const keys = range(t + 1);
   const residuals = range(L).map((i) => `blocks.${i}.hook_resid_pre`);
   const unembed = dims.tied ? weightBlockId("wte.weight") : weightBlockId("lm_head.weight");
-  const stepsOf = (chapter, entries) => entries.map(([id, rest]) => ({ chapter, id, ...rest }));
-  const listedIds = (list) => (list ?? []).map((entry) => entry.id);
   const mlp = facts.mlp;
   const rangeChannels = [mlp.lowest, mlp.highest].filter(Boolean).map((x) => x.channel);
   const geluChannels = [mlp.positiveExample, mlp.negativeExample].filter(Boolean).map((x) => x.channel);
@@ -158,40 +158,7 @@ function planSteps(facts) {
         cells: [cell(`${b0}.hook_resid_mid`, t, 0), cell(`${b0}.hook_mlp_out`, t, 0), cell(`${b0}.hook_resid_post`, t, 0)],
         anim: { kind: "sweep", tensor: `${b0}.hook_resid_post` } }],
     ]),
-    ...stepsOf("transformer", [
-      ["transformer.stack", { focus: range(L).map((i) => `blocks.${i}.hook_resid_post`),
-        camera: [`${b0}.hook_resid_pre`, `${last}.hook_resid_post`] }],
-      ["transformer.stream", { focus: [...residuals, `${last}.hook_resid_post`],
-        camera: [`${b0}.hook_resid_pre`, `${last}.hook_resid_post`], anim: { kind: "token_flow", token: t } }],
-      ["transformer.layers", { focus: range(L).flatMap((i) => range(H).map((h) => headBlockId(`blocks.${i}.attn.hook_pattern`, h))),
-        camera: [perHead("hook_pattern", 0), headBlockId(`${last}.attn.hook_pattern`, H - 1)],
-        cells: facts.stack.sharpest.filter(Boolean).map((x) =>
-          cell(headBlockId(`blocks.${x.layer}.attn.hook_pattern`, x.head), x.head, t, x.key)) }],
-      ["transformer.exit", { focus: [`${last}.hook_resid_post`], camera: [`${last}.hook_mlp_out`, `${last}.hook_resid_post`] }],
-    ]),
-    ...stepsOf("softmax", [
-      ["softmax.final_norm", { focus: [`${last}.hook_resid_post`, "ln_final.hook_mean", "ln_final.hook_scale",
-        "ln_final.hook_normalized", "ln_final.hook_out"], camera: ["ln_final.hook_out", "ln_final.hook_normalized"],
-        cells: [cell("ln_final.hook_mean", t), cell("ln_final.hook_scale", t)] }],
-      ["softmax.logits", { focus: ["ln_final.hook_out", unembed, "hook_logits"],
-        camera: dims.tied ? ["ln_final.hook_out", "hook_logits"] : [unembed, "hook_logits"],
-        cells: listedIds(facts.final.logits).map((id) => cell("hook_logits", t, id)),
-        anim: { kind: "sweep", tensor: "hook_logits" } }],
-      ["softmax.softmax", { focus: ["hook_logits", "hook_probs"], camera: ["hook_logits", "hook_probs"],
-        cells: listedIds(facts.final.probs).map((id) => cell("hook_probs", t, id)), anim: { kind: "sweep", tensor: "hook_probs" } }],
-      ["softmax.every_row", { focus: ["hook_probs"], camera: ["hook_logits", "hook_probs"],
-        cells: (facts.final.perPosition ?? []).map((x) => cell("hook_probs", x.position, x.id)) }],
-    ]),
-    ...stepsOf("output", [
-      ["output.distribution", { focus: ["hook_probs"], camera: ["hook_probs"],
-        cells: (facts.output.top ?? []).map((x) => cell("hook_probs", t, x.id)) }],
-      ["output.temperature", { focus: ["hook_logits", "hook_probs"], camera: ["hook_logits", "hook_probs"] }],
-      ["output.filters", { focus: ["hook_probs"], camera: ["hook_probs"] }],
-      ["output.sample", { focus: ["hook_probs"], camera: ["hook_probs"],
-        cells: facts.output.sampled ? [cell("hook_probs", t, facts.output.sampled.id)] : [] }],
-      ["output.loop", { focus: ["hook_tokens", "hook_probs"], camera: "home", anim: { kind: "token_flow", token: t } }],
-      ["output.closing", { focus: [], camera: "home" }],
-    ]),
+    ...closingSteps(facts, unembed, ["ln_final.hook_mean", "ln_final.hook_scale"]),
   ];
 }
 
@@ -214,8 +181,6 @@ function planLlamaSteps(facts) {
   const keys = range(t + 1);
   const residuals = range(L).map((i) => `blocks.${i}.hook_resid_pre`);
   const unembed = dims.tied ? weightBlockId(W.embed) : weightBlockId(W.lmHead);
-  const stepsOf = (chapter, entries) => entries.map(([id, rest]) => ({ chapter, id, ...rest }));
-  const listedIds = (list) => (list ?? []).map((entry) => entry.id);
   const norm = facts.llama.norm;
   const scaled = norm.example?.channel ?? 0;
   const rotary = facts.llama.rotary;
@@ -320,32 +285,53 @@ function planLlamaSteps(facts) {
         cells: [cell(`${b0}.hook_resid_mid`, t, 0), cell(`${b0}.hook_mlp_out`, t, 0), cell(`${b0}.hook_resid_post`, t, 0)],
         anim: { kind: "sweep", tensor: `${b0}.hook_resid_post` } }],
     ]),
+    ...closingSteps(facts, unembed, ["ln_final.hook_scale"], [
+      ["output.chat", { focus: ["hook_tokens"], camera: ["hook_tokens", "hook_embed"],
+        cells: facts.tokens.filter((_, s) => facts.templateFlags[s]).map((x) => cell("hook_tokens", x.position)) }],
+    ]),
+  ];
+}
+
+/**
+ * The chapters every family walks alike, from the stack of blocks to the sampled token: Transformer, Softmax and
+ * Output. `finalAggregates` are the final norm's per-token summaries (μ and σ for LayerNorm, the RMS for
+ * RMSNorm); `outputExtra` are steps only some models have, placed after the distribution (the chat template).
+ */
+function closingSteps(facts, unembed, finalAggregates, outputExtra = []) {
+  const { dims, t } = facts;
+  const { H, L } = dims;
+  const b0 = "blocks.0";
+  const last = `blocks.${L - 1}`;
+  const residuals = range(L).map((i) => `blocks.${i}.hook_resid_pre`);
+  return [
     ...stepsOf("transformer", [
       ["transformer.stack", { focus: range(L).map((i) => `blocks.${i}.hook_resid_post`),
         camera: [`${b0}.hook_resid_pre`, `${last}.hook_resid_post`] }],
       ["transformer.stream", { focus: [...residuals, `${last}.hook_resid_post`],
         camera: [`${b0}.hook_resid_pre`, `${last}.hook_resid_post`], anim: { kind: "token_flow", token: t } }],
       ["transformer.layers", { focus: range(L).flatMap((i) => range(H).map((h) => headBlockId(`blocks.${i}.attn.hook_pattern`, h))),
-        camera: [perHead("hook_pattern", 0), headBlockId(`${last}.attn.hook_pattern`, H - 1)],
+        camera: [headBlockId(`${b0}.attn.hook_pattern`, 0), headBlockId(`${last}.attn.hook_pattern`, H - 1)],
         cells: facts.stack.sharpest.filter(Boolean).map((x) =>
           cell(headBlockId(`blocks.${x.layer}.attn.hook_pattern`, x.head), x.head, t, x.key)) }],
       ["transformer.exit", { focus: [`${last}.hook_resid_post`], camera: [`${last}.hook_mlp_out`, `${last}.hook_resid_post`] }],
     ]),
     ...stepsOf("softmax", [
-      ["softmax.final_norm", { focus: [`${last}.hook_resid_post`, "ln_final.hook_scale", "ln_final.hook_normalized",
-        "ln_final.hook_out"], camera: ["ln_final.hook_out", "ln_final.hook_normalized"], cells: [cell("ln_final.hook_scale", t)] }],
+      ["softmax.final_norm", { focus: [`${last}.hook_resid_post`, ...finalAggregates, "ln_final.hook_normalized",
+        "ln_final.hook_out"], camera: ["ln_final.hook_out", "ln_final.hook_normalized"],
+        cells: finalAggregates.map((name) => cell(name, t)) }],
       ["softmax.logits", { focus: ["ln_final.hook_out", unembed, "hook_logits"],
         camera: dims.tied ? ["ln_final.hook_out", "hook_logits"] : [unembed, "hook_logits"],
-        cells: listedIds(facts.final.logits).map((id) => cell("hook_logits", t, id)), anim: { kind: "sweep", tensor: "hook_logits" } }],
+        cells: listedIds(facts.final.logits).map((id) => cell("hook_logits", t, id)),
+        anim: { kind: "sweep", tensor: "hook_logits" } }],
       ["softmax.softmax", { focus: ["hook_logits", "hook_probs"], camera: ["hook_logits", "hook_probs"],
         cells: listedIds(facts.final.probs).map((id) => cell("hook_probs", t, id)), anim: { kind: "sweep", tensor: "hook_probs" } }],
       ["softmax.every_row", { focus: ["hook_probs"], camera: ["hook_logits", "hook_probs"],
         cells: (facts.final.perPosition ?? []).map((x) => cell("hook_probs", x.position, x.id)) }],
     ]),
     ...stepsOf("output", [
-      ["output.distribution", { focus: ["hook_probs"], camera: ["hook_probs"], cells: (facts.output.top ?? []).map((x) => cell("hook_probs", t, x.id)) }],
-      ["output.chat", { focus: ["hook_tokens"], camera: ["hook_tokens", "hook_embed"],
-        cells: facts.tokens.filter((_, s) => facts.templateFlags[s]).map((x) => cell("hook_tokens", x.position)) }],
+      ["output.distribution", { focus: ["hook_probs"], camera: ["hook_probs"],
+        cells: (facts.output.top ?? []).map((x) => cell("hook_probs", t, x.id)) }],
+      ...outputExtra,
       ["output.temperature", { focus: ["hook_logits", "hook_probs"], camera: ["hook_logits", "hook_probs"] }],
       ["output.filters", { focus: ["hook_probs"], camera: ["hook_probs"] }],
       ["output.sample", { focus: ["hook_probs"], camera: ["hook_probs"],
