@@ -8,7 +8,7 @@ the time) at T = 16 and 64, four variants called round-robin in this one process
 - the server's streamed pass (`StreamedPasses.run`: every tensor encoded as f16 NDJSON, written nowhere), and
   the same with `logit_lens`, which is what a page asking for the lens waits for.
 Then one ablated recorded pass against a clean one, nano-sort's lens overhead, and the nano-sort head sweep
-(729 questions × 10 passes).
+(729 questions × 10 settings, one batched pass each).
 Median wall times and ratios against the clean variant measured in the same run.
 """
 import argparse

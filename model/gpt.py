@@ -1,7 +1,9 @@
 """One GPT-2 forward pass, top to bottom like the textbook, each intermediate handed to `rec`.
 
 Parameters are a flat dict keyed by GPT-2 checkpoint names (`h.0.attn.c_attn.weight`), linears in×out
-(GPT-2's Conv1D layout). No batch dimension: the visualizer looks at one sequence at a time.
+(GPT-2's Conv1D layout). The visualizer looks at one sequence at a time ([T] ids, shapes as commented);
+`forward` also takes a batch of equal-length sequences ([B, T] ids, every shape with a leading B), which the
+head sweep uses to run hundreds of questions per ablation in one pass (model/head_sweep.py).
 """
 from dataclasses import dataclass
 from typing import Sequence
@@ -26,7 +28,7 @@ def layer_norm(x, g, b, eps, rec, prefix):  # [T, C] -> [T, C]
 def attention(x, p, n_head, rec, prefix):  # [T, C] -> [T, C]
     qkv = ops.linear(x, p["attn.c_attn.weight"], p["attn.c_attn.bias"])  # [T, 3C]
     C = x.shape[-1]
-    q, k, v = (ops.split_heads(qkv[:, i * C:(i + 1) * C], n_head) for i in range(3))  # 3 × [T, H, D], views
+    q, k, v = (ops.split_heads(qkv[..., i * C:(i + 1) * C], n_head) for i in range(3))  # 3 × [T, H, D], views
     q = rec(f"{prefix}.attn.hook_q", q)
     k = rec(f"{prefix}.attn.hook_k", k)
     v = rec(f"{prefix}.attn.hook_v", v)
@@ -65,12 +67,13 @@ class BlockParams:
         return self.params[self.prefix + name]
 
 
-def check_tokens(tokens, config: GPTConfig) -> np.ndarray:  # any sequence of ids -> [T] int64, or ValueError
+def check_tokens(tokens, config: GPTConfig, batch: bool = False) -> np.ndarray:  # ids -> [T] (or [B, T]) int64, or ValueError
     tokens = np.asarray(tokens, dtype=np.int64)
-    if tokens.ndim != 1:
-        raise ValueError(f"a pass takes one sequence of token ids, got an array of shape {tokens.shape}")
-    if not 0 < len(tokens) <= config.n_ctx:
-        raise ValueError(f"a pass needs 1 to {config.n_ctx} tokens, got {len(tokens)}")
+    if tokens.ndim != 1 and not (batch and tokens.ndim == 2):
+        wanted = "one sequence (or a [B, T] batch)" if batch else "one sequence"
+        raise ValueError(f"a pass takes {wanted} of token ids, got an array of shape {tokens.shape}")
+    if not 0 < tokens.shape[-1] <= config.n_ctx:
+        raise ValueError(f"a pass needs 1 to {config.n_ctx} tokens, got {tokens.shape[-1]}")
     outside = tokens[(tokens < 0) | (tokens >= config.vocab_size)]
     if outside.size:
         raise ValueError(f"token ids must be in 0..{config.vocab_size - 1}, got {outside[0]}")
@@ -85,12 +88,12 @@ def final_logits(params, config: GPTConfig, x, rec=NULL_RECORDER):  # [T, C] res
 
 
 def forward(params, config: GPTConfig, tokens, rec=NULL_RECORDER, temperature: float = 1.0):
-    """[T] token ids -> ([T, V] logits, [T, V] probabilities at `temperature`).
+    """[T] token ids -> ([T, V] logits, [T, V] probabilities at `temperature`); [B, T] -> [B, T, V] each.
 
     Temperature 0 means greedy decoding; its probabilities are shown at temperature 1.
     """
-    tokens = check_tokens(tokens, config)
-    T = len(tokens)
+    tokens = check_tokens(tokens, config, batch=True)
+    T = tokens.shape[-1]
     rec("hook_tokens", tokens)
     embed = rec("hook_embed", params["wte.weight"][tokens])  # [T, C]
     pos_embed = rec("hook_pos_embed", params["wpe.weight"][:T])  # [T, C]
@@ -116,6 +119,8 @@ def recorded_pass(forward, final_logits, params, config, tokens, temperature: fl
                   interventions: Sequence[Intervention] = (), lens: Lens | None = None) -> Trace:
     """A family's `forward` recorded, with `interventions` applied (model/interventions.py) and the logit `lens`
     (through the family's `final_logits`) if asked for. Every family's `trace` is this with its own two functions."""
+    if np.ndim(tokens) != 1:  # a batch is for unrecorded passes (the head sweep); the page looks at one sequence
+        raise ValueError(f"a recorded pass takes one sequence of token ids, got an array of shape {np.shape(tokens)}")
     check(interventions, tensor_specs(config, len(np.asarray(tokens))))
     rec = Recorder(on_record)
     hooked = instrument(rec, interventions, lambda ids, r: forward(params, config, ids, r),

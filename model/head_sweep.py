@@ -4,6 +4,8 @@ Two measures, both over many inputs and through the engine's own interventions (
 - `sort_accuracy`: nano-sort's exact-sort accuracy over all 729 questions. One pass per question is enough:
   greedy decoding writes the sorted answer exactly when every answer position, fed the right letters
   before it (teacher forcing), predicts the right next letter, so the two accuracies are the same number.
+  All questions have the same length, so each ablation is one batched pass over all of them ([N, T] ids,
+  which GPT-2's forward takes) instead of N passes.
 - `target_probability`: for any model and a list of texts, the mean probability the model gives each
   text's last token after the rest (the "correct token").
 """
@@ -18,7 +20,7 @@ from llmviz.model.interventions import AblateHead, Intervention, intervening
 from llmviz.model.recorder import NULL_RECORDER
 
 Forward = Callable[[Sequence[int], Callable], tuple]  # forward(tokens, rec) -> (logits [T, V], probs [T, V])
-Measure = Callable[[Forward, Sequence[Intervention], Callable[[], None]], float]
+Measure = Callable[[Forward, Sequence[Intervention], Callable[[int], None]], float]  # advance(n passes done)
 
 
 def with_interventions(forward: Forward, interventions: Sequence[Intervention]) -> Callable:
@@ -32,13 +34,10 @@ def sort_accuracy(questions: np.ndarray) -> Measure:
     L = questions.shape[1]
 
     def measure(forward, interventions, advance):
-        run = with_interventions(forward, interventions)
-        right = 0
-        for sequence in sequences:
-            logits = run(sequence[:-1])  # [2L - 1, V]
-            right += bool((logits[L - 1:].argmax(-1) == sequence[L:]).all())
-            advance()
-        return right / len(sequences)
+        logits = with_interventions(forward, interventions)(sequences[:, :-1])  # [N, 2L - 1, V]: one batched pass
+        right = (logits[:, L - 1:].argmax(-1) == sequences[:, L:]).all(axis=1)  # [N]
+        advance(len(sequences))
+        return float(right.mean())
     return measure
 
 
@@ -51,7 +50,7 @@ def target_probability(texts: Sequence[Sequence[int]]) -> Measure:
             logits = run(tokens[:-1])[-1].astype(np.float64)  # [V]
             e = np.exp(logits - logits.max())
             total += e[tokens[-1]] / e.sum()
-            advance()
+            advance(1)
         return total / len(texts)
     return measure
 
@@ -75,11 +74,11 @@ def sweep_heads(forward: Forward, n_layer: int, n_head: int, measure: Measure, c
     started = time.perf_counter()
     by_head = np.zeros((n_layer, n_head))
     with tqdm(total=cases * (1 + n_layer * n_head), disable=not progress, unit="pass", desc="heads") as bar:
-        clean = measure(forward, (), lambda: bar.update())
+        clean = measure(forward, (), bar.update)
         for i in range(n_layer):
             for h in range(n_head):
                 bar.set_postfix_str(f"layer {i} head {h}")
-                by_head[i, h] = measure(forward, (AblateHead(i, h, mode),), lambda: bar.update())
+                by_head[i, h] = measure(forward, (AblateHead(i, h, mode),), bar.update)
     return HeadSweep(clean, by_head, cases, time.perf_counter() - started)
 
 

@@ -42,8 +42,8 @@ class AblateHead:
     def hook(self) -> str:
         return f"blocks.{self.layer}.attn.hook_z"
 
-    def apply(self, x, sources) -> None:  # x [T, H, D], changed in place (a copy the wrapper made)
-        x[:, self.head] = 0.0 if self.mode == "zero" else x[:, self.head].mean(axis=0)
+    def apply(self, x, sources) -> None:  # x [T, H, D] (or [B, T, H, D]), changed in place (a copy the wrapper made)
+        x[..., self.head, :] = 0.0 if self.mode == "zero" else x[..., self.head, :].mean(axis=-2, keepdims=True)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "layer": self.layer, "head": self.head, "mode": self.mode}
@@ -59,8 +59,8 @@ class AblateNeuron:
     def hook(self) -> str:
         return f"blocks.{self.layer}.mlp.hook_post"
 
-    def apply(self, x, sources) -> None:  # x [T, F]
-        x[:, self.neuron] = 0.0
+    def apply(self, x, sources) -> None:  # x [T, F] (or [B, T, F])
+        x[..., self.neuron] = 0.0
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "layer": self.layer, "neuron": self.neuron}

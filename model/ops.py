@@ -1,7 +1,7 @@
 """The small pure functions a GPT is made of. Shapes: T tokens, C width, H heads, D head width.
 
-`gelu`, `softmax`, `layer_norm_stats`, `normalize` and `linear` also take leading batch dimensions (the trainer
-uses them); the attention helpers work on one sequence.
+Every function also takes leading batch dimensions ([..., T, C]): the trainer uses them, and so does a
+batched GPT-2 pass (`gpt.forward` on [B, T] token ids, as the head sweep runs it).
 """
 from functools import lru_cache
 
@@ -50,23 +50,24 @@ def layer_norm_stats(x, eps):  # [..., C] -> mean [...], std [...]
 
 
 def linear(x, w, b):  # [..., in] @ [in, out] + [out] -> [..., out]
+    if x.ndim > 2:  # one large product over all rows: NumPy runs a stacked [B, T, in] @ [in, out] as B small ones
+        return (x.reshape(-1, x.shape[-1]) @ w + b).reshape(*x.shape[:-1], w.shape[-1])
     return x @ w + b
 
 
-def unembed(x, w):  # [T, C], [V, C] -> [T, V] logits
+def unembed(x, w):  # [..., T, C], [V, C] -> [..., T, V] logits
     # (w @ x.T).T, not x @ w.T: with T far below V, OpenBLAS runs the product 5-20% faster with the
     # vocabulary as the long side; the copy (T*V floats) keeps rows contiguous for the softmax after it.
-    return np.ascontiguousarray((w @ x.T).T)
+    rows = x.reshape(-1, x.shape[-1])  # a batch's rows in one product
+    return np.ascontiguousarray((w @ rows.T).T).reshape(*x.shape[:-1], w.shape[0])
 
 
-def split_heads(x, n_head):  # [T, C] -> [T, H, D]
-    T, C = x.shape
-    return x.reshape(T, n_head, C // n_head)
+def split_heads(x, n_head):  # [..., T, C] -> [..., T, H, D]
+    return x.reshape(*x.shape[:-1], n_head, x.shape[-1] // n_head)
 
 
-def merge_heads(x):  # [T, H, D] -> [T, C]
-    T, H, D = x.shape
-    return x.reshape(T, H * D)
+def merge_heads(x):  # [..., T, H, D] -> [..., T, C]
+    return x.reshape(*x.shape[:-2], x.shape[-2] * x.shape[-1])
 
 
 @lru_cache(maxsize=32)  # a generation loop asks for each length in turn
@@ -76,15 +77,15 @@ def causal_mask(T):  # [T, T] True where a query may not look (the future); shar
     return mask
 
 
-def attention_scores(q, k):  # [T, H, D], [T, H, D] -> [H, T, T], masked cells at -inf
-    T, _, D = q.shape
-    scores = q.transpose(1, 0, 2) @ k.transpose(1, 2, 0) / np.float32(np.sqrt(D))  # [H, T, D] @ [H, D, T]
+def attention_scores(q, k):  # [..., T, H, D], [..., T, H, D] -> [..., H, T, T], masked cells at -inf
+    T, _, D = q.shape[-3:]
+    scores = np.swapaxes(q, -3, -2) @ np.moveaxis(k, -3, -1) / np.float32(np.sqrt(D))  # [H, T, D] @ [H, D, T]
     return np.where(causal_mask(T), np.float32(-np.inf), scores)
 
 
-def weighted_values(pattern, v):  # [H, T, T], [T, H, D] -> [T, H, D]
-    z = pattern @ v.transpose(1, 0, 2)  # [H, T, T] @ [H, T, D] -> [H, T, D]
-    return np.ascontiguousarray(z.transpose(1, 0, 2))  # token-major, so merging heads is free
+def weighted_values(pattern, v):  # [..., H, T, T], [..., T, H, D] -> [..., T, H, D]
+    z = pattern @ np.swapaxes(v, -3, -2)  # [H, T, T] @ [H, T, D] -> [H, T, D]
+    return np.ascontiguousarray(np.swapaxes(z, -3, -2))  # token-major, so merging heads is free
 
 
 def rms_normalize(x, eps):  # [..., C] -> rms [...], x / rms [..., C]; RMSNorm neither centres nor adds a β

@@ -162,11 +162,16 @@ def test_a_prefix_pass_agrees_with_the_full_pass(params, result):
 
 @pytest.mark.parametrize("tokens, message", [
     ([0, 3], "token ids must be in 0..2, got 3"), ([-1, 0], "token ids must be in 0..2, got -1"),
-    ([[0, 1], [1, 2]], r"one sequence of token ids, got an array of shape \(2, 2\)"),
+    ([[[0, 1]]], r"one sequence \(or a \[B, T\] batch\) of token ids, got an array of shape \(1, 1, 2\)"),
 ])
 def test_token_ids_outside_the_vocabulary_are_refused(params, tokens, message):
     with pytest.raises(ValueError, match=message):
         forward(params, NANO_SORT_SHAPE, tokens)
+
+
+def test_a_recorded_pass_takes_one_sequence_only(params):  # the batch is for unrecorded passes (the head sweep)
+    with pytest.raises(ValueError, match=r"one sequence of token ids, got an array of shape \(2, 2\)"):
+        trace(params, NANO_SORT_SHAPE, [[0, 1], [1, 2]])
 
 
 def test_keep_freed_memory_applies_where_malloc_is_glibc():
@@ -225,7 +230,7 @@ def test_a_pass_may_fill_the_whole_context(params):
 
 @pytest.mark.parametrize("tokens, message", [
     ([0, 7, 9], "token ids must be in 0..2, got 7"),  # the first offender, and ids past V, not only V itself
-    (np.asarray(1), r"one sequence of token ids, got an array of shape \(\)"),
+    (np.asarray(1), r"one sequence \(or a \[B, T\] batch\) of token ids, got an array of shape \(\)"),
 ])
 def test_the_first_bad_token_and_a_bare_number_are_refused(params, tokens, message):
     with pytest.raises(ValueError, match=message):

@@ -6,8 +6,8 @@ import pytest
 
 from llmviz.model.bundles import nano_sort
 from llmviz.model.gpt import forward, trace
-from llmviz.model.head_sweep import sort_accuracy, sweep_heads, target_probability
-from llmviz.model.interventions import AblateHead
+from llmviz.model.head_sweep import sort_accuracy, sweep_heads, target_probability, with_interventions
+from llmviz.model.interventions import AblateHead, AblateNeuron
 from llmviz.model.sort_task import all_questions
 from llmviz.server import cli
 
@@ -39,10 +39,41 @@ def test_sweep_matches_greedy_decoding_head_by_head(sorter):
     assert result.ranked()[0][:2] in [(0, 0), (0, 1), (0, 2)]
 
 
+def unbatched_accuracy(bundle, questions, interventions) -> float:
+    """Exact-sort accuracy one question per pass (how the sweep ran before it batched)."""
+    L = questions.shape[1]
+    right = 0
+    for question in questions:
+        sequence = np.concatenate([question, np.sort(question)])
+        logits = trace(bundle.params, bundle.config, sequence[:-1], interventions=interventions).logits
+        right += bool((logits[L - 1:].argmax(-1) == sequence[L:]).all())
+    return right / len(questions)
+
+
+@pytest.mark.parametrize("interventions", [(), (AblateHead(0, 1),), (AblateHead(0, 2, "mean"),), (AblateNeuron(1, 5),)])
+def test_a_batched_pass_is_each_sequence_s_own_pass(sorter, interventions):
+    batch = np.concatenate([QUESTIONS, np.sort(QUESTIONS, axis=1)], axis=1)[:, :-1]  # [27, 11]
+    run = with_interventions(lambda t, rec: forward(sorter.params, sorter.config, t, rec), interventions)
+    batched = run(batch)
+    assert batched.shape == (len(batch), batch.shape[1], sorter.config.vocab_size)
+    one_by_one = np.stack([trace(sorter.params, sorter.config, s, interventions=interventions).logits for s in batch])
+    np.testing.assert_allclose(batched, one_by_one, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_the_batched_sweep_equals_the_unbatched_one(sorter, mode):
+    run = lambda tokens, rec: forward(sorter.params, sorter.config, tokens, rec)  # noqa: E731
+    result = sweep_heads(run, 3, 3, sort_accuracy(QUESTIONS), len(QUESTIONS), mode, progress=False)
+    assert result.clean == unbatched_accuracy(sorter, QUESTIONS, ())
+    for layer in range(3):
+        for head in range(3):
+            assert result.by_head[layer, head] == unbatched_accuracy(sorter, QUESTIONS, [AblateHead(layer, head, mode)])
+
+
 def test_target_probability_is_the_softmax_of_the_last_token(sorter):
     texts = [[2, 1, 0, 1], [0, 0, 2]]
     measure = target_probability(texts)
-    got = measure(lambda tokens, rec: forward(sorter.params, sorter.config, tokens, rec), (), lambda: None)
+    got = measure(lambda tokens, rec: forward(sorter.params, sorter.config, tokens, rec), (), lambda n: None)
     expected = np.mean([trace(sorter.params, sorter.config, t[:-1]).probs[-1, t[-1]] for t in texts])
     assert got == pytest.approx(expected, abs=1e-6)
 
@@ -78,4 +109,4 @@ def test_cli_sweeps_a_llama_family_model(tmp_path, capsys):
             "--prompts", str(prompts), "--no-progress"]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
-    assert "head 5" in out and "layer 2" in out and "38 passes" in out  # 2 lines × (1 + 3 layers × 6 heads)
+    assert "head 5" in out and "layer 2" in out and "2 inputs x 19 settings" in out  # 1 + 3 layers × 6 heads
