@@ -18,7 +18,8 @@ def interventions_of(bundle: ModelBundle, body: TraceRequest, n_tokens: int) -> 
             made.append(AblateNeuron(item.layer, item.neuron))
         else:
             try:
-                source = bundle.encode_prompt(item.source_prompt)
+                # wrapped in the chat template as the prompt is, so the two line up position by position
+                source = bundle.encode_chat(item.source_prompt).tokens if body.chat else bundle.encode_prompt(item.source_prompt)
             except PromptError as e:
                 raise HTTPException(422, f"interventions[{n}].source_prompt: {e}") from e
             made.append(Patch(item.hook, item.position, tuple(source), item.source_prompt))

@@ -2,11 +2,15 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from llmviz.model.engine import trace
+
 from llmviz.model.llama_models import gguf_bundle
 from llmviz.server.main import create_app
+from llmviz.server.encoding import decode_array
 from llmviz.server.schemas import ModelsResponse, stream_line
 from llmviz.server.settings import Settings
 
@@ -100,3 +104,16 @@ def test_weights_are_listed_and_served_under_hugging_face_names_in_by_out(client
     body = response.json()
     assert body["shape"] == [48, 48]
     assert body["data"][:5] == pytest.approx(tiny.params["model.layers.0.self_attn.q_proj.weight"].ravel()[:5].tolist())
+
+
+def test_a_chat_patch_wraps_its_source_prompt_as_the_prompt_is(client, tiny):
+    source = "What is the capital of Paris?"  # as many tokens as QUESTION once both are in the chat template
+    prompt, wrapped = tiny.encode_chat(QUESTION).tokens, tiny.encode_chat(source).tokens
+    assert len(prompt) == len(wrapped) and len(tiny.encode_prompt(source)) != len(prompt)
+    hook, position = "blocks.1.hook_resid_post", len(prompt) - 3
+    lines = lines_of(client.post("/api/trace", json={
+        "model": "llama-tiny", "prompt": QUESTION, "chat": True, "precision": "f32",
+        "interventions": [{"kind": "patch", "hook": hook, "position": position, "source_prompt": source}]}))
+    patched = next(line for line in lines if line.get("name") == hook)
+    expected = trace(tiny.params, tiny.config, wrapped).records[hook][position]
+    np.testing.assert_allclose(decode_array(patched)[0][position], expected, rtol=0, atol=1e-5)

@@ -4,6 +4,11 @@
 const HEAD_TENSOR = /^blocks\.(\d+)\.attn\.hook_(q|k|v|z|rot_q|rot_k|attn_scores|pattern)$/;
 const NEURON_TENSOR = /^blocks\.(\d+)\.mlp\.hook_(pre|pre_linear|post)$/;
 const URL_ITEM = /^(h|hm|n)(\d+)\.(\d+)$/;
+// What the server lets a patch replace (model/interventions.py patchable_hooks): position-first tensors the pass
+// continues with. Not tokens, position embeddings, norm statistics, logits or probabilities.
+const PATCHABLE_TENSOR = new RegExp("^(hook_embed|ln_final\\.hook_(normalized|out)|blocks\\.\\d+\\.(hook_resid_(pre|mid|post)"
+  + "|hook_attn_out|hook_mlp_out|ln[12]\\.hook_(normalized|out)|attn\\.hook_(q|k|v|z|rot_q|rot_k)|mlp\\.hook_(pre|pre_linear|post)))$");
+const URL_PATCH = /^p([A-Za-z0-9_.]+)@(\d+)$/;
 export const MAX_INTERVENTIONS = 32;  // server/schemas.py MAX_INTERVENTIONS
 
 /** The head or neuron under the pointer (viewer hover info) as an intervention, or null for any other cell. */
@@ -17,8 +22,27 @@ export function interventionAt(info) {
   return null;
 }
 
+/** The position of the cell under the pointer as a patch from `sourcePrompt`, or null where patching means nothing. */
+export function patchAt(info, sourcePrompt) {
+  if (!sourcePrompt || !info?.tensor || !info.indices || info.kind === "weight") return null;
+  if (!PATCHABLE_TENSOR.test(info.tensor) || info.indices[0]?.axis !== "token") return null;
+  return { kind: "patch", hook: info.tensor, position: info.indices[0].index, source_prompt: sourcePrompt };
+}
+
 export function sameIntervention(a, b) {
+  if (a.kind === "patch" || b.kind === "patch") return a.kind === b.kind && a.hook === b.hook && a.position === b.position;
   return a.kind === b.kind && a.layer === b.layer && a.head === b.head && a.neuron === b.neuron;
+}
+
+/** Adds a patch; the page holds one source prompt, so patches from another source are replaced, not mixed. */
+export function withPatch(list, patch) {
+  const kept = list.filter((x) => x.kind !== "patch" || x.source_prompt === patch.source_prompt);
+  return withIntervention(kept.length === list.length ? list : kept, patch);
+}
+
+/** The prompt the list's patches copy from, or null. */
+export function patchSource(list) {
+  return list.find((x) => x.kind === "patch")?.source_prompt ?? null;
 }
 
 /** Adds `item` unless the same head or neuron is already ablated; a new list. */
@@ -27,29 +51,49 @@ export function withIntervention(list, item) {
   return [...list, item];
 }
 
-/** "h1.2" (head 2 of layer 1 zeroed), "hm1.2" (replaced by its mean), "n0.17" (neuron 17 of layer 0), comma-joined. */
+/** "h1.2" (head 2 of layer 1 zeroed), "hm1.2" (replaced by its mean), "n0.17" (neuron 17 of layer 0),
+ * "pblocks.1.hook_resid_post@3" (position 3 of that hook patched; the source prompt goes in its own parameter), comma-joined. */
 export function encodeInterventions(list) {
   return list.map((x) => (x.kind === "ablate_head" ? `${x.mode === "mean" ? "hm" : "h"}${x.layer}.${x.head}`
-    : `n${x.layer}.${x.neuron}`)).join(",");
+    : x.kind === "patch" ? `p${x.hook}@${x.position}` : `n${x.layer}.${x.neuron}`)).join(",");
 }
 
-/** The inverse of encodeInterventions; unreadable parts are dropped (a link is user input). */
-export function decodeInterventions(text) {
+/** The inverse of encodeInterventions; unreadable parts are dropped (a link is user input), and so are patches
+ * when the link has no source prompt. */
+export function decodeInterventions(text, sourcePrompt = null) {
   if (!text) return [];
   const list = [];
   for (const part of text.split(",")) {
-    const m = URL_ITEM.exec(part.trim());
-    if (!m) continue;
-    const [layer, index] = [Number(m[2]), Number(m[3])];
-    const item = m[1] === "n" ? { kind: "ablate_neuron", layer, neuron: index }
-      : { kind: "ablate_head", layer, head: index, mode: m[1] === "hm" ? "mean" : "zero" };
-    if (!list.some((x) => sameIntervention(x, item))) list.push(item);
+    const item = decodeItem(part.trim(), sourcePrompt);
+    if (item && !list.some((x) => sameIntervention(x, item))) list.push(item);
   }
   return list.slice(0, MAX_INTERVENTIONS);
 }
 
-/** What the request adds: interventions, the lens, and a reference pass whenever there is something to compare. */
-export function inspectionFields({ interventions, lens, comparePrompt }) {
+function decodeItem(part, sourcePrompt) {
+  const patch = URL_PATCH.exec(part);
+  if (patch) {
+    if (!sourcePrompt || !PATCHABLE_TENSOR.test(patch[1])) return null;
+    return { kind: "patch", hook: patch[1], position: Number(patch[2]), source_prompt: sourcePrompt };
+  }
+  const m = URL_ITEM.exec(part);
+  if (!m) return null;
+  const [layer, index] = [Number(m[2]), Number(m[3])];
+  return m[1] === "n" ? { kind: "ablate_neuron", layer, neuron: index }
+    : { kind: "ablate_head", layer, head: index, mode: m[1] === "hm" ? "mean" : "zero" };
+}
+
+/** "L1 resid_post" for blocks.1.hook_resid_post, "L0 attn z" for blocks.0.attn.hook_z, "embed" for hook_embed. */
+export function hookLabel(hook) {
+  const m = /^blocks\.(\d+)\.(.*)$/.exec(hook);
+  const rest = (m ? m[2] : hook).replace(/hook_/g, "").replace(/\./g, " ");
+  return m ? `L${m[1]} ${rest}` : rest;
+}
+
+/** What the request adds: interventions, the lens, and a reference pass whenever there is something to compare.
+ * Generation lengthens the pass past any source prompt, so it leaves patches out (the server refuses them there). */
+export function inspectionFields({ interventions, lens, comparePrompt, generating = false }) {
+  if (generating) interventions = interventions.filter((x) => x.kind !== "patch");
   const fields = {};
   if (interventions.length) fields.interventions = interventions;
   if (lens) fields.logit_lens = true;

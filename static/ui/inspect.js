@@ -4,8 +4,8 @@
 // Text from the model or the user only ever goes in with textContent.
 import { visiblePiece } from "./format.js";
 import {
-  decodeInterventions, differenceTensor, encodeInterventions, flatIndex, inspectionFields, interventionAt,
-  largestChange, lastRowProb, lensLayers, sameIntervention, withIntervention,
+  decodeInterventions, differenceTensor, encodeInterventions, flatIndex, hookLabel, inspectionFields, interventionAt,
+  largestChange, lastRowProb, lensLayers, patchAt, patchSource, sameIntervention, withIntervention, withPatch,
 } from "../data/inspection.js";
 
 const WORDS = {
@@ -14,6 +14,9 @@ const WORDS = {
     none: "nothing changed", compare: "Compare with", comparePlaceholder: "a second prompt, same length",
     run: "Compare", clear: "Clear", remove: "Remove", head: (x) => `L${x.layer} head ${x.head}${x.mode === "mean" ? " (mean)" : ""} off`,
     neuron: (x) => `L${x.layer} neuron ${x.neuron} off`, versus: (p) => `vs “${p}”`,
+    patch: "Click to patch", patchOn: "Click a cell: its position comes from the second prompt",
+    patchNeedsPrompt: "Type a second prompt of the same length first, then click a cell to copy its position from that prompt",
+    patched: (x) => `${hookLabel(x.hook)} t=${x.position} from “${x.source_prompt}”`,
     lensTitle: "Top token per layer", layer: (i) => `L${i}`, position: (t, piece) => `t=${t} ${piece}`,
     clean: "clean", change: "change", reference: "reference", legend: "Blocks show the change from the clean pass: blue lower, orange higher, each block on its own scale",
     legendPrompt: (p) => `Blocks show this prompt minus “${p}”: blue lower, orange higher, each block on its own scale`,
@@ -24,6 +27,9 @@ const WORDS = {
     none: "바꾼 것 없음", compare: "비교할 프롬프트", comparePlaceholder: "길이가 같은 두 번째 프롬프트",
     run: "비교", clear: "지우기", remove: "제거", head: (x) => `L${x.layer} 헤드 ${x.head}${x.mode === "mean" ? " (평균)" : ""} 끔`,
     neuron: (x) => `L${x.layer} 뉴런 ${x.neuron} 끔`, versus: (p) => `“${p}”와 비교`,
+    patch: "클릭해서 패치", patchOn: "칸을 클릭하면 그 위치를 두 번째 프롬프트에서 가져옵니다",
+    patchNeedsPrompt: "먼저 길이가 같은 두 번째 프롬프트를 입력한 뒤, 칸을 클릭하면 그 위치를 그 프롬프트에서 가져옵니다",
+    patched: (x) => `${hookLabel(x.hook)} t=${x.position} ← “${x.source_prompt}”`,
     lensTitle: "층마다 가장 유력한 토큰", layer: (i) => `L${i}`, position: (t, piece) => `t=${t} ${piece}`,
     clean: "원래 값", change: "변화", reference: "기준", legend: "블록 색은 원래 패스와의 차이: 파랑은 감소, 주황은 증가 (블록마다 자기 눈금)",
     legendPrompt: (p) => `블록 색은 이 프롬프트 − “${p}”: 파랑은 감소, 주황은 증가 (블록마다 자기 눈금)`,
@@ -40,10 +46,10 @@ function element(tag, className, text) {
 
 const percent = (p) => `${(p * 100).toFixed(1)}%`;  // never rounded up to a 100% the model did not give
 
-/** {interventions, lens, comparePrompt} from the query string: `iv`, `lens=1`, `vs`. */
+/** {interventions, lens, comparePrompt} from the query string: `iv`, `lens=1`, `vs`, and `src` (the patches' source prompt). */
 export function readInspectState(search = window.location.search) {
   const params = new URLSearchParams(search);
-  return { interventions: decodeInterventions(params.get("iv")), lens: params.get("lens") === "1",
+  return { interventions: decodeInterventions(params.get("iv"), params.get("src") || null), lens: params.get("lens") === "1",
     comparePrompt: params.get("vs") || null };
 }
 
@@ -56,6 +62,7 @@ export class Inspector {
     this.lens = false;
     this.comparePrompt = null;
     this.ablateOnClick = false;
+    this.patchOnClick = false;  // a click copies the cell's position from the second prompt (activation patching)
     this.lastHover = null;
     this.beginRun();
     this.build(stage);
@@ -72,13 +79,14 @@ export class Inspector {
 
   /** Query-string parts for the address bar; empty ones are left out. */
   urlParams() {
-    return { iv: encodeInterventions(this.interventions), lens: this.lens ? "1" : "", vs: this.comparePrompt ?? "" };
+    return { iv: encodeInterventions(this.interventions), lens: this.lens ? "1" : "", vs: this.comparePrompt ?? "",
+      src: patchSource(this.interventions) ?? "" };
   }
 
   /** Fields for a trace request; generation cannot follow a second prompt, so it compares with the clean pass. */
   requestFields(endpoint) {
     const comparePrompt = endpoint === "trace" ? this.comparePrompt : null;
-    return inspectionFields({ interventions: this.interventions, lens: this.lens, comparePrompt });
+    return inspectionFields({ interventions: this.interventions, lens: this.lens, comparePrompt, generating: endpoint !== "trace" });
   }
 
   change(update) {
@@ -159,13 +167,28 @@ export class Inspector {
     if (info) this.lastHover = info;
   }
 
-  /** A click in the scene: with "click to ablate" on, the head or neuron under the pointer is switched off. */
+  /** A click in the scene: with "click to ablate" on, the head or neuron under the pointer is switched off; with
+   * "click to patch" on, the cell's position of its tensor is copied from the second prompt's clean pass. */
   clicked() {
+    if (this.patchOnClick) {
+      const patch = patchAt(this.lastHover, this.secondPrompt());
+      if (!patch) return false;
+      this.change(() => {
+        this.interventions = withPatch(this.interventions, patch);
+        this.comparePrompt = null;  // the reference becomes this prompt's clean pass: the scene shows what the patch changed
+      });
+      return true;
+    }
     if (!this.ablateOnClick) return false;
     const item = interventionAt(this.lastHover);
     if (!item) return false;
     this.change(() => { this.interventions = withIntervention(this.interventions, item); });
     return true;
+  }
+
+  /** The second prompt as typed (it need not have been compared yet), or null. */
+  secondPrompt() {
+    return this.compareInput.value || this.comparePrompt || null;
   }
 
   words() {
@@ -189,7 +212,19 @@ export class Inspector {
     this.ablateToggle = element("button", "inspect-toggle");
     this.ablateToggle.type = "button";
     this.ablateToggle.id = "ablate-toggle";
-    this.ablateToggle.addEventListener("click", () => { this.ablateOnClick = !this.ablateOnClick; this.render(); });
+    this.ablateToggle.addEventListener("click", () => {
+      this.ablateOnClick = !this.ablateOnClick;
+      if (this.ablateOnClick) this.patchOnClick = false;
+      this.render();
+    });
+    this.patchToggle = element("button", "inspect-toggle");
+    this.patchToggle.type = "button";
+    this.patchToggle.id = "patch-toggle";
+    this.patchToggle.addEventListener("click", () => {
+      this.patchOnClick = !this.patchOnClick && Boolean(this.secondPrompt());
+      if (this.patchOnClick) this.ablateOnClick = false;
+      this.render();
+    });
     this.chips = element("ul", "intervention-chips");
     this.chips.id = "intervention-chips";
     this.compareForm = element("form", "compare-form");
@@ -198,6 +233,7 @@ export class Inspector {
     this.compareInput.id = "compare-input";
     this.compareInput.autocomplete = "off";
     this.compareInput.spellcheck = false;
+    this.compareInput.addEventListener("input", () => this.render());  // "click to patch" needs a second prompt
     this.compareLabel.htmlFor = "compare-input";
     this.compareButton = element("button");
     this.compareButton.type = "submit";
@@ -209,7 +245,7 @@ export class Inspector {
     });
     this.legend = element("p", "inspect-legend");
     this.legend.id = "inspect-legend";
-    this.root.append(this.lensToggle, this.ablateToggle, this.chips, this.compareForm, this.legend);
+    this.root.append(this.lensToggle, this.ablateToggle, this.patchToggle, this.chips, this.compareForm, this.legend);
     this.lensPanel = element("section", "lens-panel");
     this.lensPanel.id = "lens-panel";
     this.lensPanel.hidden = true;
@@ -226,10 +262,17 @@ export class Inspector {
     this.lensToggle.setAttribute("aria-pressed", String(this.lens));
     this.ablateToggle.textContent = this.ablateOnClick ? w.ablateOn : w.ablate;
     this.ablateToggle.setAttribute("aria-pressed", String(this.ablateOnClick));
-    document.body.classList.toggle("ablating", this.ablateOnClick);
+    if (!this.secondPrompt()) this.patchOnClick = false;
+    this.patchToggle.textContent = this.patchOnClick ? w.patchOn : w.patch;
+    this.patchToggle.setAttribute("aria-pressed", String(this.patchOnClick));
+    this.patchToggle.disabled = !this.secondPrompt();
+    this.patchToggle.title = w.patchNeedsPrompt;
+    document.body.classList.toggle("ablating", this.ablateOnClick || this.patchOnClick);
     const items = this.interventions.map((item) => {
       const chip = element("li", "intervention-chip");
-      chip.append(element("span", null, item.kind === "ablate_head" ? w.head(item) : w.neuron(item)));
+      const label = item.kind === "ablate_head" ? w.head(item) : item.kind === "patch" ? w.patched(item) : w.neuron(item);
+      chip.append(element("span", null, label));
+      if (item.kind === "patch") chip.classList.add("patch-chip");
       const remove = element("button", "chip-remove", "×");
       remove.type = "button";
       remove.title = w.remove;
@@ -254,7 +297,9 @@ export class Inspector {
     this.chips.replaceChildren(...items);
     this.compareLabel.textContent = w.compare;
     this.compareInput.placeholder = w.comparePlaceholder;
-    if (document.activeElement !== this.compareInput) this.compareInput.value = this.comparePrompt ?? "";
+    if (document.activeElement !== this.compareInput) {
+      this.compareInput.value = this.comparePrompt ?? patchSource(this.interventions) ?? this.compareInput.value;
+    }
     this.compareButton.textContent = w.run;
     const showLegend = this.interventions.length > 0 || this.comparePrompt;
     this.legend.hidden = !showLegend;
@@ -323,7 +368,7 @@ export class Inspector {
   snapshot() {
     return {
       interventions: this.interventions.map((x) => ({ ...x })), lens: this.lens, comparePrompt: this.comparePrompt,
-      ablateOnClick: this.ablateOnClick, comparing: this.comparing(),
+      ablateOnClick: this.ablateOnClick, patchOnClick: this.patchOnClick, comparing: this.comparing(),
       lensLayers: lensLayers(this.lensLines).map((l) => ({ layer: l.layer, top1: l.top.map((row) => [row[0].piece, row[0].prob]) })),
       changes: Object.fromEntries(this.changes),
     };

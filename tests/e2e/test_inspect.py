@@ -4,7 +4,7 @@ import re
 import numpy as np
 
 from llmviz.model.gpt import final_logits, trace
-from llmviz.model.interventions import AblateHead
+from llmviz.model.interventions import AblateHead, Patch
 from llmviz.model.lens import logit_lens
 
 from test_page import app_state, open_page, run_and_wait, wait_ready
@@ -111,6 +111,48 @@ def test_a_second_prompt_is_compared_position_by_position(page, artifacts):
     page.locator("#compare-input").press("Enter")
     page.wait_for_function("() => !document.getElementById('prompt-error').hidden")
     assert "as long as the prompt" in page.locator("#prompt-error").inner_text()
+
+
+def test_click_patches_a_position_from_the_second_prompt(page, served_bundle, artifacts):
+    open_page(page, f"?model=nano-sort&prompt={PROMPT}&step=mlp.out")
+    assert page.locator("#patch-toggle").is_disabled()  # nothing to copy from yet
+    page.locator("#compare-input").fill("AACCBA")
+    page.locator("#patch-toggle").click()
+    assert inspection(page)["patchOnClick"] and not inspection(page)["ablateOnClick"]
+    hook = "blocks.1.hook_resid_post"
+    state = run_and_wait(page, lambda: hover_and_click(page, hook, [3, 0]))
+    [patch] = inspection(page)["interventions"]
+    position = patch["position"]  # the cell under the pointer (its neighbour, at a block's edge)
+    assert patch == {"kind": "patch", "hook": hook, "position": position, "source_prompt": "AACCBA"}
+    assert inspection(page)["comparing"] and inspection(page)["comparePrompt"] is None  # against this prompt's clean pass
+    assert state["tensorsFilled"] == state["tensorsExpected"]
+    changes = inspection(page)["changes"]
+    assert changes["blocks.1.hook_resid_mid"] == 0 and changes[hook] > 0 and changes["hook_logits"] > 0
+    # The bars: the patched distribution beside the clean one, the engine's numbers.
+    params, config, ids = served_bundle.params, served_bundle.config, [2, 1, 0, 1, 1, 2]
+    clean = trace(params, config, ids).probs[-1]
+    patched = trace(params, config, ids, interventions=[Patch(hook, position, (0, 0, 2, 2, 1, 0))])
+    largest = np.abs(patched.records[hook] - trace(params, config, ids).records[hook]).max()
+    assert abs(changes[hook] - largest) < 1e-3 * max(1.0, largest)  # the stream's precision
+    page.locator("#output-toggle").click()
+    first = page.locator("#prob-bars .prob-row").first
+    token = int(first.get_attribute("data-token-id"))
+    assert abs(float(first.get_attribute("data-prob")) - patched.probs[-1][token]) < 1e-5
+    assert abs(float(first.get_attribute("data-ref-prob")) - clean[token]) < 1e-5
+    chip = page.locator("#intervention-chips .patch-chip").inner_text()
+    assert f"L1 resid_post t={position}" in chip and "AACCBA" in chip
+    assert f"iv=pblocks.1.hook_resid_post%40{position}" in page.url and "src=AACCBA" in page.url
+    page.locator("#patch-toggle").click()  # off again, so the screenshot shows the strip at rest
+    page.screenshot(path=artifacts / "inspect-patched.png")
+    # The link restores the patch and its source.
+    page.goto(page.url)
+    wait_ready(page)
+    assert inspection(page)["interventions"] == [patch] and inspection(page)["comparing"]
+    assert page.locator("#compare-input").input_value() == "AACCBA"
+    # Removing the chip runs the clean pass again.
+    run_and_wait(page, lambda: page.locator("#intervention-chips .chip-remove").first.click())
+    assert inspection(page)["interventions"] == [] and not inspection(page)["comparing"] and "src=" not in page.url
+    assert problems_free(page)
 
 
 def problems_free(page) -> bool:
