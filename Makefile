@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --omit=dev --no-audit --no-fund  # dev: StrykerJS, for mutation runs only (`npm ci`)
 
 .PHONY: setup run test
 setup: $(STAMP) node_modules/.package-lock.json

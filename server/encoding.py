@@ -141,7 +141,7 @@ def streamed_stats(array: np.ndarray, name: str) -> dict:
         total, count = total + float(piece.sum(dtype=np.float64)), count + piece.size
     if not count:
         return {"min": 0.0, "max": 0.0, "mean": 0.0, "std": 0.0}
-    if not (np.isfinite(lo) and np.isfinite(hi)):
+    if not (np.isfinite(lo) and np.isfinite(hi) and np.isfinite(total)):  # min() and max() skip a NaN; the sum keeps it
         raise NonFiniteTensor(f"{name} contains NaN or infinite values; the weights or inputs make the model overflow")
     mean = total / count
     squares = 0.0

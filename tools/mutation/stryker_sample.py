@@ -1,0 +1,65 @@
+"""A seeded random sample of StrykerJS mutants, for when a full run does not fit the time at hand.
+
+    python tools/mutation/stryker_sample.py pick LIST.json CONFIG.json N SEED OUT_CONFIG.json
+    python tools/mutation/stryker_sample.py score SAMPLE_CONFIG.json REPORT.json
+
+`pick`: LIST.json is the JSON report of a run of CONFIG.json whose command is `true` (every mutant then
+"survives" at once, so the report lists them all with their ids and places); N mutants that are not Ignored are
+drawn with SEED (in file, line, column, mutator order, so the same source gives the same sample). OUT_CONFIG.json
+is CONFIG.json whose command goes through tools/mutation/stryker_sampled.sh: Stryker still places every mutant
+(same source, same ids), but only the drawn ids (OUT_CONFIG.json with .ids for .config.json) run the tests; the others
+"survive" at once. `score` counts only the drawn mutants, matched by file, place, mutator and replacement.
+"""
+import json
+import random
+import sys
+
+
+def key(file, mutant):  # what identifies a mutant across runs of the same source
+    where = mutant["location"]
+    return (file, where["start"]["line"], where["start"]["column"], where["end"]["line"], where["end"]["column"],
+            mutant["mutatorName"], mutant.get("replacement", ""))
+
+
+def pick(listing, config, count, seed, out):
+    report = json.load(open(listing))
+    candidates = sorted(key(file, m) for file, data in report["files"].items() for m in data["mutants"]
+                        if m["status"] != "Ignored")
+    ids = {key(file, m): m["id"] for file, data in report["files"].items() for m in data["mutants"]}
+    chosen = sorted(random.Random(seed).sample(candidates, min(count, len(candidates))))
+    ids_file = out.removesuffix(".json").removesuffix(".config") + ".ids"
+    with open(ids_file, "w") as listing_out:
+        listing_out.write("".join(f"{ids[k]}\n" for k in chosen))
+    settings = json.load(open(config))
+    command = settings["commandRunner"]["command"]
+    assert "'" not in command, "the test command goes inside single quotes"
+    settings["commandRunner"]["command"] = f"sh tools/mutation/stryker_sampled.sh {ids_file} '{command}'"
+    settings["_sample"] = {"seed": seed, "drawn": len(chosen), "of": len(candidates), "mutants": chosen}
+    settings["jsonReporter"]["fileName"] = settings["jsonReporter"]["fileName"].replace(".json", "-sample.json")
+    json.dump(settings, open(out, "w"), indent=2, ensure_ascii=False)
+    print(f"drew {len(chosen)} of {len(candidates)} mutants (seed {seed}) into {out}")
+
+
+def score(sample_config, report_file):
+    sample = json.load(open(sample_config))["_sample"]
+    wanted = {tuple(k) for k in sample["mutants"]}
+    report = json.load(open(report_file))
+    found = {key(file, m): m for file, data in report["files"].items() for m in data["mutants"]}
+    ids = {line.strip() for line in open(sample_config.removesuffix(".json").removesuffix(".config") + ".ids")}
+    assert {found[k]["id"] for k in wanted if k in found} == ids, "mutant ids moved: the source changed since `pick`"
+    per_file = {}
+    for k in sorted(wanted):
+        status = found[k]["status"] if k in found else "missing"
+        per_file.setdefault(k[0], []).append(status)
+        if status not in ("Killed", "Timeout"):
+            print(status, k)
+    for file, statuses in sorted(per_file.items()) + [("all", sum(per_file.values(), []))]:
+        killed = sum(s in ("Killed", "Timeout") for s in statuses)
+        print(f"{file}: {killed} of {len(statuses)} killed ({100 * killed / len(statuses):.1f} %)")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "pick":
+        pick(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+    else:
+        score(sys.argv[2], sys.argv[3])
