@@ -40,7 +40,9 @@ def attention(x, p, config: LlamaConfig, rec, prefix):  # [T, C] -> [T, C]
 def mlp(x, p, rec, prefix):  # [T, C] -> [T, C]
     gate = rec(f"{prefix}.mlp.hook_pre", x @ p["mlp.gate_proj.weight"])  # [T, F]
     up = rec(f"{prefix}.mlp.hook_pre_linear", x @ p["mlp.up_proj.weight"])  # [T, F]
-    post = rec(f"{prefix}.mlp.hook_post", ops.silu(gate) * up)  # [T, F]
+    post = ops.silu(gate)
+    post *= up  # SiLU(gate) · up, multiplied in place
+    post = rec(f"{prefix}.mlp.hook_post", post)  # [T, F]
     return post @ p["mlp.down_proj.weight"]  # [T, C]
 
 

@@ -56,10 +56,12 @@ def linear(x, w, b):  # [..., in] @ [in, out] + [out] -> [..., out]
 
 
 def unembed(x, w):  # [..., T, C], [V, C] -> [..., T, V] logits
-    # (w @ x.T).T, not x @ w.T: with T far below V, OpenBLAS runs the product 5-20% faster with the
-    # vocabulary as the long side; the copy (T*V floats) keeps rows contiguous for the softmax after it.
+    # OpenBLAS picks its kernel by which side is long. Measured (bench/engine.py shapes, one thread): for short
+    # prompts (w @ x.T).T plus a [T, V] copy is 8-34% faster than x @ w.T; from about 96 rows on, x @ w.T,
+    # which writes contiguous rows itself, wins (7% at 128).
     rows = x.reshape(-1, x.shape[-1])  # a batch's rows in one product
-    return np.ascontiguousarray((w @ rows.T).T).reshape(*x.shape[:-1], w.shape[0])
+    logits = np.ascontiguousarray((w @ rows.T).T) if len(rows) < 96 else rows @ w.T
+    return logits.reshape(*x.shape[:-1], w.shape[0])
 
 
 def split_heads(x, n_head):  # [..., T, C] -> [..., T, H, D]
@@ -79,8 +81,10 @@ def causal_mask(T):  # [T, T] True where a query may not look (the future); shar
 
 def attention_scores(q, k):  # [..., T, H, D], [..., T, H, D] -> [..., H, T, T], masked cells at -inf
     T, _, D = q.shape[-3:]
-    scores = np.swapaxes(q, -3, -2) @ np.moveaxis(k, -3, -1) / np.float32(np.sqrt(D))  # [H, T, D] @ [H, D, T]
-    return np.where(causal_mask(T), np.float32(-np.inf), scores)
+    scores = np.swapaxes(q, -3, -2) @ np.moveaxis(k, -3, -1)  # [H, T, D] @ [H, D, T]
+    scores /= np.float32(np.sqrt(D))  # in place, as is the mask: no second and third [H, T, T] array
+    np.copyto(scores, np.float32(-np.inf), where=causal_mask(T))
+    return scores
 
 
 def weighted_values(pattern, v):  # [..., H, T, T], [..., T, H, D] -> [..., T, H, D]
@@ -95,7 +99,10 @@ def rms_normalize(x, eps):  # [..., C] -> rms [...], x / rms [..., C]; RMSNorm n
 
 
 def silu(x):  # any shape -> same shape; x · sigmoid(x), the gate of a Llama MLP
-    return x / (1.0 + np.exp(-x))
+    out = np.negative(x)  # x / (1 + e^−x), computed in one buffer: runs once per layer on [T, F]
+    np.exp(out, out=out)
+    out += 1.0
+    return np.divide(x, out, out=out)
 
 
 @lru_cache(maxsize=32)
@@ -112,8 +119,13 @@ def rotate(x, theta):  # [T, H, D] -> [T, H, D]: Hugging Face's rotate-half rota
     T, _, D = x.shape
     cos, sin = rotary_cos_sin(T, D, float(theta))
     half = D // 2
-    rotated_half = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)  # (x1, x2) -> (−x2, x1)
-    return x * cos[:, None, :] + rotated_half * sin[:, None, :]
+    rotated_half = np.empty_like(x)  # (x1, x2) -> (−x2, x1), written in place rather than concatenated
+    np.negative(x[..., half:], out=rotated_half[..., :half])
+    rotated_half[..., half:] = x[..., :half]
+    rotated_half *= sin[:, None, :]
+    out = x * cos[:, None, :]
+    out += rotated_half
+    return out
 
 
 def repeat_kv(x, group):  # [T, KV, D] -> [T, KV·group, D]: query head h reads key/value head h // group
