@@ -3,11 +3,13 @@
     .venv/bin/python bench/lens.py [--repeats 5] [--threads 1]
 
 GPT-2-small shape (12 layers, width 768, vocabulary 50257; seeded random weights, since only the shapes decide
-the time) at T = 16 and 64, four variants called round-robin in this one process (NumPy only):
-- the engine's recorded pass (`model.gpt.trace`), and the same with `lens=` (top 5 per position per block);
+the time) at T = 16 and 64, variants called round-robin in this one process (NumPy only):
+- the engine's recorded pass (`model.gpt.trace`), and the same with `lens=` (top 5 per position per block),
+  the lens read on a second thread that stacks waiting blocks (the default) or on the pass's own thread;
 - the server's streamed pass (`StreamedPasses.run`: every tensor encoded as f16 NDJSON, written nowhere), and
-  the same with `logit_lens`, which is what a page asking for the lens waits for.
-Then one ablated recorded pass against a clean one, nano-sort's lens overhead, and the nano-sort head sweep
+  the same with `logit_lens` (both ways), which is what a page asking for the lens waits for.
+Then one ablated recorded pass against a clean one, nano-sort's lens overhead (on the pass's thread, as the
+server reads a head that small: `lens.worth_a_thread`), and the nano-sort head sweep
 (729 questions × 10 settings, one batched pass each).
 Median wall times and ratios against the clean variant measured in the same run.
 """
@@ -33,6 +35,7 @@ from llmviz.model.recorder import keep_freed_memory  # noqa: E402
 from llmviz.model.sampling import Sampling  # noqa: E402
 from llmviz.model.sort_task import all_questions  # noqa: E402
 from llmviz.server.encoding import dump_line  # noqa: E402
+from llmviz.server import passes  # noqa: E402
 from llmviz.server.passes import Inspection, StreamedPasses  # noqa: E402
 
 GPT2_SMALL = GPTConfig(vocab_size=50257, n_ctx=1024, n_embd=768, n_head=12, n_layer=12)
@@ -58,8 +61,9 @@ def median_ms(variants: dict, repeats: int) -> dict[str, float]:
     return {name: statistics.median(t[1:]) for name, t in times.items()}
 
 
-def streamed(bundle: ModelBundle, tokens: list[int], lens: bool):
+def streamed(bundle: ModelBundle, tokens: list[int], lens: bool, concurrent: bool = True):
     def run():
+        passes.worth_a_thread = lambda config: concurrent  # the server's choice, made either way
         StreamedPasses(bundle, Sampling(temperature=0.0), "f16", lambda line: dump_line(line),
                        Inspection(logit_lens=lens)).run(tokens, 0, np.random.default_rng(0))
     return run
@@ -75,20 +79,23 @@ def main() -> None:
     params = random_gpt2_params(GPT2_SMALL)
     bundle = ModelBundle("bench", "bench", "", GPT2_SMALL, params, NumberedPieces())
     lens = Lens(5, lambda layer, ids, probs: None)
+    serial_lens = Lens(5, lambda layer, ids, probs: None, concurrent=False)
     print(f"GPT-2-small shape, {args.threads} BLAS thread(s), median of {args.repeats} round-robin calls")
     for T in (16, 64):
         tokens = np.random.default_rng(1).integers(0, GPT2_SMALL.vocab_size, size=T).tolist()
         ms = median_ms({
             "recorded pass": lambda: trace(params, GPT2_SMALL, tokens),
             "recorded pass + lens": lambda: trace(params, GPT2_SMALL, tokens, lens=lens),
+            "recorded pass + lens on its thread": lambda: trace(params, GPT2_SMALL, tokens, lens=serial_lens),
             "recorded pass, head 5.3 ablated": lambda: trace(params, GPT2_SMALL, tokens, interventions=[AblateHead(5, 3)]),
             "streamed pass": streamed(bundle, tokens, False),
             "streamed pass + lens": streamed(bundle, tokens, True),
+            "streamed pass + lens on its thread": streamed(bundle, tokens, True, concurrent=False),
         }, args.repeats)
         print(f"\n  T = {T}")
         for name, value in ms.items():
             base = ms["streamed pass" if name.startswith("streamed") else "recorded pass"]
-            print(f"  {name:<34} {value:>9.1f} ms   {value / base:>5.2f}x")
+            print(f"  {name:<40} {value:>9.1f} ms   {value / base:>5.2f}x")
         for base in ("recorded pass", "streamed pass"):
             ratio = ms[base + " + lens"] / ms[base]
             verdict = "meets" if ratio <= TARGET_LENS_OVERHEAD else "misses"
@@ -97,7 +104,7 @@ def main() -> None:
     sorter = nano_sort()
     question = [2, 1, 0, 1, 1, 2]
     ms = median_ms({"recorded pass": lambda: trace(sorter.params, sorter.config, question),
-                    "recorded pass + lens": lambda: trace(sorter.params, sorter.config, question, lens=lens)},
+                    "recorded pass + lens": lambda: trace(sorter.params, sorter.config, question, lens=serial_lens)},
                    max(args.repeats, 50))
     print(f"\nnano-sort, 6 tokens: recorded pass {ms['recorded pass']:.2f} ms, with the lens "
           f"{ms['recorded pass + lens']:.2f} ms ({100 * (ms['recorded pass + lens'] / ms['recorded pass'] - 1):.0f}% overhead)")

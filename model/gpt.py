@@ -123,9 +123,10 @@ def recorded_pass(forward, final_logits, params, config, tokens, temperature: fl
         raise ValueError(f"a recorded pass takes one sequence of token ids, got an array of shape {np.shape(tokens)}")
     check(interventions, tensor_specs(config, len(np.asarray(tokens))))
     rec = Recorder(on_record)
-    hooked = instrument(rec, interventions, lambda ids, r: forward(params, config, ids, r),
-                        lambda x: final_logits(params, config, x), lens)
+    hooked, finish = instrument(rec, interventions, lambda ids, r: forward(params, config, ids, r),
+                                lambda x: final_logits(params, config, x), lens)
     logits, probs = forward(params, config, tokens, hooked, temperature)
+    finish()
     return Trace(rec.records["hook_tokens"], rec.records, logits, probs)
 
 

@@ -179,11 +179,14 @@ def intervening(rec: Callable, interventions: Sequence[Intervention], run: Run) 
 
 
 def instrument(rec: Callable, interventions: Sequence[Intervention], run: Run,
-               final_logits: Callable, lens: Lens | None = None) -> Callable:
-    """The recorder a pass runs with: interventions change arrays first, then `rec` records, then the lens reads.
+               final_logits: Callable, lens: Lens | None = None) -> tuple[Callable, Callable[[], None]]:
+    """The recorder a pass runs with, and what to call when the pass is over (it hands on the lens's last blocks).
 
-    `run(tokens, rec)` is the family's forward (for patch sources), `final_logits(x)` its final norm + unembedding.
+    Interventions change arrays first, then `rec` records, then the lens reads. `run(tokens, rec)` is the
+    family's forward (for patch sources), `final_logits(x)` its final norm + unembedding.
     """
+    finish = lambda: None  # noqa: E731
     if lens is not None:
         rec = LensRecorder(rec, final_logits, lens)
-    return intervening(rec, interventions, run)
+        finish = rec.finish
+    return intervening(rec, interventions, run), finish

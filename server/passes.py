@@ -12,7 +12,7 @@ import numpy as np
 from llmviz.model.bundles import ModelBundle
 from llmviz.model.engine import trace
 from llmviz.model.interventions import Intervention
-from llmviz.model.lens import Lens
+from llmviz.model.lens import Lens, worth_a_thread
 from llmviz.model.recorder import tensor_specs
 from llmviz.model.sampling import Sampling, autoregress, draw, next_token_distribution
 from llmviz.server.encoding import tensor_line
@@ -127,7 +127,8 @@ class StreamedPasses:
                          template))
         lens = None
         if self.inspection.logit_lens:
-            lens = Lens(LENS_TOP_K, lambda layer, ids, probs: emit(lens_line(self.bundle, layer, ids, probs, step)))
+            lens = Lens(LENS_TOP_K, lambda layer, ids, probs: emit(lens_line(self.bundle, layer, ids, probs, step)),
+                        concurrent=worth_a_thread(self.bundle.config))
         started = time.perf_counter()
         result = trace(self.bundle.params, self.bundle.config, tokens, self.sampling.temperature,
                        on_record=lambda name, x: emit(tensor_line(name, x, self.precision)),

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from llmviz.model.gpt import final_logits, trace
 from llmviz.model.interventions import AblateHead, Patch
 from llmviz.model.lens import logit_lens
+from llmviz.server import passes
 from llmviz.server.encoding import decode_array
 from llmviz.server.main import create_app
 from llmviz.server.schemas import TraceRequest, stream_line
@@ -66,7 +67,9 @@ def test_a_pass_without_interventions_is_unchanged_after_one_with_them(client, r
                                   trace(random_bundle.params, random_bundle.config, PROMPT_IDS).logits)
 
 
-def test_lens_line_follows_each_block_with_the_engines_numbers(client, random_bundle):
+@pytest.mark.parametrize("lens_thread", [False, True])  # nano-sort's head is small: the server reads it inline
+def test_lens_line_follows_each_block_with_the_engines_numbers(client, random_bundle, monkeypatch, lens_thread):
+    monkeypatch.setattr(passes, "worth_a_thread", lambda config: lens_thread)
     lines = lines_of(post(client, logit_lens=True))
     assert lines[0]["logit_lens"] is True
     names = [line.get("name", line["type"]) for line in lines]
@@ -74,8 +77,10 @@ def test_lens_line_follows_each_block_with_the_engines_numbers(client, random_bu
     expected = logit_lens(trace(params, config, PROMPT_IDS).records, lambda x: final_logits(params, config, x), 5)
     lens_lines = [line for line in lines if line["type"] == "lens"]
     assert len(lens_lines) == config.n_layer
+    where = [n for n, line in enumerate(lines) if line["type"] == "lens"]
+    assert where == sorted(where) and where[-1] < names.index("output")  # in layer order, all before the output
     for i, line in enumerate(lens_lines):
-        assert names[names.index(f"blocks.{i}.hook_resid_post") + 1] == "lens"  # streamed right after the block
+        assert where[i] > names.index(f"blocks.{i}.hook_resid_post")  # after its block (read on the lens thread)
         (layer,) = line["layers"]
         assert layer["layer"] == i and line["top_k"] == 3  # nano-sort has 3 tokens, fewer than 5
         ids, probs = expected[i]

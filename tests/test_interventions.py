@@ -3,6 +3,7 @@
 The reference numbers come from tools/make_intervention_reference.py, which changes HF's modules with
 its own hooks (c_proj inputs, block outputs), independently of our recorder and hook names.
 """
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from llmviz.model.gpt import final_logits, forward, trace
 from llmviz.model.interventions import AblateHead, AblateNeuron, InterventionError, Patch, check, patchable_hooks
-from llmviz.model.lens import Lens, logit_lens, top_tokens
+from llmviz.model.lens import Lens, LensRecorder, logit_lens, top_tokens
 from llmviz.model.recorder import tensor_specs
 from llmviz.model.weights import load_hf_folder
 
@@ -59,15 +60,36 @@ def test_head_output_patch_matches_pytorch_hooks(model, ref):
     assert np.abs(ours - ref["patch_z"]).max() < TOL
 
 
-def test_logit_lens_matches_pytorch(model, ref):
+@pytest.mark.parametrize("concurrent", [True, False])
+def test_logit_lens_matches_pytorch_on_either_thread(model, ref, concurrent):
     params, config = model
     layers = []
-    trace(params, config, ref["input_ids"], lens=Lens(5, lambda i, ids, probs: layers.append((i, ids, probs))))
+    lens = Lens(5, lambda i, ids, probs: layers.append((i, ids, probs)), concurrent=concurrent)
+    trace(params, config, ref["input_ids"], lens=lens)
     assert [i for i, _, _ in layers] == [0, 1, 2]
     for i, ids, probs in layers:
         expected = ref["lens_probs"][i]  # [T, V]
         np.testing.assert_allclose(probs, np.take_along_axis(expected, ids, axis=-1), atol=TOL, rtol=0)
         np.testing.assert_allclose(probs, -np.sort(-expected, axis=-1)[:, :5], atol=TOL, rtol=0)  # the top 5, in order
+
+
+def test_the_lens_thread_stacks_the_waiting_blocks_into_one_read(model, ref):
+    """Blocks that pile up while the lens thread is busy are read in one product and handed on in layer order."""
+    params, config = model
+    records = trace(params, config, ref["input_ids"]).records
+    reads, handed = [], []
+    head = lambda x: reads.append(len(x)) or final_logits(params, config, x)  # noqa: E731
+    recorder = LensRecorder(lambda name, x: x, head, Lens(5, lambda i, ids, probs: handed.append((i, ids, probs))))
+    recorder.worker.submit(threading.Event().wait, 0.5)  # hold the lens thread while the pass records all blocks
+    for i in range(3):
+        recorder(f"blocks.{i}.hook_resid_post", records[f"blocks.{i}.hook_resid_post"])
+    assert handed == []  # nothing read yet
+    recorder.finish()
+    T = len(ref["input_ids"])
+    assert reads == [3 * T]  # one stacked read of all three blocks
+    assert [i for i, _, _ in handed] == [0, 1, 2]
+    for i, ids, probs in handed:
+        np.testing.assert_allclose(probs, -np.sort(-ref["lens_probs"][i], axis=-1)[:, :5], atol=TOL, rtol=0)
 
 
 def test_last_lens_layer_is_the_models_own_output(model, ref):
@@ -85,6 +107,9 @@ def test_top_tokens_orders_and_normalises():
     e = np.exp(logits[0] - 3.0)
     np.testing.assert_allclose(probs[0], e[[1, 3]] / e.sum(), rtol=1e-6)
     assert top_tokens(logits, 10)[0].shape == (1, 4)  # k is capped at the vocabulary
+    assert logits.tolist() == [[0.0, 3.0, 1.0, 2.0]]  # the knocked-out winners were put back
+    ties = np.array([[2.0, 5.0, 5.0, -np.inf, 2.0]], dtype=np.float32)
+    assert top_tokens(ties, 4)[0].tolist() == [[1, 2, 0, 4]] and ties[0].tolist() == [2.0, 5.0, 5.0, -np.inf, 2.0]
 
 
 def test_a_clean_pass_after_an_intervened_one_is_unchanged(model, ref):
