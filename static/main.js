@@ -29,6 +29,20 @@ const PLAY_MAX_MS = 8000;
 const PLAY_MS_PER_CHAR = 30;
 const STREAM_SLICE_MS = 100;  // work on arrived tensors between paints: about ten paints a second while streaming
 
+/**
+ * The pixels at the top and bottom of the scene that floating controls cover: the token chips and Home
+ * above, the inspect bar and the key hint below. Measured when a view is framed, so chips that wrap onto
+ * more lines or a bar that grows are always accounted for.
+ */
+function coveredEdges(scene) {
+  const view = scene.getBoundingClientRect();
+  const shown = (selector) => [...document.querySelectorAll(selector)].map((e) => e.getBoundingClientRect())
+    .filter((r) => r.width > 0 && r.height > 0);
+  const top = Math.max(0, ...shown(".token-strip, #home-button").map((r) => r.bottom - view.top));
+  const bottom = Math.max(0, ...shown(".inspect-bar, .hint").map((r) => view.bottom - r.top));
+  return { top, bottom };
+}
+
 function webglAvailable() {
   try {
     return Boolean(document.createElement("canvas").getContext("webgl2"));
@@ -94,6 +108,7 @@ class App {
     // Look inside (static/ui/inspect.js): interventions, the lens and a second prompt; a change re-runs the pass.
     this.inspector = new Inspector(document.querySelector(".stage"), { onChange: () => this.submit(this.prompt) }, this.lang);
     this.inspector.setState(readInspectState());
+    this.viewer.setCovers(() => coveredEdges(this.viewer.container));
     this.viewer.onHover((info) => {
       this.inspector.hovered(info);
       this.ui.showTooltip(this.inspector.annotate(info, this.pass?.header));

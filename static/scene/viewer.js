@@ -18,9 +18,10 @@ const VIEW_DIRECTION = new THREE.Vector3(0.24, 0.12, 1).normalize();  // oblique
 const HOME_DIRECTION = new THREE.Vector3(0.4, 0.28, 1).normalize();  // a 3/4 view: faces readable, slabs still 3D
 const FRAME_MARGIN = 0.86;  // framed boxes fill at most this much of the view (NDC), leaving room for labels
 const HOME_MARGIN = 0.9;  // the overview has its labels beside the tower, so the tower may use the full height
-// The overview's tower sits right of centre (NDC), its stage titles on its left, and a little low, clear of
-// the token chips over the top of the view.
-const HOME_SHIFT = { x: 0.3, y: -0.07 };
+// The overview's tower sits right of centre (NDC), its stage titles on its left.
+const HOME_SHIFT = { x: 0.3, y: 0 };
+const MAX_COVER = 0.35;  // of the view's height, per edge: controls covering more than that are framed over
+const TITLE_ROOM_PX = 22;  // the overview's first and last titles stand above and below their blocks' middles
 const FLY_MS = 900;
 const FILL_MS = 450;
 const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
@@ -309,13 +310,23 @@ export class Viewer {
       box.min.x -= this.layout.columnGap * 0.8;
       box.max.x += this.layout.columnGap * 0.8;
     }
-    const view = this.fitView(box, HOME_DIRECTION, HOME_MARGIN, shift);
-    const right = new THREE.Vector3().crossVectors(this.camera.up, HOME_DIRECTION).normalize();  // the screen's right
-    const up = new THREE.Vector3().crossVectors(HOME_DIRECTION, right);
-    const halfHeight = view.distance * Math.tan(THREE.MathUtils.degToRad(VIEW_FOV) / 2);
-    view.target.addScaledVector(right, -shift.x * halfHeight * this.camera.aspect)
-      .addScaledVector(up, -shift.y * halfHeight);
-    return view;
+    return this.fitView(box, HOME_DIRECTION, HOME_MARGIN, shift, TITLE_ROOM_PX);
+  }
+
+  /**
+   * `covers()` -> {top, bottom}: the pixels at the top and bottom of the view that page controls float over
+   * (the token chips, the inspect bar). Framing keeps what it frames in the band between them.
+   */
+  setCovers(covers) {
+    this.covers = covers;
+  }
+
+  /** The uncovered band of the view in NDC: its centre's y and its half height (uncovered: 0 and 1). */
+  freeBand(roomPx = 0) {
+    const height = this.container.clientHeight || 1;
+    const { top = 0, bottom = 0 } = this.covers?.() ?? {};
+    const [t, b] = [top, bottom].map((px) => Math.min(Math.max(px, 0) + roomPx, height * MAX_COVER) / height);
+    return { centre: b - t, half: 1 - t - b };
   }
 
   viewOf(blocks) {
@@ -325,10 +336,12 @@ export class Viewer {
   }
 
   /**
-   * The closest camera on `direction` from the box centre that still sees all eight corners of the box
-   * within `margin` (NDC), with room for the box to be moved by `shift` {x, y} (NDC) afterwards.
+   * The closest camera on `direction` that sees all eight corners of the box within `margin` of the view's
+   * uncovered band (freeBand), the box moved by `shift` {x, y} from the band's centre (x in NDC, y in
+   * half-bands), by moving the camera's target; `roomPx` more is kept free at the band's top and bottom.
    */
-  fitView(box, direction, margin = FRAME_MARGIN, shift = { x: 0, y: 0 }) {
+  fitView(box, direction, margin = FRAME_MARGIN, shift = { x: 0, y: 0 }, roomPx = 0) {
+    const band = this.freeBand(roomPx);
     const target = box.getCenter(new THREE.Vector3());
     const probe = this.camera.clone();
     const corners = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => new THREE.Vector3(
@@ -342,7 +355,7 @@ export class Viewer {
       probe.updateProjectionMatrix();
       return corners.every((c) => {
         const p = c.clone().project(probe);
-        return p.z < 1 && Math.abs(p.x + shift.x) <= margin && Math.abs(p.y + shift.y) <= margin;
+        return p.z < 1 && Math.abs(p.x + shift.x) <= margin && Math.abs(p.y + shift.y * band.half) <= margin * band.half;
       });
     };
     let [near, far] = [1, frame(box, VIEW_FOV, this.camera.aspect).distance * 4];
@@ -351,6 +364,11 @@ export class Viewer {
       if (fits(mid)) far = mid;
       else near = mid;
     }
+    const right = new THREE.Vector3().crossVectors(this.camera.up, direction).normalize();  // the screen's right
+    const up = new THREE.Vector3().crossVectors(direction, right);
+    const halfHeight = far * Math.tan(THREE.MathUtils.degToRad(VIEW_FOV) / 2);
+    target.addScaledVector(right, -shift.x * halfHeight * this.camera.aspect)
+      .addScaledVector(up, -(band.centre + shift.y * band.half) * halfHeight);
     return { target, distance: far, direction };
   }
 

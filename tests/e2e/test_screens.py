@@ -30,6 +30,19 @@ def assert_inside(page, selector: str, viewport: dict):
     assert box["top"] >= -1 and box["bottom"] <= viewport["height"] + 1, f"{selector} runs off the bottom: {box}"
 
 
+def labels_under_controls(page) -> list:
+    """Scene labels shown under the token chips or the inspect bar, which float over the scene."""
+    return page.evaluate("""() => {
+        const controls = [".token-strip", ".inspect-bar"].map((s) => document.querySelector(s))
+            .filter(Boolean).map((e) => e.getBoundingClientRect());
+        const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+        const labels = [...document.querySelectorAll("#viewer div[style*='will-change']")]
+            .filter((e) => e.style.display !== "none" && e.textContent);
+        return labels.filter((e) => controls.some((c) => meets(e.getBoundingClientRect(), c)))
+            .map((e) => e.textContent);
+    }""")
+
+
 @pytest.mark.parametrize("name", list(SCREENS))
 def test_every_screen_shows_prompt_narration_and_step_buttons(browser, live_server, artifacts, name):
     viewport = SCREENS[name]
@@ -49,6 +62,8 @@ def test_every_screen_shows_prompt_narration_and_step_buttons(browser, live_serv
         assert all(extra <= 1 for _, extra in overflow), overflow
         canvas = box_of(page, "#viewer canvas")
         assert canvas["height"] >= 0.3 * viewport["height"], "the scene keeps a real share of the screen"
+        covered = labels_under_controls(page)
+        assert covered == [], f"the home view puts labels under the floating controls: {covered}"
         page.locator("#next-button").click()
         page.wait_for_function("() => window.__llmviz.stepIndex === 1")
         page.screenshot(path=str(artifacts / f"screen-{name}.png"))
