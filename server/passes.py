@@ -15,12 +15,12 @@ from llmviz.model.interventions import Intervention
 from llmviz.model.lens import Lens, worth_a_thread
 from llmviz.model.recorder import tensor_specs
 from llmviz.model.sampling import Sampling, autoregress, draw, next_token_distribution
-from llmviz.server.encoding import tensor_line
+from llmviz.server.encoding import tensor_line, tensor_line_bytes, with_pass
 from llmviz.server.schemas import LENS_TOP_K
 from llmviz.server.settings import PROTOCOL_VERSION
 
 TOP_CANDIDATES = 10  # entries in an `output` line's `top`
-Emit = Callable[[dict], None]
+Emit = Callable[[dict | bytes], None]  # a line as a dict, or already encoded (tensor lines)
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ def lens_line(bundle: ModelBundle, layer: int, ids: np.ndarray, probs: np.ndarra
     return {"type": "lens", "step": step, "top_k": int(ids.shape[1]), "layers": [{"layer": layer, "top": top}]}
 
 
+def tagged(line: dict | bytes, tag: str) -> dict | bytes:
+    """The line with `"pass": tag` (compare streams), whether still a dict or already encoded."""
+    return with_pass(line, tag) if isinstance(line, bytes) else {**line, "pass": tag}
+
+
 @dataclass(frozen=True)
 class Inspection:
     """What a request asks beyond the plain pass: interventions, the logit lens, and a reference pass to compare."""
@@ -108,6 +113,8 @@ class StreamedPasses:
     inspection: Inspection = field(default_factory=Inspection)
     template: Sequence[bool] = ()  # per prompt token: added by the chat template
     forward_seconds: float = 0.0
+    # How a tensor line reaches `emit`: encoded bytes for a stream (the fast path), or a dict (recorded_trace).
+    tensor_encoder: Callable[[str, np.ndarray, str], dict | bytes] = tensor_line_bytes
 
     def run(self, tokens: list[int], step: int, rng: np.random.Generator) -> Choice:
         """[reference pass,] then the pass itself; returns the choice for the next token (from the pass itself)."""
@@ -121,7 +128,7 @@ class StreamedPasses:
     def run_one(self, tokens: list[int], step: int, rng: np.random.Generator,
                 interventions: Sequence[Intervention], tag: str | None) -> Choice:
         """header, one tensor line per record (a lens line after each block's output), output."""
-        emit = self.emit if tag is None else (lambda line: self.emit({**line, "pass": tag}))
+        emit = self.emit if tag is None else (lambda line: self.emit(tagged(line, tag)))
         template = () if tag == "reference" else self.template
         emit(header_line(self.bundle, tokens, self.sampling, self.precision, step, interventions, self.inspection.logit_lens,
                          template))
@@ -131,7 +138,7 @@ class StreamedPasses:
                         concurrent=worth_a_thread(self.bundle.config))
         started = time.perf_counter()
         result = trace(self.bundle.params, self.bundle.config, tokens, self.sampling.temperature,
-                       on_record=lambda name, x: emit(tensor_line(name, x, self.precision)),
+                       on_record=lambda name, x: emit(self.tensor_encoder(name, x, self.precision)),
                        interventions=interventions, lens=lens)
         self.forward_seconds += time.perf_counter() - started
         choice = choose_next(result.logits[-1], self.sampling, rng)
@@ -172,6 +179,6 @@ def recorded_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, p
     """The lines /api/trace would stream for this pass (header, tensors, output; no done), kept in a list:
     for a notebook's trace and for a pass saved as one file. `template` as for StreamedPasses (chat prompts)."""
     lines: list[dict] = []
-    StreamedPasses(bundle, sampling, precision, lines.append, template=template).run(
+    StreamedPasses(bundle, sampling, precision, lines.append, template=template, tensor_encoder=tensor_line).run(
         tokens, step=0, rng=np.random.default_rng(sampling.seed))
     return lines

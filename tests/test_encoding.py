@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from llmviz.model import ops
-from llmviz.server.encoding import (F16_MAX, NonFiniteTensor, decode_array, dump_line, encode_array, tensor_line,
-                             to_f16_bits)
+from llmviz.server.encoding import (F16_BLOCK, F16_MAX, NonFiniteTensor, decode_array, dump_line, encode_array,
+                                    tensor_line, tensor_line_bytes, to_f16_bits, with_pass)
 from llmviz.server.schemas import TensorLine
 
 
@@ -36,6 +36,33 @@ def test_f16_bits_equal_numpys_conversion_including_subnormals():
     ]).astype(np.float32)
     values = np.concatenate([values, np.float32([0.0, -0.0, 2.0**-14, -(2.0**-14), 2.0**-24, 2.0**-25, 3 * 2.0**-26])])
     np.testing.assert_array_equal(to_f16_bits(values), values.astype(np.float16).view(np.uint16))
+
+
+def test_f16_bits_round_ties_to_even_at_every_float16_value():
+    """Every finite float16, each midpoint between neighbours (a tie) and the float32s just either side of it:
+    the integer conversion must pick the same neighbour as NumPy's, across more than one block."""
+    halves = np.arange(0x7C00, dtype=np.uint16).view(np.float16).astype(np.float64)  # 0 .. 65504
+    ties = (halves[:-1] + halves[1:]) / 2
+    values = np.concatenate([halves, ties, np.nextafter(ties.astype(np.float32), 0), np.nextafter(ties.astype(np.float32), 1e9)])
+    values = values.astype(np.float32)
+    values = np.concatenate([values, -values])
+    assert values.size > 3 * F16_BLOCK
+    np.testing.assert_array_equal(to_f16_bits(values), values.astype(np.float16).view(np.uint16))
+    np.testing.assert_array_equal(to_f16_bits(values[:7].reshape(7, 1)), values[:7].reshape(7, 1).astype(np.float16).view(np.uint16))
+
+
+@pytest.mark.parametrize("precision", ["f16", "f32", "json"])
+def test_the_streamed_bytes_are_the_json_line_byte_for_byte(precision):
+    """tensor_line_bytes skips the JSON encoder for `data`; what it writes must be exactly what dump_line writes."""
+    rng = np.random.default_rng(3)
+    q = k = rng.standard_normal((5, 2, 4)).astype(np.float32)
+    cases = {"x": rng.standard_normal((3, 70_000)).astype(np.float32) * 1e-3,  # several blocks, subnormals
+             "blocks.0.attn.hook_attn_scores": ops.attention_scores(q, k),  # masked: carries `mask`
+             "hook_tokens": np.array([2, 1, 0], dtype=np.int64), "big": np.float32([1e6, -3.5])}
+    for name, array in cases.items():
+        expected = dump_line(tensor_line(name, array, precision))
+        assert tensor_line_bytes(name, array, precision) == expected, name
+        assert with_pass(expected, "main") == dump_line({**tensor_line(name, array, precision), "pass": "main"})
 
 
 def test_f16_base64_costs_at_most_three_bytes_per_value(values):

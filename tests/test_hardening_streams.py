@@ -215,7 +215,8 @@ def test_the_memory_bound_covers_a_real_pass_and_is_reported():
                          params=random_params(config), tokenizer=TiktokenTokenizer(encoding))
     for precision in ("f16", "f32", "json"):
         tracemalloc.start()
-        stream_trace(bundle, [0, 1, 2] * 32, Sampling(), precision, dump_line, time.perf_counter())
+        stream_trace(bundle, [0, 1, 2] * 32, Sampling(), precision,
+                     lambda line: line if isinstance(line, bytes) else dump_line(line), time.perf_counter())
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         estimate = pass_bytes(config, 96, precision, buffer_lines=0)  # lines are dropped at once here
