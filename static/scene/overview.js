@@ -13,7 +13,8 @@ const STAGE_NAMES = {
  * layout -> [{title, subtitle, top, bottom, left, right, stages: [{name, top, bottom}]}] in world units
  * (top > bottom), embedding first, output last. `left` is where the title ends (it stands left of the
  * stage), `right` where the stage names start (right of the residual stream). With several columns the
- * titles are short ("Block 7"), since they stand in the gap between two columns.
+ * titles are short ("Block 7"), since they stand in the gap between two columns, and only the first block
+ * lists the stages every block goes through (there is room left of the first column).
  */
 export function overviewStages(layout) {
   const rmsNorm = !layout.blocks.some((b) => b.id.endsWith("ln1.hook_mean"));  // RMSNorm has no mean
@@ -39,7 +40,7 @@ export function overviewStages(layout) {
   for (const layer of layout.layers) {
     stages.push({
       title: columns > 1 ? `Block ${layer.layer}` : `Transformer block ${layer.layer}`,
-      subtitle: columns > 1 ? "" : steps,
+      subtitle: columns === 1 || layer === layout.layers[0] ? steps : "",  // in columns, the first block's says it for all
       top: layer.top, bottom: layer.bottom, left: layer.left, right: layer.right,
       stages: (layer.stages ?? []).map((s) => ({ name: names[s.stage], top: s.top, bottom: s.bottom })),
     });

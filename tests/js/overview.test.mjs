@@ -19,6 +19,8 @@ test("a twelve-layer model gets twelve block stages", () => {
   const stages = overviewStages(computeLayout(gpt2Header()));
   assert.equal(stages.length, 14);
   assert.equal(stages.at(-2).title, "Block 11", "short titles: they stand in the gaps between columns");
+  assert.equal(stages[1].subtitle, "LayerNorm · Attention · Projection · MLP", "the first block lists every block's stages");
+  assert.ok(stages.slice(2, -1).every((s) => s.subtitle === ""), "the other blocks' titles stand alone in the gaps");
 });
 
 test("every transformer block names its own stages, top to bottom, in any number of columns", () => {
