@@ -27,10 +27,10 @@ from engine import random_gpt2_params  # noqa: E402
 
 from llmviz.model.bundles import ModelBundle, nano_sort  # noqa: E402
 from llmviz.model.config import GPTConfig  # noqa: E402
-from llmviz.model.gpt import forward, trace  # noqa: E402
+from llmviz.model.gpt import final_logits, forward, trace  # noqa: E402
 from llmviz.model.head_sweep import sort_accuracy, sweep_heads  # noqa: E402
 from llmviz.model.interventions import AblateHead  # noqa: E402
-from llmviz.model.lens import Lens  # noqa: E402
+from llmviz.model.lens import STACKED_ROWS, Lens, top_tokens  # noqa: E402
 from llmviz.model.recorder import keep_freed_memory  # noqa: E402
 from llmviz.model.sampling import Sampling  # noqa: E402
 from llmviz.model.sort_task import all_questions  # noqa: E402
@@ -69,6 +69,19 @@ def streamed(bundle: ModelBundle, tokens: list[int], lens: bool, concurrent: boo
     return run
 
 
+def lens_work(params, T: int):
+    """The lens's arithmetic with no pass around it: 12 blocks' residuals read as the lens thread reads them
+    (stacked up to STACKED_ROWS rows), final norm, unembedding, top 5. With a whole spare core this is the
+    least a streamed pass with the lens can take."""
+    blocks = np.random.default_rng(2).standard_normal((GPT2_SMALL.n_layer * T, GPT2_SMALL.n_embd), dtype=np.float32)
+    step = max(T, STACKED_ROWS // T * T)
+
+    def run():
+        for start in range(0, len(blocks), step):
+            top_tokens(final_logits(params, GPT2_SMALL, blocks[start:start + step]), 5)
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -87,6 +100,7 @@ def main() -> None:
             "recorded pass": lambda: trace(params, GPT2_SMALL, tokens),
             "recorded pass + lens": lambda: trace(params, GPT2_SMALL, tokens, lens=lens),
             "recorded pass + lens on its thread": lambda: trace(params, GPT2_SMALL, tokens, lens=serial_lens),
+            "lens work alone (12 blocks, stacked)": lens_work(params, T),
             "recorded pass, head 5.3 ablated": lambda: trace(params, GPT2_SMALL, tokens, interventions=[AblateHead(5, 3)]),
             "streamed pass": streamed(bundle, tokens, False),
             "streamed pass + lens": streamed(bundle, tokens, True),

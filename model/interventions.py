@@ -187,6 +187,8 @@ def instrument(rec: Callable, interventions: Sequence[Intervention], run: Run,
     """
     finish = lambda: None  # noqa: E731
     if lens is not None:
-        rec = LensRecorder(rec, final_logits, lens)
+        # The pass's logits are the last block's lens unless something changes the final norm on the way.
+        untouched = not any(item.hook.startswith("ln_final.") for item in interventions)
+        rec = LensRecorder(rec, final_logits, lens, logits_are_last_block=untouched)
         finish = rec.finish
     return intervening(rec, interventions, run), finish

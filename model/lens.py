@@ -63,8 +63,11 @@ class Lens:
     `concurrent` (the default) reads the blocks on a second thread while the pass goes on, stacking every block
     that is waiting into one product, so the unembedding matrix (GPT-2 small: 154 MB) is read once per batch
     instead of once per block; `on_layer` is still called on the pass's own thread, in layer order, each block
-    at the first record after its lens is ready, the rest before the pass ends. False reads each block on the
-    pass's thread the moment it ends (bench/lens.py measures both).
+    at the first record after its lens is ready, the rest before the pass ends. The last block's lens is the
+    model's own head applied to the last residual, which the pass computes anyway: it is taken from
+    `hook_logits` (one unembedding of twelve saved on GPT-2 small) unless an intervention changes the final
+    norm between the two. False reads each block on the pass's thread the moment it ends (bench/lens.py
+    measures both).
     """
     top_k: int
     on_layer: OnLayer
@@ -77,8 +80,12 @@ class LensRecorder:
     `finish()` must follow the pass: it waits for the blocks still being read and hands them on.
     """
 
-    def __init__(self, rec: Callable, final_logits: Callable, lens: Lens):
+    def __init__(self, rec: Callable, final_logits: Callable, lens: Lens, logits_are_last_block: bool = True):
         self.rec, self.final_logits, self.lens = rec, final_logits, lens
+        # The block held back by one record: if the final norm follows, it is the last block, whose lens is the
+        # pass's own hook_logits when `logits_are_last_block` (no intervention between the two).
+        self.held: tuple[int, np.ndarray] | None = None
+        self.logits_are_last_block = logits_are_last_block
         self.lock = threading.Lock()
         self.waiting: list[tuple[int, np.ndarray]] = []  # blocks not yet read, in layer order
         self.ready: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # read, not yet handed on
@@ -93,13 +100,28 @@ class LensRecorder:
             ids, probs = top_tokens(self.final_logits(x), self.lens.top_k)
             self.lens.on_layer(int(block[1]), ids, probs)
         elif block:
-            with self.lock:
-                self.waiting.append((int(block[1]), np.array(x, copy=True)))  # the pass may reuse its buffer
+            self.submit_held()
+            self.held = (int(block[1]), np.array(x, copy=True))  # a copy: the pass may reuse its buffer
             self.order.append(int(block[1]))
-            self.jobs.append(self.worker.submit(self.read_waiting))
+        elif self.held is not None and name == "hook_logits" and self.logits_are_last_block:
+            layer, _ = self.held
+            self.held = None
+            ids, probs = top_tokens(x, self.lens.top_k)  # on this thread: the pass reads x next (softmax)
+            with self.lock:
+                self.ready[layer] = (ids, probs)
+        elif self.held is not None and not name.startswith("ln_final."):
+            self.submit_held()  # another block follows (or the logits cannot stand in): read it on the thread
         if self.worker is not None:
             self.hand_on_ready()
         return x
+
+    def submit_held(self) -> None:
+        if self.held is None:
+            return
+        with self.lock:
+            self.waiting.append(self.held)
+        self.held = None
+        self.jobs.append(self.worker.submit(self.read_waiting))
 
     def read_waiting(self) -> None:
         """On the lens thread: every block waiting, stacked into one final norm + unembedding + top-k."""
@@ -127,6 +149,7 @@ class LensRecorder:
     def finish(self) -> None:
         if self.worker is None:
             return
+        self.submit_held()  # a pass that ended without hook_logits
         for job in self.jobs:
             job.result()  # re-raises what went wrong on the lens thread
         self.worker.shutdown()

@@ -92,6 +92,20 @@ def test_the_lens_thread_stacks_the_waiting_blocks_into_one_read(model, ref):
         np.testing.assert_allclose(probs, -np.sort(-ref["lens_probs"][i], axis=-1)[:, :5], atol=TOL, rtol=0)
 
 
+def test_the_last_blocks_lens_is_read_not_copied_when_the_final_norm_is_patched(model, ref):
+    """The lens takes the last block from the pass's logits only when nothing changes the final norm between."""
+    params, config = model
+    layers = []
+    patch = Patch("ln_final.hook_out", 2, source(ref))
+    result = trace(params, config, ref["input_ids"], interventions=[patch],
+                   lens=Lens(5, lambda i, ids, probs: layers.append((i, ids, probs))))
+    ids, probs = layers[-1][1:]
+    offline_ids, offline_probs = logit_lens(result.records, lambda x: final_logits(params, config, x), 5)[-1]
+    np.testing.assert_array_equal(ids, offline_ids)
+    np.testing.assert_allclose(probs, offline_probs, atol=1e-6)
+    assert not np.allclose(probs[2], -np.sort(-result.probs[2])[:5], atol=1e-3)  # the patched logits differ there
+
+
 def test_last_lens_layer_is_the_models_own_output(model, ref):
     params, config = model
     result = trace(params, config, ref["input_ids"])

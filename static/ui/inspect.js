@@ -262,6 +262,9 @@ export class Inspector {
     this.lensToggle.setAttribute("aria-pressed", String(this.lens));
     this.ablateToggle.textContent = this.ablateOnClick ? w.ablateOn : w.ablate;
     this.ablateToggle.setAttribute("aria-pressed", String(this.ablateOnClick));
+    if (document.activeElement !== this.compareInput) {  // first: whether patching is possible depends on it
+      this.compareInput.value = this.comparePrompt ?? patchSource(this.interventions) ?? this.compareInput.value;
+    }
     if (!this.secondPrompt()) this.patchOnClick = false;
     this.patchToggle.textContent = this.patchOnClick ? w.patchOn : w.patch;
     this.patchToggle.setAttribute("aria-pressed", String(this.patchOnClick));
@@ -297,9 +300,6 @@ export class Inspector {
     this.chips.replaceChildren(...items);
     this.compareLabel.textContent = w.compare;
     this.compareInput.placeholder = w.comparePlaceholder;
-    if (document.activeElement !== this.compareInput) {
-      this.compareInput.value = this.comparePrompt ?? patchSource(this.interventions) ?? this.compareInput.value;
-    }
     this.compareButton.textContent = w.run;
     const showLegend = this.interventions.length > 0 || this.comparePrompt;
     this.legend.hidden = !showLegend;
