@@ -1,9 +1,10 @@
-// Every tensor block of the scene drawn together: all blocks are instances of one unit box, and their
+// Every tensor block of the scene drawn together: all blocks are boxes in one merged geometry, and their
 // cells are bytes in a few shared texture pages (atlas.js), so a frame costs one draw call per page
 // however many blocks the model has. Each instance carries its own place, size, page rectangle, fold
-// segments and state (filled, reveal, dim, focus) as instance attributes; the vertex shader drops blocks
-// smaller than a few pixels on screen (level of detail without any per-frame work on the CPU), and the
-// fragment shader draws cells, grid lines, fold seams, masked hatching and outlined cells as before.
+// segments and state (filled, reveal, dim, focus) as vertex attributes of one merged geometry; each page's
+// mesh is given only the blocks that are on screen and a few pixels big (sync()), each as the three faces
+// the camera can see, and the fragment shader draws cells, grid lines, fold seams, masked hatching and
+// outlined cells.
 // Cells stay bytes through a colour lookup table (colormap.js): float textures misbehave in software GL.
 import * as THREE from "three";
 import { Atlas, pageSide } from "./atlas.js";
@@ -14,7 +15,7 @@ import { cellToTexel } from "./layout.js";
 export { encodeBlock, poolFactor };  // their home is blockbytes.js (pure), which the notebook evaluates too
 
 export const EAGER_UPLOAD_CELLS = 200_000;  // smaller blocks upload at once; larger ones when first seen
-export const MIN_DRAW_PX = 4;  // blocks smaller than this on screen are not drawn (vertex shader)
+export const MIN_DRAW_PX = 4;  // blocks smaller than this on screen are not drawn (the viewer's visibility test)
 
 // Highlight texture codes: what the shader does with a cell besides its value.
 export const HL_NONE = 0;
@@ -30,9 +31,6 @@ const vertexShader = /* glsl */ `
   attribute vec4 aGrid;    // grid size in cells (after folding, before pooling), fold segment size (0 = none)
   attribute vec4 aState;   // filled, reveal (rows 0..1 drawn), dim (0..1), focus (0/1)
   attribute vec4 aMisc;    // has highlights, kind (0 activation, 1 weight, 2 aggregate), page
-  uniform float uPage;
-  uniform float uPxPerUnit;  // screen pixels per world unit at distance 1
-  uniform float uMinPx;
   uniform vec3 uFrames[3];
   varying vec3 vLocal;
   varying vec3 vNormal;
@@ -42,21 +40,20 @@ const vertexShader = /* glsl */ `
   flat varying vec2 vMisc;
   flat varying vec3 vFrame;
   void main() {
-    vec4 centre = modelViewMatrix * vec4(aCenter, 1.0);
-    float extent = max(aSize.x, aSize.y);
-    float px = extent * uPxPerUnit / max(1e-6, length(centre.xyz) - 0.5 * extent);
-    if (abs(aMisc.z - uPage) > 0.5 || px < uMinPx) {
-      gl_Position = vec4(0.0, 0.0, 2.0, 1.0);  // outside the clip volume: the whole box is dropped
-      return;
-    }
-    vLocal = position;
-    vNormal = normal;
+    // The geometry is three faces of the unit box (+x, +y, +z); each is mirrored to the side of the box
+    // that faces the camera, which is all of a box anyone can see. The blocks' group is never moved, so
+    // the camera's world position is its position in the blocks' own space.
+    vec3 side = vec3(cameraPosition.x < aCenter.x ? -1.0 : 1.0, cameraPosition.y < aCenter.y ? -1.0 : 1.0,
+                     cameraPosition.z < aCenter.z ? -1.0 : 1.0);
+    vec3 flip = mix(vec3(1.0), side, abs(normal));  // only along the face's own axis: its cells keep their places
+    vLocal = position * flip;
+    vNormal = normal * flip;
     vRect = aRect;
     vGrid = aGrid;
     vState = aState;
     vMisc = aMisc.xy;
     vFrame = aMisc.y < 0.5 ? uFrames[0] : aMisc.y < 1.5 ? uFrames[1] : uFrames[2];
-    gl_Position = projectionMatrix * (centre + modelViewMatrix * vec4(position * aSize, 0.0));
+    gl_Position = projectionMatrix * modelViewMatrix * vec4(aCenter + vLocal * aSize, 1.0);
   }
 `;
 
@@ -164,34 +161,53 @@ function pageTexture(side) {
 }
 
 const STATE = { uFilled: 0, uReveal: 1, uDim: 2, uFocus: 3 };
+const ATTRIBUTES = [["aCenter", 3], ["aSize", 3], ["aRect", 4], ["aGrid", 4], ["aState", 4], ["aMisc", 4]];
+
+// The part of a unit box a camera can see: its +x, +y and +z faces (the vertex shader mirrors each to the
+// camera's side). Half the vertices and triangles of a whole box, and none of them culled as back faces.
+const FACE_VERTICES = 12;
+const FACE_INDICES = 18;
+const FACES = (() => {
+  const box = new THREE.BoxGeometry(1, 1, 1);  // faces in order +x, −x, +y, −y, +z, −z; 4 vertices, 6 indices each
+  const take = (name) => [0, 2, 4].flatMap((f) => Array.from(box.getAttribute(name).array.slice(f * 12, f * 12 + 12)));
+  const index = [0, 2, 4].flatMap((f, k) => Array.from(box.index.array.slice(f * 6, f * 6 + 6), (v) => v - f * 4 + k * 4));
+  box.dispose();
+  return { position: take("position"), normal: take("normal"), index };
+})();
 
 /**
- * All blocks of one scene: the instanced geometry they share, the texture pages holding their cells,
- * and one mesh per page (so one draw call per page).
+ * All blocks of one scene in one merged geometry (each block its own 12 vertices carrying its values),
+ * the texture pages holding their cells, and one mesh per page (so one draw call per page). Not
+ * instancing: SwiftShader, the software GL of headless browsers and of machines without a GPU driver,
+ * runs an instanced draw as one draw per instance, so 3,000 instances cost like 3,000 draw calls. Each
+ * page's index list names only the blocks on that page that are on screen and big enough to see (sync()),
+ * so the GPU is never handed vertices it would throw away.
  */
 export class BlockBatch {
   constructor(renderer, specs) {
     this.renderer = renderer;
     this.group = new THREE.Group();
     const n = specs.length;
-    const unit = new THREE.BoxGeometry(1, 1, 1);
-    this.geometry = new THREE.InstancedBufferGeometry();
-    this.geometry.setIndex(unit.index);
-    this.geometry.setAttribute("position", unit.getAttribute("position"));
-    this.geometry.setAttribute("normal", unit.getAttribute("normal"));
-    this.geometry.instanceCount = n;
-    const attribute = (name, size, dynamic) => {
-      const attr = new THREE.InstancedBufferAttribute(new Float32Array(n * size), size);
-      if (dynamic) attr.setUsage(THREE.DynamicDrawUsage);
-      this.geometry.setAttribute(name, attr);
-      return attr;
+    // The values of every block, one row per block, kept on the CPU; sync() spreads the rows that changed
+    // over each block's vertices. Their `version` (bumped by needsUpdate) says what changed since.
+    const store = (size) => new THREE.InstancedBufferAttribute(new Float32Array(n * size), size);
+    [this.centers, this.sizes, this.rects, this.grids, this.states, this.miscs] = ATTRIBUTES.map(([, size]) => store(size));
+    this.source = { aCenter: this.centers, aSize: this.sizes, aRect: this.rects, aGrid: this.grids, aState: this.states,
+      aMisc: this.miscs };
+    this.copied = {};  // attribute name -> the version last spread over the vertices
+    this.geometry = new THREE.BufferGeometry();
+    const repeated = (values) => {
+      const array = new Float32Array(n * values.length);
+      for (let i = 0; i < n; i++) array.set(values, i * values.length);
+      return new THREE.BufferAttribute(array, 3);
     };
-    this.centers = attribute("aCenter", 3, false);
-    this.sizes = attribute("aSize", 3, false);
-    this.rects = attribute("aRect", 4, true);
-    this.grids = attribute("aGrid", 4, false);
-    this.states = attribute("aState", 4, true);
-    this.miscs = attribute("aMisc", 4, true);
+    this.geometry.setAttribute("position", repeated(FACES.position));
+    this.geometry.setAttribute("normal", repeated(FACES.normal));
+    for (const [name, size] of ATTRIBUTES) {
+      const attr = new THREE.BufferAttribute(new Float32Array(n * FACE_VERTICES * size), size);
+      attr.setUsage(THREE.DynamicDrawUsage);
+      this.geometry.setAttribute(name, attr);
+    }
     this.blocks = specs.map((spec, i) => new TensorBlock(spec, this, i));
     let texels = 0;
     let widest = 1;
@@ -202,32 +218,79 @@ export class BlockBatch {
     }
     this.atlas = new Atlas(pageSide(texels, widest));
     this.pages = [];
-    this.uniforms = { uPxPerUnit: { value: 1 }, uMinPx: { value: MIN_DRAW_PX } };  // shared by every page
     this.page(0);  // blocks without values yet draw from the first page
+    this.sync(true);
   }
 
   /** Page p's textures and mesh, made on first use. */
   page(p) {
     while (this.pages.length <= p) {
-      const index = this.pages.length;
       const data = pageTexture(this.atlas.side);
       const uniforms = {
         uData: { value: data }, uHl: { value: EMPTY_TEXTURE }, uLut: { value: sharedLut() },
-        uPage: { value: index }, uPageSize: { value: this.atlas.side },
+        uPageSize: { value: this.atlas.side },
         uFrames: { value: KINDS.map((k) => new THREE.Color(FRAME_COLORS[k])) },
         uBg: { value: new THREE.Color(BACKGROUND) },
-        uPxPerUnit: this.uniforms.uPxPerUnit, uMinPx: this.uniforms.uMinPx,
       };
-      const material = new THREE.ShaderMaterial({ uniforms, vertexShader, fragmentShader });
+      // The three faces are mirrored towards the camera, so none is a back face: no culling (DoubleSide).
+      const material = new THREE.ShaderMaterial({ uniforms, vertexShader, fragmentShader, side: THREE.DoubleSide });
       material.toneMapped = false;
-      const mesh = new THREE.Mesh(this.geometry, material);
-      mesh.frustumCulled = false;  // the instances are spread over the whole scene; the shader culls
+      // The page's own index list over the shared vertices (its attributes are the same GPU buffers).
+      const geometry = new THREE.BufferGeometry();
+      for (const [name, attr] of Object.entries(this.geometry.attributes)) geometry.setAttribute(name, attr);
+      const index = new THREE.BufferAttribute(new Uint32Array(this.blocks.length * FACE_INDICES), 1);
+      index.setUsage(THREE.DynamicDrawUsage);
+      geometry.setIndex(index);
+      geometry.setDrawRange(0, 0);
+      const mesh = new THREE.Mesh(geometry, material);
+      mesh.frustumCulled = false;  // the blocks are spread over the whole scene; sync() culls them one by one
       mesh.matrixAutoUpdate = false;
+      mesh.visible = false;
       this.group.add(mesh);
       this.renderer.initTexture(data);
-      this.pages.push({ data, hl: null, mesh, uniforms });
+      this.pages.push({ data, hl: null, mesh, geometry, uniforms, drawn: 0 });
     }
     return this.pages[p];
+  }
+
+  /**
+   * Brings the GPU's copy up to date: spreads the block values that changed over their vertices, and
+   * rewrites the pages' index lists when `visibilityChanged` (or a block moved to another page). A block
+   * is drawn when block.visible (the viewer's frustum and size test) is true.
+   */
+  sync(visibilityChanged = false) {
+    for (const [name, size] of ATTRIBUTES) {
+      const source = this.source[name];
+      if (this.copied[name] === source.version) continue;
+      this.copied[name] = source.version;
+      const target = this.geometry.getAttribute(name);
+      const [from, to] = [source.array, target.array];
+      for (let i = 0, at = 0; i < this.blocks.length; i++) {
+        const o = i * size;
+        for (let v = 0; v < FACE_VERTICES; v++) for (let k = 0; k < size; k++) to[at++] = from[o + k];
+      }
+      target.needsUpdate = true;
+      if (name === "aMisc") visibilityChanged = true;  // a block may have moved to another page
+    }
+    if (!visibilityChanged) return;
+    for (const page of this.pages) page.drawn = 0;
+    const pageOf = this.miscs.array;
+    for (const block of this.blocks) {
+      if (!block.visible) continue;
+      const page = this.pages[pageOf[block.index * 4 + 2]];
+      const to = page.geometry.index.array;
+      const base = block.index * FACE_VERTICES;
+      for (let k = 0, at = page.drawn * FACE_INDICES; k < FACE_INDICES; k++) to[at + k] = base + FACES.index[k];
+      page.drawn++;
+    }
+    for (const page of this.pages) {
+      const index = page.geometry.index;
+      index.clearUpdateRanges();
+      index.addUpdateRange(0, Math.max(1, page.drawn * FACE_INDICES));
+      index.needsUpdate = true;
+      page.geometry.setDrawRange(0, page.drawn * FACE_INDICES);
+      page.mesh.visible = page.drawn > 0;
+    }
   }
 
   /**
@@ -268,16 +331,12 @@ export class BlockBatch {
     return hits.sort((a, b) => a.distance - b.distance);
   }
 
-  /** Screen scale for the shader's level of detail: pixels per world unit at distance 1. */
-  setPixelsPerUnit(px) {
-    this.uniforms.uPxPerUnit.value = px;
-  }
-
   dispose() {
     for (const page of this.pages) {
       page.data.dispose();
       page.hl?.dispose();
       page.mesh.material.dispose();
+      page.geometry.dispose();
     }
     this.geometry.dispose();
     this.group.removeFromParent();

@@ -84,6 +84,8 @@ export class Viewer {
     this.marker = makeMarker();
     this.scene.add(this.marker);
 
+    this.frustum = new THREE.Frustum();
+    this.viewProjection = new THREE.Matrix4();
     this.raycaster = new THREE.Raycaster();
     this.pointer = null;
     this.pointerDown = null;
@@ -610,7 +612,7 @@ export class Viewer {
     this.updateHover();
     this.fitClipPlanes();
     this.camera.updateMatrixWorld();  // the culling below needs this frame's camera, not the last one's
-    this.skipTinyBlocks();
+    this.cullBlocks();
     const uploadsLeft = this.uploadVisible();
     this.renderer.render(this.scene, this.camera);
     this.renderInfo = { ...this.renderer.info.render };
@@ -627,16 +629,25 @@ export class Viewer {
     return this.container.clientHeight / (2 * Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2));
   }
 
-  skipTinyBlocks() {
+  /**
+   * Which blocks are drawn this frame: those in the view and at least MIN_DRAW_PX on screen. The batch
+   * hands only those to the GPU; picking, cell numbers and lazy uploads read the same block.visible.
+   */
+  cullBlocks() {
+    if (!this.batch) return;
     const pxPerUnitAt1 = this.pixelsPerUnitAtOne();
     const eye = this.camera.position;
+    this.frustum.setFromProjectionMatrix(this.viewProjection.multiplyMatrices(this.camera.projectionMatrix,
+      this.camera.matrixWorldInverse));
+    let changed = false;
     for (const block of this.blocks.values()) {
       const { size } = block.spec;
       const extent = Math.max(size.w, size.h);
       const distance = Math.max(1e-6, block.position.distanceTo(eye) - extent / 2);
-      block.visible = (extent * pxPerUnitAt1) / distance >= MIN_DRAW_PX;  // the shader skips the same blocks
+      const visible = (extent * pxPerUnitAt1) / distance >= MIN_DRAW_PX && this.frustum.intersectsBox(block.box);
+      if (visible !== block.visible) [block.visible, changed] = [visible, true];
     }
-    this.batch?.setPixelsPerUnit(pxPerUnitAt1);
+    this.batch.sync(changed);
   }
 
   /** Filled, bright, unfolded blocks whose cells are wide enough on screen to hold their numbers. */
@@ -700,6 +711,8 @@ export class Viewer {
   /** PNG of the current view, labels included. */
   snapshotPNG() {
     this.fitClipPlanes();
+    this.camera.updateMatrixWorld();
+    this.cullBlocks();
     this.renderer.render(this.scene, this.camera);
     const source = this.renderer.domElement;
     const canvas = document.createElement("canvas");
