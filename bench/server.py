@@ -8,6 +8,10 @@ Prints, for nano-sort and for a GPT-2-small-shaped model with random weights (12
 value for f16/f32 base64 and plain JSON; then throughput and p50/p99 latency of nano-sort traces under
 32 concurrent clients. Targets (issue 3): first tensor line before 20% of the pass on the GPT-2 shape,
 f16 ≤ 3 bytes per value, nano-sort p50 under 20 ms.
+
+Then, for the GPT-2-small shape at 16 tokens and the SmolLM2-135M shape (a Llama, random weights) at 32:
+the whole streamed pass (request sent -> last byte read here) against the engine's recorded pass run in
+this process with one BLAS thread, as the server runs it, the two alternating (issue 9's target: ≤ 1.5×).
 """
 import argparse
 import json
@@ -70,6 +74,12 @@ def random_params(config: GPTConfig, seed: int) -> dict:  # GPT-2's init scale, 
     return params
 
 
+def smollm2_shape() -> ModelBundle:
+    from tests.e2e.serve import smollm2_shape as build  # the page benchmark's SmolLM2-shaped double
+
+    return build()
+
+
 def bench_registry() -> tuple[dict[str, ModelBundle], str]:
     bundles, _ = available_models()
     nano = bundles.get("nano-sort")
@@ -81,7 +91,7 @@ def bench_registry() -> tuple[dict[str, ModelBundle], str]:
     gpt2 = ModelBundle(id="gpt2-small-shape", title="GPT-2 small shape", description="random weights",
                        config=GPT2_SMALL, params=random_params(GPT2_SMALL, 0),
                        tokenizer=CodepointTokenizer(GPT2_SMALL.vocab_size))
-    return {"nano-sort": nano, "gpt2-small-shape": gpt2}, note
+    return {"nano-sort": nano, "gpt2-small-shape": gpt2, "smollm2-shape": smollm2_shape()}, note
 
 
 def serve(port: int) -> None:
@@ -187,6 +197,46 @@ def bytes_per_value(http: httpx.Client, model: str, prompt: str) -> None:
     print(f"{model:<18} T={len(prompt):<3} bytes per value, data field (whole lines): {'   '.join(cells)}")
 
 
+def streamed_bytes(http: httpx.Client, body: dict) -> tuple[float, int]:
+    """(seconds from the request to the last byte, bytes): the stream read as it comes, not parsed (but its end checked)."""
+    started = time.perf_counter()
+    size, tail = 0, b""
+    with http.stream("POST", "/api/trace", json=body) as response:
+        for chunk in response.iter_raw():
+            size, tail = size + len(chunk), (tail + chunk)[-4096:]
+    elapsed = time.perf_counter() - started
+    if b'{"type":"done"' not in tail:
+        raise SystemExit(f"the stream ended with {tail[-200:]!r}")
+    return elapsed, size
+
+
+def against_engine(http: httpx.Client, server_pid: int, bundle: ModelBundle, prompt: str, repeats: int) -> None:
+    """The streamed pass against the engine's recorded pass of the same prompt, alternating, medians; wall time,
+    and CPU time (the server process's per stream, this process's per engine pass), which other load disturbs less."""
+    from threadpoolctl import threadpool_limits
+
+    from llmviz.model.engine import trace
+
+    tokens = bundle.tokenizer.encode(prompt)
+    engine, streamed, engine_cpu, server_cpu = [], [], [], []
+    with threadpool_limits(limits=1, user_api="blas"):
+        trace(bundle.params, bundle.config, tokens)
+        for _ in range(repeats):
+            started, cpu = time.perf_counter(), time.process_time()
+            trace(bundle.params, bundle.config, tokens)
+            engine.append(time.perf_counter() - started)
+            engine_cpu.append(time.process_time() - cpu)
+            cpu = cpu_seconds(server_pid)
+            seconds, size = streamed_bytes(http, {"model": bundle.id, "prompt": prompt})
+            streamed.append(seconds)
+            server_cpu.append(cpu_seconds(server_pid) - cpu)
+    e, s = statistics.median(engine), statistics.median(streamed)
+    ec, sc = statistics.median(engine_cpu), statistics.median(server_cpu)
+    print(f"{bundle.id:<18} T={len(tokens):<3} engine's recorded pass {ms(e)}   whole stream at the client {ms(s)}   "
+          f"= {s / e:5.2f}x   CPU: engine {ms(ec)}, server per stream {ms(sc)} = {sc / ec:5.2f}x   "
+          f"({size / 1e6:.1f} MB, median of {repeats})")
+
+
 def load(url: str, server_pid: int, traces_per_client: int) -> None:
     def session(client: int) -> list[float]:
         latencies = []
@@ -214,6 +264,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--passes-only", action="store_true", help="only the whole passes against the engine's time")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
@@ -225,13 +276,18 @@ def main() -> None:
             timed_trace(http, {"model": "gpt2-small-shape", "prompt": "warm up"})
             print(f"loopback, uvicorn, one client at a time ({os.cpu_count()} cores, "
                   f"load average {os.getloadavg()[0]:.1f} before the run)")
-            first_and_last(http, process.pid, "nano-sort", "CBABBC", nano_runs)
-            for T in (16, 64):
-                prompt = ("The quick brown fox jumps over the lazy dog. " * 2)[:T]
-                first_and_last(http, process.pid, "gpt2-small-shape", prompt, gpt2_runs)
-            bytes_per_value(http, "nano-sort", "CBABBC")
-            bytes_per_value(http, "gpt2-small-shape", "Hello, world!!!!")
-        load(url, process.pid, 5 if args.quick else 20)
+            if not args.passes_only:
+                first_and_last(http, process.pid, "nano-sort", "CBABBC", nano_runs)
+                for T in (16, 64):
+                    prompt = ("The quick brown fox jumps over the lazy dog. " * 2)[:T]
+                    first_and_last(http, process.pid, "gpt2-small-shape", prompt, gpt2_runs)
+                bytes_per_value(http, "nano-sort", "CBABBC")
+                bytes_per_value(http, "gpt2-small-shape", "Hello, world!!!!")
+            registry, _ = bench_registry()
+            against_engine(http, process.pid, registry["gpt2-small-shape"], "ABCDEFGHIJKLMNOP", gpt2_runs)
+            against_engine(http, process.pid, registry["smollm2-shape"], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", gpt2_runs)
+        if not args.passes_only:
+            load(url, process.pid, 5 if args.quick else 20)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

@@ -2,7 +2,7 @@
 // block's scale (colormap.js). Pure, so the notebook's embedded V8 colours its pythreejs blocks with the
 // same bytes the page uploads (blocks.js draws them).
 import { MASKED_BYTE, VOID_BYTE, encodeValue, scaleOf } from "./colormap.js";
-import { MAX_TEXTURE, MAX_TEXTURE_CELLS, cellToFlat, cellToTexel } from "./layout.js";
+import { MAX_TEXTURE, MAX_TEXTURE_CELLS, cellToTexel } from "./layout.js";
 
 /** Texels per side of one pooled tile: 1 unless the grid is too large to upload cell for cell. */
 export function poolFactor(texWidth, texHeight) {
@@ -13,20 +13,53 @@ export function poolFactor(texWidth, texHeight) {
 /**
  * Bytes for a block's texture: every cell's value (or the largest-magnitude value of its pooled tile),
  * encoded against the block's scale; masked cells as MASKED_BYTE; cells past the end as VOID_BYTE.
+ *
+ * A SmolLM2-sized pass is ~17 M cells, so the loop asks layout.js where cells go once per row and once per
+ * column, not per cell: every fold moves whole rows or whole columns (layout.js), so a cell's texel is
+ * texel(r, 0) + texel(0, c) − texel(0, 0).
  */
 export function encodeBlock(spec, tensor, pool) {
   const width = Math.ceil(spec.texWidth / pool);
   const height = Math.ceil(spec.texHeight / pool);
   const scale = scaleOf(tensor.data, tensor.mask);
-  const picked = new Float32Array(width * height);
-  const state = new Uint8Array(width * height);  // 0 = no cell yet, 1 = masked, 2 = has a value
   const [rows, cols] = spec.shape2d;
   const { data, mask } = tensor;
+  const { offset, rowStride, colStride } = spec.map;
+  const [x0, y0] = cellToTexel(spec, 0, 0);
+  const rowX = new Int32Array(rows);
+  const rowY = new Int32Array(rows);
+  const colX = new Int32Array(cols);
+  const colY = new Int32Array(cols);
+  for (let r = 0; r < rows; r++) [rowX[r], rowY[r]] = cellToTexel(spec, r, 0);
+  for (let c = 0; c < cols; c++) {
+    const [x, y] = cellToTexel(spec, 0, c);
+    colX[c] = x - x0;
+    colY[c] = y - y0;
+  }
+  const bytes = new Uint8Array(width * height).fill(VOID_BYTE);
+  if (pool === 1) {  // one cell per texel, so any order gives the same bytes: read the tensor in memory order
+    const rowsInner = Math.abs(rowStride) < Math.abs(colStride);  // a transposed block (channel down, token across)
+    const [outer, inner] = rowsInner ? [cols, rows] : [rows, cols];
+    const [outerStride, innerStride] = rowsInner ? [colStride, rowStride] : [rowStride, colStride];
+    const [outerX, outerY, innerX, innerY] = rowsInner ? [colX, colY, rowX, rowY] : [rowX, rowY, colX, colY];
+    for (let o = 0; o < outer; o++) {
+      const ox = outerX[o];
+      const oy = outerY[o];
+      const base = offset + o * outerStride;
+      for (let i = 0; i < inner; i++) {
+        const flat = base + i * innerStride;
+        bytes[(oy + innerY[i]) * width + ox + innerX[i]] = mask && mask[flat] ? MASKED_BYTE : encodeValue(data[flat], scale);
+      }
+    }
+    return { bytes, width, height, scale };
+  }
+  const picked = new Float32Array(width * height);
+  const state = new Uint8Array(width * height);  // 0 = no cell yet, 1 = masked, 2 = has a value
   for (let r = 0; r < rows; r++) {
+    const base = offset + r * rowStride;
     for (let c = 0; c < cols; c++) {
-      const flat = cellToFlat(spec, r, c);
-      const [x, y] = cellToTexel(spec, r, c);
-      const i = Math.floor(y / pool) * width + Math.floor(x / pool);
+      const flat = base + c * colStride;
+      const i = Math.floor((rowY[r] + colY[c]) / pool) * width + Math.floor((rowX[r] + colX[c]) / pool);
       if (mask && mask[flat]) {
         if (!state[i]) state[i] = 1;
         continue;
@@ -36,9 +69,8 @@ export function encodeBlock(spec, tensor, pool) {
       state[i] = 2;
     }
   }
-  const bytes = new Uint8Array(width * height);
   for (let i = 0; i < bytes.length; i++) {
-    bytes[i] = state[i] === 2 ? encodeValue(picked[i], scale) : state[i] === 1 ? MASKED_BYTE : VOID_BYTE;
+    if (state[i]) bytes[i] = state[i] === 2 ? encodeValue(picked[i], scale) : MASKED_BYTE;
   }
   return { bytes, width, height, scale };
 }

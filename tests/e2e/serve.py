@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import uvicorn
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -26,6 +27,7 @@ from llmviz.model.config import GPTConfig, LlamaConfig  # noqa: E402
 from llmviz.model.tokenizers import LetterTokenizer  # noqa: E402
 from llmviz.model.engine import trace  # noqa: E402
 from llmviz.model.llama_models import gguf_bundle  # noqa: E402
+from llmviz.model.recorder import keep_freed_memory  # noqa: E402
 from llmviz.server.main import create_app, load_registry  # noqa: E402
 from llmviz.server.settings import Settings  # noqa: E402
 from tests.doubles import random_params  # noqa: E402
@@ -136,6 +138,10 @@ def main() -> None:
     parser.add_argument("--models", choices=sorted(REGISTRIES), default="bundled")
     parser.add_argument("--models-dir", type=Path, help="also offer the models in this folder (GPT-2, Llama, .gguf)")
     args = parser.parse_args()
+    # As `llmviz serve` runs passes: one BLAS thread each (OpenBLAS's idle threads spin, taking the core the event
+    # loop and the browser need), and freed memory kept for the next pass.
+    threadpool_limits(limits=1, user_api="blas")
+    keep_freed_memory()
     settings = Settings(models_dir=args.models_dir)
     registry = REGISTRIES[args.models]()
     if args.models in ADDED_TO_DISK:

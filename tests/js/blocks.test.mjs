@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { encodeBlock, poolFactor } from "../../static/scene/blocks.js";
-import { MASKED_BYTE, VOID_BYTE, decodeUnit, encodeValue } from "../../static/scene/colormap.js";
-import { computeLayout, headBlockId } from "../../static/scene/layout.js";
-import { gpt2Header, nanoTrace } from "./headers.mjs";
+import { MASKED_BYTE, VOID_BYTE, decodeUnit, encodeValue, scaleOf } from "../../static/scene/colormap.js";
+import { cellToFlat, cellToTexel, computeLayout, headBlockId } from "../../static/scene/layout.js";
+import { gpt2Header, llamaHeader, nanoTrace } from "./headers.mjs";
 
 const trace = nanoTrace();
 const layout = computeLayout(trace.header);
@@ -47,4 +47,48 @@ test("grids past the texture budget are pooled, keeping each tile's largest magn
   assert.deepEqual([width, height], [2, 2]);
   assert.equal(bytes[0], encodeValue(-0.9, 0.9), "top-left tile keeps −0.9");
   assert.equal(bytes[1], encodeValue(0.4, 0.9));
+});
+
+/** encodeBlock as it was written first, one cell at a time through layout.js: the bytes the fast loops must equal. */
+function referenceBytes(block, tensor, pool) {
+  const width = Math.ceil(block.texWidth / pool);
+  const height = Math.ceil(block.texHeight / pool);
+  const scale = scaleOf(tensor.data, tensor.mask);
+  const picked = new Float32Array(width * height);
+  const state = new Uint8Array(width * height);
+  const [rows, cols] = block.shape2d;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const flat = cellToFlat(block, r, c);
+      const [x, y] = cellToTexel(block, r, c);
+      const i = Math.floor(y / pool) * width + Math.floor(x / pool);
+      if (tensor.mask && tensor.mask[flat]) {
+        if (!state[i]) state[i] = 1;
+        continue;
+      }
+      const v = tensor.data[flat];
+      if (state[i] !== 2 || Math.abs(v) > Math.abs(picked[i])) picked[i] = v;
+      state[i] = 2;
+    }
+  }
+  return Uint8Array.from(state, (s, i) => (s === 2 ? encodeValue(picked[i], scale) : s === 1 ? MASKED_BYTE : VOID_BYTE));
+}
+
+test("every block's bytes equal the cell-by-cell reference: folded, transposed, per-head, masked and pooled", () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) * 2 - 1;
+  const header = llamaHeader({ T: 9, V: 5000 });
+  const tensors = new Map(header.tensors.map((t) => {
+    const data = Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, random);
+    const mask = t.name.endsWith("attn_scores") ? data.map((_, i) => (i % 9 > Math.floor(i / 9) % 9 ? 1 : 0)) : null;
+    return [t.name, { data, mask: mask && Uint8Array.from(mask) }];
+  }));
+  const blocks = computeLayout(header).blocks.filter((b) => tensors.has(b.tensor) && b.map);
+  assert.ok(blocks.some((b) => b.fold) && blocks.some((b) => b.map.rowStride < b.map.colStride), "folded and transposed blocks");
+  for (const block of blocks) {
+    for (const pool of [1, 2, 3]) {
+      const tensor = tensors.get(block.tensor);
+      assert.deepEqual(encodeBlock(block, tensor, pool).bytes, referenceBytes(block, tensor, pool), `${block.id} pooled ${pool}`);
+    }
+  }
 });
