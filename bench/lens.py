@@ -64,7 +64,8 @@ def median_ms(variants: dict, repeats: int) -> dict[str, float]:
 def streamed(bundle: ModelBundle, tokens: list[int], lens: bool, concurrent: bool = True):
     def run():
         passes.worth_a_thread = lambda config: concurrent  # the server's choice, made either way
-        StreamedPasses(bundle, Sampling(temperature=0.0), "f16", lambda line: dump_line(line),
+        StreamedPasses(bundle, Sampling(temperature=0.0), "f16",
+                       lambda line: line if isinstance(line, bytes) else dump_line(line),  # as server/streaming.py
                        Inspection(logit_lens=lens)).run(tokens, 0, np.random.default_rng(0))
     return run
 
