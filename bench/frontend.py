@@ -101,6 +101,29 @@ def moving_fps(page) -> tuple[float, float]:
     return walking, statistics.mean(samples)
 
 
+def engine_seconds(models: str, prompt: str, runs: int = 3) -> float | None:
+    """Median wall time of the engine's recorded pass over `prompt` in this process, one BLAS thread as the server
+    runs it: the reference for "a generated token's pass fully drawn within 1.5× its engine time" (issue 9)."""
+    sys.path.insert(0, str(ROOT))
+    from threadpoolctl import threadpool_limits
+
+    from llmviz.model.engine import trace
+    from tests.e2e.serve import REGISTRIES
+
+    registry = REGISTRIES[models]()
+    if not registry:
+        return None
+    bundle = next(iter(registry.values()))
+    tokens = bundle.tokenizer.encode(prompt)
+    times = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(runs + 1):
+            started = time.perf_counter()
+            trace(bundle.params, bundle.config, tokens)
+            times.append(time.perf_counter() - started)
+    return statistics.median(times[1:])
+
+
 def measure(browser, name: str, runs: int) -> dict:
     models, model_id, prompt = CASES[name]
     process, base_url = start_server(models)
@@ -135,6 +158,10 @@ def measure(browser, name: str, runs: int) -> dict:
               f"(first frame after it {statistics.median(framed):.1f} ms)")
         print(f"  submit -> all blocks filled    {statistics.median(full):8.1f} ms")
         print(f"  all filled / server's pass     {statistics.median(drawn):8.2f} x (the page keeps up when ~1)")
+        engine = engine_seconds(models, prompt)
+        if engine:
+            print(f"  engine's recorded pass         {engine * 1e3:8.1f} ms (this process, one BLAS thread; "
+                  f"all filled = {statistics.median(full) / (engine * 1e3):.2f}x it)")
         print(f"  camera gliding (D, A held)     {walking_fps:8.1f} fps")
         print(f"  orbiting (mouse drag)          {orbit_fps:8.1f} fps")
         print(f"  draw calls per frame (home)    {stats['drawCalls']:8d} for {stats['blocks']} blocks")

@@ -10,6 +10,17 @@ export function poolFactor(texWidth, texHeight) {
     Math.sqrt((texWidth * texHeight) / MAX_TEXTURE_CELLS))));
 }
 
+// The scale is the whole tensor's, shared by its blocks (one per head): found once per tensor's values.
+const scales = new WeakMap();  // tensor.data -> [mask it was found with, scale]
+
+function tensorScale(tensor) {
+  const known = scales.get(tensor.data);
+  if (known && known[0] === tensor.mask) return known[1];
+  const scale = scaleOf(tensor.data, tensor.mask);
+  scales.set(tensor.data, [tensor.mask, scale]);
+  return scale;
+}
+
 /**
  * Bytes for a block's texture: every cell's value (or the largest-magnitude value of its pooled tile),
  * encoded against the block's scale; masked cells as MASKED_BYTE; cells past the end as VOID_BYTE.
@@ -21,7 +32,7 @@ export function poolFactor(texWidth, texHeight) {
 export function encodeBlock(spec, tensor, pool) {
   const width = Math.ceil(spec.texWidth / pool);
   const height = Math.ceil(spec.texHeight / pool);
-  const scale = scaleOf(tensor.data, tensor.mask);
+  const scale = tensorScale(tensor);
   const [rows, cols] = spec.shape2d;
   const { data, mask } = tensor;
   const { offset, rowStride, colStride } = spec.map;
