@@ -125,7 +125,11 @@ def recorded_pass(forward, final_logits, params, config, tokens, temperature: fl
     rec = Recorder(on_record)
     hooked, finish = instrument(rec, interventions, lambda ids, r: forward(params, config, ids, r),
                                 lambda x: final_logits(params, config, x), lens)
-    logits, probs = forward(params, config, tokens, hooked, temperature)
+    try:
+        logits, probs = forward(params, config, tokens, hooked, temperature)
+    except BaseException:  # e.g. the client left mid-stream: nothing more to read or hand on
+        finish(abandon=True)
+        raise
     finish()
     return Trace(rec.records["hook_tokens"], rec.records, logits, probs)
 

@@ -180,12 +180,13 @@ def intervening(rec: Callable, interventions: Sequence[Intervention], run: Run) 
 
 def instrument(rec: Callable, interventions: Sequence[Intervention], run: Run,
                final_logits: Callable, lens: Lens | None = None) -> tuple[Callable, Callable[[], None]]:
-    """The recorder a pass runs with, and what to call when the pass is over (it hands on the lens's last blocks).
+    """The recorder a pass runs with, and what to call when the pass is over (it hands on the lens's last blocks;
+    `finish(abandon=True)` when the pass failed).
 
     Interventions change arrays first, then `rec` records, then the lens reads. `run(tokens, rec)` is the
     family's forward (for patch sources), `final_logits(x)` its final norm + unembedding.
     """
-    finish = lambda: None  # noqa: E731
+    finish = lambda abandon=False: None  # noqa: E731
     if lens is not None:
         # The pass's logits are the last block's lens unless something changes the final norm on the way.
         untouched = not any(item.hook.startswith("ln_final.") for item in interventions)

@@ -77,7 +77,8 @@ class Lens:
 class LensRecorder:
     """A recorder wrapper: after `blocks.{i}.hook_resid_post` is recorded, reads it through the model's head.
 
-    `finish()` must follow the pass: it waits for the blocks still being read and hands them on.
+    `finish()` must follow the pass: it waits for the blocks still being read and hands them on
+    (`finish(abandon=True)` if the pass failed: nothing more is read or handed on).
     """
 
     def __init__(self, rec: Callable, final_logits: Callable, lens: Lens, logits_are_last_block: bool = True):
@@ -146,8 +147,12 @@ class LensRecorder:
                 return
             self.lens.on_layer(self.order.pop(0), *result)
 
-    def finish(self) -> None:
+    def finish(self, abandon: bool = False) -> None:
+        """After the pass: hand on the rest; or, when the pass failed (`abandon`), drop what is left unread."""
         if self.worker is None:
+            return
+        if abandon:
+            self.worker.shutdown(wait=False, cancel_futures=True)
             return
         self.submit_held()  # a pass that ended without hook_logits
         for job in self.jobs:

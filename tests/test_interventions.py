@@ -106,6 +106,24 @@ def test_the_last_blocks_lens_is_read_not_copied_when_the_final_norm_is_patched(
     assert not np.allclose(probs[2], -np.sort(-result.probs[2])[:5], atol=1e-3)  # the patched logits differ there
 
 
+def test_a_pass_that_fails_leaves_no_lens_thread_behind(model, ref):
+    params, config = model
+    handed = []
+
+    def leave(name, x):  # as a client that disconnects after the second block
+        if name == "blocks.1.hook_resid_post":
+            raise ConnectionError("gone")
+
+    with pytest.raises(ConnectionError):
+        trace(params, config, ref["input_ids"], on_record=leave, lens=Lens(5, lambda *a: handed.append(a)))
+    for _ in range(100):
+        if not [t for t in threading.enumerate() if t.name.startswith("lens")]:
+            break
+        threading.Event().wait(0.02)
+    assert not [t for t in threading.enumerate() if t.name.startswith("lens")]
+    assert [a[0] for a in handed] in ([], [0])  # nothing after the failure
+
+
 def test_last_lens_layer_is_the_models_own_output(model, ref):
     params, config = model
     result = trace(params, config, ref["input_ids"])
