@@ -107,6 +107,7 @@ def test_generation_stops_after_the_stop_token(params):
     ({"top_k": 0}, "top_k must be"),
     ({"top_k": 2.5}, "top_k must be"),
     ({"top_p": 0.0}, r"top_p must be in \(0, 1\]"),
+    ({"top_p": -0.5}, r"top_p must be in \(0, 1\]"),
     ({"top_p": 1.5}, r"top_p must be in \(0, 1\]"),
     ({"top_p": float("nan")}, r"top_p must be in \(0, 1\]"),
 ])
@@ -225,3 +226,18 @@ def test_generation_stops_at_a_stop_token_with_a_large_id():
     produced = list(autoregress([1, 2], n_ctx=100, max_new_tokens=5, next_token=lambda step, so_far: int("50256"),
                                 stop_token=stop))
     assert produced == [50256]
+
+
+def test_greedy_with_tied_logits_shows_all_mass_on_the_token_it_picks():
+    logits = np.array([1.0, 3.0, 3.0, 0.0])  # two tokens share the top logit: greedy takes the first
+    distribution = next_token_distribution(logits, Sampling(temperature=0))
+    np.testing.assert_array_equal(distribution, [0, 1, 0, 0])  # not 0.5 / 0.5: the shown bar is the drawn token
+    assert sample(logits, Sampling(temperature=0), np.random.default_rng(0)) == 1
+
+
+def test_checked_options_cannot_be_changed_afterwards():
+    import dataclasses
+
+    options = Sampling(temperature=0.7, top_k=3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.temperature = -1.0  # would skip the checks __post_init__ made
