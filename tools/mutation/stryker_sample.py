@@ -1,11 +1,11 @@
 """A seeded random sample of StrykerJS mutants, for when a full run does not fit the time at hand.
 
-    python tools/mutation/stryker_sample.py pick LIST.json CONFIG.json N SEED OUT_CONFIG.json
+    python tools/mutation/stryker_sample.py pick LIST.json CONFIG.json N SEED OUT_CONFIG.json [FILE ...]
     python tools/mutation/stryker_sample.py score SAMPLE_CONFIG.json REPORT.json
 
 `pick`: LIST.json is the JSON report of a run of CONFIG.json whose command is `true` (every mutant then
-"survives" at once, so the report lists them all with their ids and places); N mutants that are not Ignored are
-drawn with SEED (in file, line, column, mutator order, so the same source gives the same sample). OUT_CONFIG.json
+"survives" at once, so the report lists them all with their ids and places); N mutants that are not Ignored (and
+are in the FILEs, if named) are drawn with SEED (in file, line, column, mutator order, so the same source gives the same sample). OUT_CONFIG.json
 is CONFIG.json whose command goes through tools/mutation/stryker_sampled.sh: Stryker still places every mutant
 (same source, same ids), but only the drawn ids (OUT_CONFIG.json with .ids for .config.json) run the tests; the others
 "survive" at once. `score` counts only the drawn mutants, matched by file, place, mutator and replacement.
@@ -21,10 +21,10 @@ def key(file, mutant):  # what identifies a mutant across runs of the same sourc
             mutant["mutatorName"], mutant.get("replacement", ""))
 
 
-def pick(listing, config, count, seed, out):
+def pick(listing, config, count, seed, out, files=()):
     report = json.load(open(listing))
     candidates = sorted(key(file, m) for file, data in report["files"].items() for m in data["mutants"]
-                        if m["status"] != "Ignored")
+                        if m["status"] != "Ignored" and (not files or file in files))
     ids = {key(file, m): m["id"] for file, data in report["files"].items() for m in data["mutants"]}
     chosen = sorted(random.Random(seed).sample(candidates, min(count, len(candidates))))
     ids_file = out.removesuffix(".json").removesuffix(".config") + ".ids"
@@ -60,6 +60,6 @@ def score(sample_config, report_file):
 
 if __name__ == "__main__":
     if sys.argv[1] == "pick":
-        pick(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        pick(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7:])
     else:
         score(sys.argv[2], sys.argv[3])
