@@ -380,6 +380,7 @@ export class TensorBlock {
         },
       };
     }
+    this.extent = Math.max(s.w, s.h);  // the larger side of its face, for the size test on screen
     const position = new THREE.Vector3(p.x, p.y, p.z);
     const half = new THREE.Vector3(s.w / 2, s.h / 2, s.d / 2);
     this.position = position;

@@ -111,10 +111,22 @@ export class LabelLayer {
       this.labels.sort((a, b) => b.priority - a.priority);
       this.sorted = this.labels.length;
     }
-    // Labels of faded blocks come after all others, so they never push a bright label away.
+    // Only labels near enough to be big enough are looked at closely: a deep model has ~10,000 labels and
+    // a far view shows a few dozen, so the rest are hidden after one distance test (no lookups, no layout).
     const bright = [];
     const faded = [];
-    for (const label of this.labels) (label.owner && dimmed(label.owner) ? faded : bright).push(label);
+    for (const label of this.labels) {
+      const reach = label.extent * pxPerUnitAt1 / Math.min(label.minPx, label.focusMinPx);
+      if (label.at.distanceToSquared(camera.position) > reach * reach) {
+        if (label.shown) {
+          label.el.style.display = "none";
+          label.shown = false;
+        }
+        continue;
+      }
+      // Labels of faded blocks come after all others, so they never push a bright label away.
+      (label.owner && dimmed(label.owner) ? faded : bright).push(label);
+    }
     for (const label of bright.concat(faded)) {
       let show = false;
       _v.copy(label.at);

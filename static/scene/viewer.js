@@ -640,11 +640,10 @@ export class Viewer {
     this.frustum.setFromProjectionMatrix(this.viewProjection.multiplyMatrices(this.camera.projectionMatrix,
       this.camera.matrixWorldInverse));
     let changed = false;
-    for (const block of this.blocks.values()) {
-      const { size } = block.spec;
-      const extent = Math.max(size.w, size.h);
+    for (const block of this.batch.blocks) {
+      const extent = block.extent;
       const distance = Math.max(1e-6, block.position.distanceTo(eye) - extent / 2);
-      const visible = (extent * pxPerUnitAt1) / distance >= MIN_DRAW_PX && this.frustum.intersectsBox(block.box);
+      const visible = extent * pxPerUnitAt1 >= MIN_DRAW_PX * distance && this.frustum.intersectsBox(block.box);
       if (visible !== block.visible) [block.visible, changed] = [visible, true];
     }
     this.batch.sync(changed);
