@@ -92,3 +92,28 @@ test("every block's bytes equal the cell-by-cell reference: folded, transposed, 
     }
   }
 });
+
+test("each page draws only its visible blocks, three faces each, and block values reach every vertex", async () => {
+  const { BlockBatch } = await import("../../static/scene/blocks.js");
+  const renderer = { initTexture() {} };  // sync() and the page meshes need no GL context
+  const specs = layout.blocks.slice(0, 6);
+  const batch = new BlockBatch(renderer, specs);
+  const page = batch.pages[0];
+  assert.equal(page.geometry.drawRange.count, 6 * 18, "every block drawn at first: 3 faces, 2 triangles each");
+  batch.blocks[1].visible = false;
+  batch.blocks[4].visible = false;
+  batch.sync(true);
+  assert.equal(page.geometry.drawRange.count, 4 * 18);
+  const drawnVertices = new Set(Array.from(page.geometry.index.array.slice(0, 4 * 18)));
+  const blocksDrawn = new Set([...drawnVertices].map((v) => Math.floor(v / 12)));
+  assert.deepEqual([...blocksDrawn].sort(), [0, 2, 3, 5]);
+  batch.blocks[3].uniforms.uDim.value = 0.5;
+  batch.sync(false);
+  const state = page.geometry.getAttribute("aState");
+  for (let v = 0; v < 12; v++) assert.equal(state.getZ(3 * 12 + v), 0.5, `vertex ${v} of block 3 is dimmed`);
+  assert.equal(state.getZ(2 * 12), 0, "its neighbour is not");
+  const faces = page.geometry.getAttribute("normal");
+  const axes = new Set();
+  for (let v = 0; v < 12; v++) axes.add([faces.getX(v), faces.getY(v), faces.getZ(v)].join());
+  assert.deepEqual([...axes].sort(), ["0,0,1", "0,1,0", "1,0,0"], "the +x, +y and +z faces");
+});
