@@ -34,7 +34,7 @@ from llmviz.model.lens import STACKED_ROWS, Lens, top_tokens  # noqa: E402
 from llmviz.model.recorder import keep_freed_memory  # noqa: E402
 from llmviz.model.sampling import Sampling  # noqa: E402
 from llmviz.model.sort_task import all_questions  # noqa: E402
-from llmviz.server.encoding import dump_line  # noqa: E402
+from llmviz.server.encoding import dump_line, tensor_line_bytes  # noqa: E402
 from llmviz.server import passes  # noqa: E402
 from llmviz.server.passes import Inspection, StreamedPasses  # noqa: E402
 
@@ -66,7 +66,8 @@ def streamed(bundle: ModelBundle, tokens: list[int], lens: bool, concurrent: boo
         passes.worth_a_thread = lambda config: concurrent  # the server's choice, made either way
         StreamedPasses(bundle, Sampling(temperature=0.0), "f16",
                        lambda line: line if isinstance(line, bytes) else dump_line(line),  # as server/streaming.py
-                       Inspection(logit_lens=lens)).run(tokens, 0, np.random.default_rng(0))
+                       Inspection(logit_lens=lens), tensor_encoder=tensor_line_bytes,  # encoded inline, one thread
+                       ).run(tokens, 0, np.random.default_rng(0))
     return run
 
 

@@ -175,6 +175,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of a process so far, by thread id (the main thread's id is the pid)."""
+    times = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        times[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return times
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:8.1f} ms"
 
@@ -218,7 +230,7 @@ def against_engine(http: httpx.Client, server_pid: int, bundle: ModelBundle, pro
     from llmviz.model.engine import trace
 
     tokens = bundle.tokenizer.encode(prompt)
-    engine, streamed, engine_cpu, server_cpu = [], [], [], []
+    engine, streamed, engine_cpu, server_cpu, loop_cpu, busiest_cpu, lane_cpu = [], [], [], [], [], [], []
     with threadpool_limits(limits=1, user_api="blas"):
         trace(bundle.params, bundle.config, tokens)
         for _ in range(repeats):
@@ -226,15 +238,23 @@ def against_engine(http: httpx.Client, server_pid: int, bundle: ModelBundle, pro
             trace(bundle.params, bundle.config, tokens)
             engine.append(time.perf_counter() - started)
             engine_cpu.append(time.process_time() - cpu)
-            cpu = cpu_seconds(server_pid)
+            cpu, threads = cpu_seconds(server_pid), thread_cpu_seconds(server_pid)
             seconds, size = streamed_bytes(http, {"model": bundle.id, "prompt": prompt})
             streamed.append(seconds)
             server_cpu.append(cpu_seconds(server_pid) - cpu)
+            spent = {tid: t - threads.get(tid, 0.0) for tid, t in thread_cpu_seconds(server_pid).items()}
+            loop_cpu.append(spent.pop(server_pid, 0.0))
+            busiest = sorted(spent.values(), reverse=True) + [0.0, 0.0]
+            busiest_cpu.append(busiest[0])  # the engine's thread
+            lane_cpu.append(busiest[1])  # the encoding lane's (server/lane.py)
     e, s = statistics.median(engine), statistics.median(streamed)
     ec, sc = statistics.median(engine_cpu), statistics.median(server_cpu)
     print(f"{bundle.id:<18} T={len(tokens):<3} engine's recorded pass {ms(e)}   whole stream at the client {ms(s)}   "
           f"= {s / e:5.2f}x   CPU: engine {ms(ec)}, server per stream {ms(sc)} = {sc / ec:5.2f}x   "
           f"({size / 1e6:.1f} MB, median of {repeats})")
+    busiest, lane, loop = statistics.median(busiest_cpu), statistics.median(lane_cpu), statistics.median(loop_cpu)
+    print(f"{'':<24} server threads: the busiest {ms(busiest)} = {busiest / ec:5.2f}x the engine, "
+          f"the next {ms(lane)}, the event loop {ms(loop)}")
 
 
 def load(url: str, server_pid: int, traces_per_client: int) -> None:

@@ -9,6 +9,7 @@ but never exceeds that peak. `llmviz serve` prints the bound and GET /api/health
 import math
 
 from llmviz.model.recorder import tensor_specs
+from llmviz.server.lane import DEPTH as LANE_DEPTH
 from llmviz.server.settings import Settings
 
 FLOAT_BYTES = 4  # every intermediate is float32
@@ -21,9 +22,12 @@ ENCODING_BYTES_PER_VALUE = {"f16": 12, "f32": 12, "json": 100}
 
 
 def pass_bytes(config, tokens: int, precision: str, buffer_lines: int) -> int:
-    """Upper estimate of one pass over `tokens` tokens: records, temporaries, the line being encoded, unsent lines."""
+    """Upper estimate of one pass over `tokens` tokens: records, temporaries, the line being encoded, unsent lines.
+
+    The encoding lane (server/lane.py) works beside the engine: it may still hold up to LANE_DEPTH of a pass's
+    tensors (the last ones, when generation starts the next pass) while the engine makes new ones."""
     sizes = sorted((math.prod(spec.shape) for spec in tensor_specs(config, tokens)), reverse=True)
-    recorded = FLOAT_BYTES * (sum(sizes) + WORKING_COPIES * sizes[0])
+    recorded = FLOAT_BYTES * (sum(sizes) + (WORKING_COPIES + LANE_DEPTH) * sizes[0])
     encoding = ENCODING_BYTES_PER_VALUE[precision] * sizes[0]
     unsent = LINE_BYTES_PER_VALUE[precision] * sum(sizes[:buffer_lines])
     return int(recorded + encoding + unsent)

@@ -16,11 +16,13 @@ from llmviz.model.lens import Lens, worth_a_thread
 from llmviz.model.recorder import tensor_specs
 from llmviz.model.sampling import Sampling, autoregress, draw, next_token_distribution
 from llmviz.server.encoding import tensor_line, tensor_line_bytes, with_pass
+from llmviz.server.lane import EncodingLane
 from llmviz.server.schemas import LENS_TOP_K
 from llmviz.server.settings import PROTOCOL_VERSION
 
 TOP_CANDIDATES = 10  # entries in an `output` line's `top`
-Emit = Callable[[dict | bytes], None]  # a line as a dict, or already encoded (tensor lines)
+Line = dict | bytes  # a line as a dict, or already encoded (tensor lines)
+Emit = Callable[[Line | Callable[[], Line]], None]  # a line, or (for the encoding lane) a function that encodes one
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,16 @@ def lens_line(bundle: ModelBundle, layer: int, ids: np.ndarray, probs: np.ndarra
     return {"type": "lens", "step": step, "top_k": int(ids.shape[1]), "layers": [{"layer": layer, "top": top}]}
 
 
-def tagged(line: dict | bytes, tag: str) -> dict | bytes:
-    """The line with `"pass": tag` (compare streams), whether still a dict or already encoded."""
+def tagged(line, tag: str):
+    """The line with `"pass": tag` (compare streams), whether a dict, already encoded, or still to be encoded."""
+    if callable(line):
+        return lambda: tagged(line(), tag)
     return with_pass(line, tag) if isinstance(line, bytes) else {**line, "pass": tag}
+
+
+def deferred_tensor_line(name: str, array: np.ndarray, precision: str) -> Callable[[], bytes]:
+    """The tensor's line as a function, so the encoding lane encodes it beside the engine (the array is a record)."""
+    return lambda: tensor_line_bytes(name, array, precision)
 
 
 @dataclass(frozen=True)
@@ -113,8 +122,8 @@ class StreamedPasses:
     inspection: Inspection = field(default_factory=Inspection)
     template: Sequence[bool] = ()  # per prompt token: added by the chat template
     forward_seconds: float = 0.0
-    # How a tensor line reaches `emit`: encoded bytes for a stream (the fast path), or a dict (recorded_trace).
-    tensor_encoder: Callable[[str, np.ndarray, str], dict | bytes] = tensor_line_bytes
+    # How a tensor line reaches `emit`: a function encoding it (streams: the lane calls it), or a dict (recorded_trace).
+    tensor_encoder: Callable[[str, np.ndarray, str], Line | Callable[[], Line]] = deferred_tensor_line
 
     def run(self, tokens: list[int], step: int, rng: np.random.Generator) -> Choice:
         """[reference pass,] then the pass itself; returns the choice for the next token (from the pass itself)."""
@@ -152,10 +161,15 @@ class StreamedPasses:
 def stream_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
                  emit: Emit, request_started: float, inspection: Inspection = Inspection(),
                  template: Sequence[bool] = ()) -> None:
-    """/api/trace: header, tensors, output, done."""
-    passes = StreamedPasses(bundle, sampling, precision, emit, inspection, template)
-    passes.run(tokens, step=0, rng=np.random.default_rng(sampling.seed))
-    emit({"type": "done", "timings": passes.timings(request_started)})
+    """/api/trace: header, tensors, output, done; lines encoded on a lane beside the engine (server/lane.py)."""
+    lane = EncodingLane(emit)
+    try:
+        passes = StreamedPasses(bundle, sampling, precision, lane.put, inspection, template)
+        passes.run(tokens, step=0, rng=np.random.default_rng(sampling.seed))
+        lane.put(lambda: {"type": "done", "timings": passes.timings(request_started)})  # timed once all went out
+        lane.finish()
+    finally:
+        lane.stop()
 
 
 def stream_generate(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
@@ -165,13 +179,18 @@ def stream_generate(bundle: ModelBundle, tokens: list[int], sampling: Sampling, 
     """/api/generate: header, tensors, output for each new token, then one done with the generated tokens.
 
     Generation stops when the next pass would be longer than the context or `max_pass_tokens` (the server's cap)."""
-    passes = StreamedPasses(bundle, sampling, precision, emit, inspection, template)
-    rng = np.random.default_rng(sampling.seed)
-    longest = min(bundle.config.n_ctx, max_pass_tokens or bundle.config.n_ctx)
-    new = autoregress(tokens, longest, max_new_tokens,
-                      lambda step, so_far: passes.run(so_far, step, rng).sampled, bundle.stop_token)
-    generated = [token_entry(bundle, t) for t in new]
-    emit({"type": "done", "timings": passes.timings(request_started), "generated": generated})
+    lane = EncodingLane(emit)
+    try:
+        passes = StreamedPasses(bundle, sampling, precision, lane.put, inspection, template)
+        rng = np.random.default_rng(sampling.seed)
+        longest = min(bundle.config.n_ctx, max_pass_tokens or bundle.config.n_ctx)
+        new = autoregress(tokens, longest, max_new_tokens,
+                          lambda step, so_far: passes.run(so_far, step, rng).sampled, bundle.stop_token)
+        generated = [token_entry(bundle, t) for t in new]
+        lane.put(lambda: {"type": "done", "timings": passes.timings(request_started), "generated": generated})
+        lane.finish()
+    finally:
+        lane.stop()
 
 
 def recorded_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,

@@ -1,0 +1,59 @@
+"""The encoding lane: lines leave in the order they were put, the engine runs ahead, a failure stops the pass."""
+import threading
+
+import pytest
+
+from llmviz.server.lane import DEPTH, EncodingLane
+from llmviz.server.streaming import PassCancelled
+
+
+def test_lines_and_deferred_lines_leave_in_order():
+    out = []
+    lane = EncodingLane(out.append)
+    for i in range(50):
+        lane.put(i if i % 2 else (lambda i=i: f"encoded {i}"))
+    lane.finish()
+    assert out == [i if i % 2 else f"encoded {i}" for i in range(50)]
+
+
+def test_the_engine_puts_ahead_while_the_lane_is_still_sending():
+    release, out = threading.Event(), []
+
+    def slow_emit(line):
+        release.wait(5)
+        out.append(line)
+
+    lane = EncodingLane(slow_emit)
+    for i in range(DEPTH + 1):  # one being sent, DEPTH waiting: none of these puts waits for the client
+        lane.put(i)
+    assert out == []
+    release.set()
+    lane.finish()
+    assert out == list(range(DEPTH + 1))
+
+
+def test_a_failure_reaches_the_engine_at_its_next_put_and_nothing_after_it_is_sent():
+    out = []
+
+    def emit(line):
+        if line == 3:
+            raise PassCancelled
+        out.append(line)
+
+    lane = EncodingLane(emit)
+    with pytest.raises(PassCancelled):
+        for i in range(1000):  # the lane fails at 3; a later put raises instead of queueing forever
+            lane.put(i)
+    lane.stop()
+    assert out == [0, 1, 2]
+
+
+def test_finish_raises_the_lanes_failure_and_stop_never_does():
+    def encode():
+        raise ValueError("blocks.0.hook_resid_pre contains NaN")
+
+    lane = EncodingLane(lambda line: None)
+    lane.put(encode)
+    with pytest.raises(ValueError, match="contains NaN"):
+        lane.finish()
+    lane.stop()  # idempotent, silent
