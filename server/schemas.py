@@ -41,7 +41,7 @@ class PatchRequest(StrictRequest):
     kind: Literal["patch"]
     hook: str = Field(min_length=1, max_length=200, description="a recorded name with positions first, e.g. blocks.1.hook_resid_post")
     position: int = Field(ge=0, le=1_000_000, description="token position to take from the source prompt")
-    source_prompt: str = Field(min_length=1, description="a second prompt of the same token length, run clean")
+    source_prompt: str = Field(min_length=1, description="a second prompt of the same token length, run clean (in the chat template too when chat is true)")
 
 
 InterventionRequest = Annotated[Union[AblateHeadRequest, AblateNeuronRequest, PatchRequest], Field(discriminator="kind")]

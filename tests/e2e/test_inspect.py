@@ -38,7 +38,7 @@ def hover_and_click(page, name: str, index: list[int]):
 
 
 def test_click_ablates_a_head_and_the_scene_shows_the_change(page, served_bundle, artifacts):
-    open_page(page, f"?model=nano-sort&prompt={PROMPT}&step=self_attention.pattern")
+    open_page(page, f"?model=nano-sort&prompt={PROMPT}&step=self_attention.weighted_sum")
     page.locator("#ablate-toggle").click()
     assert inspection(page)["ablateOnClick"]
     state = run_and_wait(page, lambda: hover_and_click(page, "blocks.0.attn.hook_z", [2, 1, 0]))
@@ -66,7 +66,9 @@ def test_click_ablates_a_head_and_the_scene_shows_the_change(page, served_bundle
     tip = page.locator("#tooltip").inner_text()
     token = int(re.search(r"token (\d+)", tip)[1])  # the cell under the pointer (its neighbour, at a block's edge)
     clean_z = trace(served_bundle.params, served_bundle.config, [2, 1, 0, 1, 1, 2]).records["blocks.0.attn.hook_z"][token, 1, 0]
-    assert "clean" in tip.lower() and "change" in tip.lower() and f"{clean_z:.4f}" in tip and "0.0000" in tip
+    shown_clean = float(re.search(r"clean\s+(\S+)", tip, re.IGNORECASE)[1].replace("\u2212", "-"))
+    assert abs(shown_clean - clean_z) <= 1e-3 * abs(clean_z) + 1e-7  # four significant digits, whatever the format
+    assert "change" in tip.lower() and "0.0000" in tip
     page.screenshot(path=artifacts / "inspect-hover.png")
     # Removing the chip runs the clean pass again.
     state = run_and_wait(page, lambda: page.locator("#intervention-chips .chip-remove").first.click())
@@ -114,12 +116,12 @@ def test_a_second_prompt_is_compared_position_by_position(page, artifacts):
 
 
 def test_click_patches_a_position_from_the_second_prompt(page, served_bundle, artifacts):
-    open_page(page, f"?model=nano-sort&prompt={PROMPT}&step=mlp.out")
+    open_page(page, f"?model=nano-sort&prompt={PROMPT}&step=mlp.residual")
     assert page.locator("#patch-toggle").is_disabled()  # nothing to copy from yet
     page.locator("#compare-input").fill("AACCBA")
     page.locator("#patch-toggle").click()
     assert inspection(page)["patchOnClick"] and not inspection(page)["ablateOnClick"]
-    hook = "blocks.1.hook_resid_post"
+    hook = "blocks.0.hook_resid_post"  # the block the step shows
     state = run_and_wait(page, lambda: hover_and_click(page, hook, [3, 0]))
     [patch] = inspection(page)["interventions"]
     position = patch["position"]  # the cell under the pointer (its neighbour, at a block's edge)
@@ -127,7 +129,7 @@ def test_click_patches_a_position_from_the_second_prompt(page, served_bundle, ar
     assert inspection(page)["comparing"] and inspection(page)["comparePrompt"] is None  # against this prompt's clean pass
     assert state["tensorsFilled"] == state["tensorsExpected"]
     changes = inspection(page)["changes"]
-    assert changes["blocks.1.hook_resid_mid"] == 0 and changes[hook] > 0 and changes["hook_logits"] > 0
+    assert changes["blocks.0.hook_resid_mid"] == 0 and changes[hook] > 0 and changes["hook_logits"] > 0
     # The bars: the patched distribution beside the clean one, the engine's numbers.
     params, config, ids = served_bundle.params, served_bundle.config, [2, 1, 0, 1, 1, 2]
     clean = trace(params, config, ids).probs[-1]
@@ -140,8 +142,8 @@ def test_click_patches_a_position_from_the_second_prompt(page, served_bundle, ar
     assert abs(float(first.get_attribute("data-prob")) - patched.probs[-1][token]) < 1e-5
     assert abs(float(first.get_attribute("data-ref-prob")) - clean[token]) < 1e-5
     chip = page.locator("#intervention-chips .patch-chip").inner_text()
-    assert f"L1 resid_post t={position}" in chip and "AACCBA" in chip
-    assert f"iv=pblocks.1.hook_resid_post%40{position}" in page.url and "src=AACCBA" in page.url
+    assert f"L0 resid_post t={position}" in chip and "AACCBA" in chip
+    assert f"iv=pblocks.0.hook_resid_post%40{position}" in page.url and "src=AACCBA" in page.url
     page.locator("#patch-toggle").click()  # off again, so the screenshot shows the strip at rest
     page.screenshot(path=artifacts / "inspect-patched.png")
     # The link restores the patch and its source.
