@@ -1,9 +1,11 @@
 """A seeded random sample of StrykerJS mutants, for when a full run does not fit the time at hand.
 
+    python tools/mutation/stryker_sample.py list CONFIG.json LIST_CONFIG.json   (then: npx stryker run LIST_CONFIG.json)
     python tools/mutation/stryker_sample.py pick LIST.json CONFIG.json N SEED OUT_CONFIG.json [FILE ...]
     python tools/mutation/stryker_sample.py score SAMPLE_CONFIG.json REPORT.json
 
-`pick`: LIST.json is the JSON report of a run of CONFIG.json whose command is `true` (every mutant then
+`list` writes a copy of CONFIG.json whose command is `true` and whose JSON report is LIST.json (the config's
+report name with -list); `pick`: LIST.json is the JSON report of a run of CONFIG.json whose command is `true` (every mutant then
 "survives" at once, so the report lists them all with their ids and places); N mutants that are not Ignored (and
 are in the FILEs, if named) are drawn with SEED (in file, line, column, mutator order, so the same source gives the same sample). OUT_CONFIG.json
 is CONFIG.json whose command goes through tools/mutation/stryker_sampled.sh: Stryker still places every mutant
@@ -19,6 +21,15 @@ def key(file, mutant):  # what identifies a mutant across runs of the same sourc
     where = mutant["location"]
     return (file, where["start"]["line"], where["start"]["column"], where["end"]["line"], where["end"]["column"],
             mutant["mutatorName"], mutant.get("replacement", ""))
+
+
+def listing_config(config, out):
+    settings = json.load(open(config))
+    settings["commandRunner"]["command"] = "true"
+    settings["reporters"] = ["json"]
+    settings["jsonReporter"]["fileName"] = settings["jsonReporter"]["fileName"].replace(".json", "-list.json")
+    json.dump(settings, open(out, "w"), indent=2, ensure_ascii=False)
+    print(f"npx stryker run {out}  # then pick from {settings['jsonReporter']['fileName']}")
 
 
 def pick(listing, config, count, seed, out, files=()):
@@ -59,7 +70,9 @@ def score(sample_config, report_file):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "pick":
+    if sys.argv[1] == "list":
+        listing_config(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "pick":
         pick(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7:])
     else:
         score(sys.argv[2], sys.argv[3])
