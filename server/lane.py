@@ -6,6 +6,9 @@ one) and goes on; the lane's thread encodes and emits them in the order they wer
 wait: the arrays they refer to are the pass's records, which the Recorder keeps anyway, so the lane adds
 no memory beyond the one line it is encoding.
 
+Lines put before the first one that needs encoding (the header) are sent at once on the engine's thread:
+the lane's thread starts with the first tensor, so the first line does not wait for a thread hand-off.
+
 A failure in the lane (the client left, so `emit` raised PassCancelled; a tensor holding NaN) is raised
 on the engine's thread at its next `put` or at `finish`, and nothing after it is emitted: the pass stops
 at its next tensor, as before, and the job's caller turns the failure into an `error` line.
@@ -23,12 +26,17 @@ class EncodingLane:
         self._emit = emit
         self._queue: queue.Queue = queue.Queue(depth)
         self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="llmviz-encode", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None  # started by the first line that needs encoding
 
     def put(self, item: dict | bytes | Callable[[], dict | bytes]) -> None:
         """Engine's thread: a line, or a function giving one, to emit after everything put before it."""
         self._raise_failure()
+        if self._thread is None:
+            if not callable(item):
+                self._emit(item)  # nothing waits yet (the header): send it now, without a thread hand-off
+                return
+            self._thread = threading.Thread(target=self._run, name="llmviz-encode", daemon=True)
+            self._thread.start()
         self._queue.put(item)
 
     def finish(self) -> None:
@@ -38,7 +46,7 @@ class EncodingLane:
 
     def stop(self) -> None:
         """Wait for the lane's thread to end (after emitting what is queued, unless it failed). Never raises."""
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
 

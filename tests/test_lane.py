@@ -25,7 +25,7 @@ def test_the_engine_puts_ahead_while_the_lane_is_still_sending():
 
     lane = EncodingLane(slow_emit)
     for i in range(DEPTH + 1):  # one being sent, DEPTH waiting: none of these puts waits for the client
-        lane.put(i)
+        lane.put(lambda i=i: i)
     assert out == []
     release.set()
     lane.finish()
@@ -43,7 +43,7 @@ def test_a_failure_reaches_the_engine_at_its_next_put_and_nothing_after_it_is_se
     lane = EncodingLane(emit)
     with pytest.raises(PassCancelled):
         for i in range(1000):  # the lane fails at 3; a later put raises instead of queueing forever
-            lane.put(i)
+            lane.put(lambda i=i: i)
     lane.stop()
     assert out == [0, 1, 2]
 
@@ -57,3 +57,15 @@ def test_finish_raises_the_lanes_failure_and_stop_never_does():
     with pytest.raises(ValueError, match="contains NaN"):
         lane.finish()
     lane.stop()  # idempotent, silent
+
+
+def test_lines_before_the_first_tensor_go_out_at_once_on_the_callers_thread():
+    sent_by = []
+    lane = EncodingLane(lambda line: sent_by.append((line, threading.current_thread())))
+    lane.put({"type": "header"})
+    assert sent_by == [({"type": "header"}, threading.current_thread())]  # no hand-off for the first line
+    lane.put(lambda: b"tensor")
+    lane.put({"type": "output"})
+    lane.finish()
+    assert [line for line, _ in sent_by] == [{"type": "header"}, b"tensor", {"type": "output"}]
+    assert sent_by[1][1] is not threading.current_thread()
