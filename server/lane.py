@@ -18,7 +18,7 @@ import threading
 from typing import Callable
 
 _STOP = object()
-DEPTH = 4  # lines the engine may put ahead of the lane
+DEPTH = 16  # lines the engine may put ahead of the lane: a block's burst of small tensors, so the engine never waits
 
 
 class EncodingLane:

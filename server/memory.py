@@ -25,9 +25,9 @@ def pass_bytes(config, tokens: int, precision: str, buffer_lines: int) -> int:
     """Upper estimate of one pass over `tokens` tokens: records, temporaries, the line being encoded, unsent lines.
 
     The encoding lane (server/lane.py) works beside the engine: it may still hold up to LANE_DEPTH of a pass's
-    tensors (the last ones, when generation starts the next pass) while the engine makes new ones."""
+    tensors (at most the LANE_DEPTH largest; the last ones, when generation starts the next pass) while the engine makes new ones."""
     sizes = sorted((math.prod(spec.shape) for spec in tensor_specs(config, tokens)), reverse=True)
-    recorded = FLOAT_BYTES * (sum(sizes) + (WORKING_COPIES + LANE_DEPTH) * sizes[0])
+    recorded = FLOAT_BYTES * (sum(sizes) + WORKING_COPIES * sizes[0] + sum(sizes[:LANE_DEPTH]))
     encoding = ENCODING_BYTES_PER_VALUE[precision] * sizes[0]
     unsent = LINE_BYTES_PER_VALUE[precision] * sum(sizes[:buffer_lines])
     return int(recorded + encoding + unsent)
