@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import { SPREAD_FACTOR, readFacts } from "../../static/narration/narration-facts.js";
+import { llamaHeader } from "./headers.mjs";
 
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/trace-nano-sort.json", import.meta.url), "utf8"));
 const model = { allowed_characters: "ABC", prompt_length: 6, answer_length: 6, context_length: fixture.header.model.config.n_ctx };
@@ -119,4 +120,30 @@ test("attention counts as spread out only when no head gives a key SPREAD_FACTOR
   };
   assert.equal(withPattern((query) => 1 / (query + 1)), true);
   assert.equal(withPattern((query, key) => (key === 0 ? 1 : 0)), false);
+});
+
+test("the Llama gated-MLP facts: the neuron with the largest |SiLU(gate) · up| and the negative gate nearest −1", () => {
+  // The tiny Llama's trace fixture holds attention only, so the MLP's rows are made here (any values do:
+  // the facts must pick from them), with post = SiLU(gate) · up as the engine records it.
+  const header = llamaHeader();
+  const T = header.tokens.length;
+  const F = header.tensors.find((x) => x.name === "blocks.0.mlp.hook_pre").shape[1];
+  const silu = (g) => g / (1 + Math.exp(-g));
+  const gate = Array.from({ length: T * F }, (_, i) => 3 * Math.sin(1.7 * i + 0.3));
+  const up = Array.from({ length: T * F }, (_, i) => Math.cos(0.9 * i));
+  const post = gate.map((g, i) => silu(g) * up[i]);
+  const made = new Map([["blocks.0.mlp.hook_pre", gate], ["blocks.0.mlp.hook_pre_linear", up], ["blocks.0.mlp.hook_post", post]]
+    .map(([name, data]) => [name, { name, shape: [T, F], data: Float64Array.from(data), mask: null }]));
+  const { mlp } = readFacts({ header, tensors: made, output: null, model: null, weights: new Map() }).llama;
+  const last = (row) => row.slice((T - 1) * F, T * F);
+  const [g, u, p] = [last(gate), last(up), last(post)];
+  const magnitudes = p.map(Math.abs);
+  const strongest = magnitudes.indexOf(Math.max(...magnitudes));
+  assert.deepEqual([mlp.strongest.neuron, mlp.strongest.gate, mlp.strongest.up, mlp.strongest.post], [strongest, g[strongest], u[strongest], p[strongest]]);
+  close(mlp.strongest.silu, silu(g[strongest]), "SiLU(gate)");
+  const negatives = g.map((_, n) => n).filter((n) => g[n] < 0);
+  const nearest = negatives.reduce((best, n) => (Math.abs(g[n] + 1) < Math.abs(g[best] + 1) ? n : best));
+  assert.ok(nearest !== negatives[0] && Math.abs(g[nearest] + 1) < 0.2, "the nearest is not simply the first negative");
+  assert.equal(mlp.negative.neuron, nearest);
+  close(mlp.negative.silu, silu(g[nearest]), "SiLU of the negative gate");
 });

@@ -2,7 +2,7 @@
 
     python tools/mutation/stryker_sample.py list CONFIG.json LIST_CONFIG.json   (then: npx stryker run LIST_CONFIG.json)
     python tools/mutation/stryker_sample.py pick LIST.json CONFIG.json N SEED OUT_CONFIG.json [FILE ...]
-    python tools/mutation/stryker_sample.py survivors SAMPLE_CONFIG.json REPORT.json CONFIG.json RERUN_CONFIG.json
+    python tools/mutation/stryker_sample.py survivors SAMPLE_CONFIG.json REPORT.json CONFIG.json RERUN_CONFIG.json [EARLIER_RERUN_REPORT.json ...]
     python tools/mutation/stryker_sample.py score SAMPLE_CONFIG.json REPORT.json [RERUN_REPORT.json ...]
 
 `list` writes a copy of CONFIG.json whose command is `true` and whose JSON report is the config's report name
@@ -59,16 +59,19 @@ def drawn_in(report_file, wanted):
     return {key(file, m): m for file, data in report["files"].items() for m in data["mutants"] if key(file, m) in wanted}
 
 
-def survivors(sample_config, report_file, config, out):
+def survivors(sample_config, report_file, config, out, *later_reports):  # later reports: earlier reruns
     settings = json.load(open(sample_config))
     wanted = {tuple(k) for k in settings["_sample"]["mutants"]}
-    alive = sorted((m["id"] for m in drawn_in(report_file, wanted).values() if m["status"] not in KILLED), key=int)
+    killed = {k for report in later_reports for k, m in drawn_in(report, wanted).items() if m["status"] in KILLED}
+    alive = sorted((m["id"] for k, m in drawn_in(report_file, wanted).items() if m["status"] not in KILLED and k not in killed),
+                   key=int)
     ids_file = out.removesuffix(".json").removesuffix(".config") + ".ids"
     with open(ids_file, "w") as listing_out:
         listing_out.write("".join(f"{i}\n" for i in alive))
     command = json.load(open(config))["commandRunner"]["command"]
     settings["commandRunner"]["command"] = f"sh tools/mutation/stryker_sampled.sh {ids_file} '{command}'"
-    settings["jsonReporter"]["fileName"] = settings["jsonReporter"]["fileName"].replace("-sample.json", "-rerun.json")
+    settings["jsonReporter"]["fileName"] = settings["jsonReporter"]["fileName"].replace(
+        "-sample.json", f"-rerun{len(later_reports) + 1}.json")
     json.dump(settings, open(out, "w"), indent=2, ensure_ascii=False)
     print(f"{len(alive)} survivors to rerun: npx stryker run {out}")
 
@@ -100,6 +103,6 @@ if __name__ == "__main__":
     elif sys.argv[1] == "pick":
         pick(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7:])
     elif sys.argv[1] == "survivors":
-        survivors(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+        survivors(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], *sys.argv[6:])
     else:
         score(sys.argv[2], *sys.argv[3:])
