@@ -147,3 +147,28 @@ test("the Llama gated-MLP facts: the neuron with the largest |SiLU(gate) · up| 
   assert.equal(mlp.negative.neuron, nearest);
   close(mlp.negative.silu, silu(g[nearest]), "SiLU of the negative gate");
 });
+
+test("the Llama rotary and sharing facts: pairs j and j + D/2 of the followed head, turned by t · θ^(−2j/D); what GQA keeps", () => {
+  const header = llamaHeader();  // T = 7, 6 query heads sharing 2 KV heads, D = 8, 2 layers
+  const T = header.tokens.length;
+  const { n_head: H, n_kv_head: KV, n_layer: L, rope_theta: theta } = header.model.config;
+  const D = header.tensors.find((x) => x.name === "blocks.0.attn.hook_q").shape[2];
+  const q = Array.from({ length: T * H * D }, (_, i) => Math.sin(0.37 * i + 1));
+  const made = new Map([["blocks.0.attn.hook_q", { name: "blocks.0.attn.hook_q", shape: [T, H, D], data: Float64Array.from(q), mask: null }]]);
+  const facts = readFacts({ header, tensors: made, output: null, model: null, weights: new Map() });
+  const { rotary, sharing } = facts.llama;
+  const t = T - 1;
+  const head = facts.attention.head;
+  const at = (d) => q[(t * H + head) * D + d];
+  assert.equal(rotary.pairs, D / 2);
+  for (const [pair, j] of [[rotary.fastest, 0], [rotary.slowest, D / 2 - 1]]) {
+    assert.equal(pair.pair, j);
+    close(pair.angle, t * theta ** (-2 * j / D), `angle of pair ${j}`);
+    assert.deepEqual([pair.x, pair.partner], [at(j), at(j + D / 2)]);
+  }
+  assert.equal(sharing.group, H / KV);
+  assert.equal(sharing.kv, Math.floor(head / (H / KV)));
+  assert.deepEqual(sharing.sharers, Array.from({ length: H / KV }, (_, g) => sharing.kv * (H / KV) + g));
+  assert.equal(sharing.cachedPerToken, 2 * L * KV * D);  // a key and a value per layer and KV head
+  assert.equal(sharing.unsharedPerToken, 2 * L * H * D);
+});
