@@ -301,6 +301,7 @@ def main() -> None:
                 for T in (16, 64):
                     prompt = ("The quick brown fox jumps over the lazy dog. " * 2)[:T]
                     first_and_last(http, process.pid, "gpt2-small-shape", prompt, gpt2_runs)
+                first_and_last(http, process.pid, "smollm2-shape", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", gpt2_runs)
                 bytes_per_value(http, "nano-sort", "CBABBC")
                 bytes_per_value(http, "gpt2-small-shape", "Hello, world!!!!")
             registry, _ = bench_registry()
