@@ -110,6 +110,9 @@ class App {
     this.inspector.setState(readInspectState());
     this.viewer.setCovers(() => coveredEdges(this.viewer.container));
     this.viewer.onHover((info) => {
+      if (info && info.kind === "weight" && !info.filled && this.unfetchedWeights?.has(info.tensor)) {
+        info.notFetched = { values: this.unfetchedWeights.get(info.tensor), budget: WEIGHT_BUDGET };
+      }
       this.inspector.hovered(info);
       this.ui.showTooltip(this.inspector.annotate(info, this.pass?.header));
     });
@@ -413,10 +416,14 @@ class App {
   async fetchWeights(modelId) {
     const wanted = this.viewer.layout.blocks.filter((b) => b.kind === "weight").map((b) => b.tensor);
     let budget = WEIGHT_BUDGET;
+    this.unfetchedWeights = new Map();  // name -> values, for weights past the budget: their hover says so
     for (const name of new Set(wanted)) {
       if (!this.weightShapes.has(name)) continue;
       const size = this.weightShapes.get(name).reduce((a, b) => a * b, 1);
-      if (size > budget) continue;
+      if (size > budget) {
+        this.unfetchedWeights.set(name, size);
+        continue;
+      }
       budget -= size;
       if (this.weights.has(name) || this.loadingWeights?.has(name)) continue;
       (this.loadingWeights ??= new Set()).add(name);

@@ -104,6 +104,8 @@ const MESSAGES = {
   "tooltip.formula": { ko: "계산식", en: "Formula" },
   "tooltip.masked": { ko: "마스크됨 (미래 위치)", en: "masked (a future position)" },
   "tooltip.pending": { ko: "아직 도착하지 않음", en: "not arrived yet" },
+  "tooltip.not_fetched": { ko: "표시하지 않음: 값이 {values}개로, 이 페이지가 모델마다 받아 오는 {budget}개를 넘습니다",
+    en: "not shown: {values} values, more than the {budget} this page fetches per model" },
 };
 
 /** Every key t() knows, for the app and for tests that check the page only asks for known strings. */

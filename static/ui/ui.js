@@ -349,7 +349,11 @@ export class UI {
     });
     const value = element("div", "tooltip-value");
     value.append(element("span", "tooltip-key", t(this.lang, "tooltip.value")));
-    if (info.value === null || info.value === undefined) {
+    if (info.notFetched) {  // a weight the page leaves empty: too many values to fetch, not still on its way
+      const { values, budget } = info.notFetched;
+      value.append(element("span", "tooltip-missing", t(this.lang, "tooltip.not_fetched",
+        { values: formatCount(values), budget: formatCount(budget) })));
+    } else if (info.value === null || info.value === undefined) {
       value.append(element("span", "tooltip-missing", t(this.lang, info.masked ? "tooltip.masked" : "tooltip.pending")));
     } else {
       value.append(element("strong", null, formatValue(info.value)));
