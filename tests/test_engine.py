@@ -245,3 +245,27 @@ def test_temperature_zero_shows_the_plain_softmax(params, result):
 def test_a_single_token_pass_works(params):
     logits, probs = forward(params, NANO_SORT_SHAPE, [1])
     assert logits.shape == probs.shape == (1, NANO_SORT_SHAPE.vocab_size)
+
+
+def test_a_batch_longer_than_the_context_runs_each_sequence_as_alone(params):
+    """[B, T] with B ≠ T and B past n_ctx: the sequence length is the last axis everywhere (positions, checks)."""
+    rng = np.random.default_rng(3)
+    batch = rng.integers(0, NANO_SORT_SHAPE.vocab_size, size=(NANO_SORT_SHAPE.n_ctx + 1, 6))
+    logits, probs = forward(params, NANO_SORT_SHAPE, batch)
+    assert logits.shape == (len(batch), 6, NANO_SORT_SHAPE.vocab_size)
+    for row, one_logits, one_probs in zip(batch, logits, probs):
+        alone_logits, alone_probs = forward(params, NANO_SORT_SHAPE, row)
+        np.testing.assert_allclose(one_logits, alone_logits, atol=1e-5)
+        np.testing.assert_allclose(one_probs, alone_probs, atol=1e-6)
+
+
+def test_a_recorded_pass_refuses_a_bare_number(params):
+    with pytest.raises(ValueError, match=r"one sequence of token ids, got an array of shape \(\)"):
+        trace(params, NANO_SORT_SHAPE, np.asarray(1))
+
+
+def test_the_vocabulary_error_names_the_last_valid_id_for_any_vocabulary():
+    from llmviz.model.config import GPTConfig
+    config = GPTConfig(vocab_size=10, n_ctx=4, n_embd=8, n_head=2, n_layer=1)
+    with pytest.raises(ValueError, match=r"token ids must be in 0\.\.9, got 10"):
+        forward(random_params(config, seed=0), config, [0, 10])
