@@ -269,3 +269,9 @@ def test_the_vocabulary_error_names_the_last_valid_id_for_any_vocabulary():
     config = GPTConfig(vocab_size=10, n_ctx=4, n_embd=8, n_head=2, n_layer=1)
     with pytest.raises(ValueError, match=r"token ids must be in 0\.\.9, got 10"):
         forward(random_params(config, seed=0), config, [0, 10])
+
+
+def test_a_batch_of_too_long_sequences_is_refused_with_their_length(params):
+    too_long = np.zeros((2, NANO_SORT_SHAPE.n_ctx + 1), dtype=np.int64)
+    with pytest.raises(ValueError, match=rf"a pass needs 1 to {NANO_SORT_SHAPE.n_ctx} tokens, got {NANO_SORT_SHAPE.n_ctx + 1}"):
+        forward(params, NANO_SORT_SHAPE, too_long)
