@@ -101,12 +101,12 @@ def main() -> None:
         ms = median_ms({
             "recorded pass": lambda: trace(params, GPT2_SMALL, tokens),
             "recorded pass + lens": lambda: trace(params, GPT2_SMALL, tokens, lens=lens),
-            "recorded pass + lens on its thread": lambda: trace(params, GPT2_SMALL, tokens, lens=serial_lens),
+            "recorded pass + lens inline (no thread)": lambda: trace(params, GPT2_SMALL, tokens, lens=serial_lens),
             "lens work alone (12 blocks, stacked)": lens_work(params, T),
             "recorded pass, head 5.3 ablated": lambda: trace(params, GPT2_SMALL, tokens, interventions=[AblateHead(5, 3)]),
             "streamed pass": streamed(bundle, tokens, False),
             "streamed pass + lens": streamed(bundle, tokens, True),
-            "streamed pass + lens on its thread": streamed(bundle, tokens, True, concurrent=False),
+            "streamed pass + lens inline (no thread)": streamed(bundle, tokens, True, concurrent=False),
         }, args.repeats)
         print(f"\n  T = {T}")
         for name, value in ms.items():
