@@ -114,13 +114,7 @@ function planSteps(facts) {
         camera: [perHead("hook_q"), perHead("hook_attn_scores")],
         cells: keys.map((s) => cell(perHead("hook_attn_scores"), head, t, s)),
         anim: { kind: "dot_product", layer: 0, head, query: t } }],
-      ["self_attention.mask", { focus: range(H).map((h) => perHead("hook_attn_scores", h)),
-        camera: range(H).map((h) => perHead("hook_attn_scores", h)),
-        cells: range(T).flatMap((r) => range(T).filter((s) => s > r).map((s) => cell(perHead("hook_attn_scores"), head, r, s))) }],
-      ["self_attention.softmax", { focus: [perHead("hook_attn_scores"), perHead("hook_pattern")],
-        camera: [perHead("hook_attn_scores"), perHead("hook_pattern")],
-        cells: keys.map((s) => cell(perHead("hook_pattern"), head, t, s)),
-        anim: { kind: "sweep", tensor: `${b0}.attn.hook_pattern` } }],
+      ...maskAndSoftmaxSteps(facts),
       ["self_attention.weighted_sum", { focus: [perHead("hook_pattern"), perHead("hook_v"), perHead("hook_z")],
         camera: [perHead("hook_v"), perHead("hook_z")],
         cells: [...keys.map((s) => cell(perHead("hook_pattern"), head, t, s)), ...keys.map((s) => cell(perHead("hook_v"), s, head, 0)),
@@ -239,13 +233,7 @@ function planLlamaSteps(facts) {
         camera: [perHead("hook_rot_q"), perHead("hook_attn_scores")],
         cells: keys.map((s) => cell(perHead("hook_attn_scores"), head, t, s)),
         anim: { kind: "dot_product", layer: 0, head, query: t } }],
-      ["self_attention.mask", { focus: range(H).map((h) => perHead("hook_attn_scores", h)),
-        camera: range(H).map((h) => perHead("hook_attn_scores", h)),
-        cells: range(T).flatMap((r) => range(T).filter((s) => s > r).map((s) => cell(perHead("hook_attn_scores"), head, r, s))) }],
-      ["self_attention.softmax", { focus: [perHead("hook_attn_scores"), perHead("hook_pattern")],
-        camera: [perHead("hook_attn_scores"), perHead("hook_pattern")],
-        cells: keys.map((s) => cell(perHead("hook_pattern"), head, t, s)),
-        anim: { kind: "sweep", tensor: `${b0}.attn.hook_pattern` } }],
+      ...maskAndSoftmaxSteps(facts),
       ["self_attention.weighted_sum", { focus: [perHead("hook_pattern"), perHead("hook_v", kv), perHead("hook_z")],
         camera: [perHead("hook_v", kv), perHead("hook_z")],
         cells: [...keys.map((s) => cell(perHead("hook_pattern"), head, t, s)), ...keys.map((s) => cell(perHead("hook_v", kv), s, kv, 0)),
@@ -289,6 +277,24 @@ function planLlamaSteps(facts) {
       ["output.chat", { focus: ["hook_tokens"], camera: ["hook_tokens", "hook_embed"],
         cells: facts.tokens.filter((_, s) => facts.templateFlags[s]).map((x) => cell("hook_tokens", x.position)) }],
     ]),
+  ];
+}
+
+/** The causal mask and the softmax over each score row: the same blocks and cells in every family. */
+function maskAndSoftmaxSteps(facts) {
+  const { dims: { H, T }, t } = facts;
+  const head = facts.attention.head;
+  const b0 = "blocks.0";
+  const perHead = (name, h = head) => headBlockId(`${b0}.attn.${name}`, h);
+  const keys = range(t + 1);
+  return [
+    ["self_attention.mask", { focus: range(H).map((h) => perHead("hook_attn_scores", h)),
+      camera: range(H).map((h) => perHead("hook_attn_scores", h)),
+      cells: range(T).flatMap((r) => range(T).filter((s) => s > r).map((s) => cell(perHead("hook_attn_scores"), head, r, s))) }],
+    ["self_attention.softmax", { focus: [perHead("hook_attn_scores"), perHead("hook_pattern")],
+      camera: [perHead("hook_attn_scores"), perHead("hook_pattern")],
+      cells: keys.map((s) => cell(perHead("hook_pattern"), head, t, s)),
+      anim: { kind: "sweep", tensor: `${b0}.attn.hook_pattern` } }],
   ];
 }
 
