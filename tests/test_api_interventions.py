@@ -1,5 +1,4 @@
 """interventions, logit_lens and compare over HTTP: validated lines, the engine's numbers, 422s that give the range."""
-import json
 
 import numpy as np
 import pytest
@@ -11,8 +10,9 @@ from llmviz.model.lens import logit_lens
 from llmviz.server import passes
 from llmviz.server.encoding import decode_array
 from llmviz.server.main import create_app
-from llmviz.server.schemas import TraceRequest, stream_line
+from llmviz.server.schemas import TraceRequest
 from llmviz.server.settings import Settings
+from ndjson import lines_of
 
 PROMPT, PROMPT_IDS = "CBABBC", [2, 1, 0, 1, 1, 2]
 OTHER, OTHER_IDS = "AACCBA", [0, 0, 2, 2, 1, 0]
@@ -21,14 +21,6 @@ OTHER, OTHER_IDS = "AACCBA", [0, 0, 2, 2, 1, 0]
 @pytest.fixture
 def client(random_bundle):
     return TestClient(create_app(Settings(), registry={"nano-sort": random_bundle}))
-
-
-def lines_of(response) -> list[dict]:
-    assert response.status_code == 200, response.text
-    lines = [json.loads(text) for text in response.text.splitlines()]
-    for line in lines:
-        stream_line.validate_python(line)
-    return lines
 
 
 def post(client, endpoint="trace", **body):

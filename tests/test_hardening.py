@@ -19,8 +19,8 @@ from llmviz.model.gpt import trace
 from llmviz.model.sampling import Sampling, next_token_distribution
 from llmviz.server import cli
 from llmviz.server.main import create_app
-from llmviz.server.schemas import stream_line
 from llmviz.server.settings import Settings
+from ndjson import lines_of
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BODY = {"model": "nano-sort", "prompt": "CBABBC"}
@@ -30,14 +30,6 @@ WTE = "transformer.wte.weight"  # as Hugging Face names it in model.safetensors
 @pytest.fixture
 def client(random_bundle):
     return TestClient(create_app(Settings(), registry={"nano-sort": random_bundle}))
-
-
-def lines_of(response) -> list[dict]:
-    assert response.status_code == 200, response.text
-    lines = [json.loads(text) for text in response.text.splitlines()]
-    for line in lines:
-        stream_line.validate_python(line)
-    return lines
 
 
 # --- headers -----------------------------------------------------------------------------------------------

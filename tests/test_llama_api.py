@@ -1,5 +1,4 @@
 """The API with the tiny Llama fixture: architecture in the header, chat through the template, the caps."""
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,9 @@ from llmviz.model.engine import trace
 from llmviz.model.llama_models import gguf_bundle
 from llmviz.server.main import create_app
 from llmviz.server.encoding import decode_array
-from llmviz.server.schemas import ModelsResponse, stream_line
+from llmviz.server.schemas import ModelsResponse
 from llmviz.server.settings import Settings
+from ndjson import lines_of
 
 TINY = Path(__file__).parent / "fixtures" / "llama-tiny" / "llama-tiny.gguf"
 QUESTION = "What is the capital of France?"
@@ -27,14 +27,6 @@ def tiny():
 def client(tiny, random_bundle):
     registry = {"llama-tiny": tiny, "nano-sort": random_bundle}
     return TestClient(create_app(Settings(max_pass_tokens=120), registry=registry))
-
-
-def lines_of(response) -> list[dict]:
-    assert response.status_code == 200, response.text
-    lines = [json.loads(text) for text in response.text.splitlines()]
-    for line in lines:
-        stream_line.validate_python(line)
-    return lines
 
 
 def test_models_lists_the_llama_model_with_its_family(client):
