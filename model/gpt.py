@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from llmviz.model import ops
+from llmviz.model.attention import causal_attention
 from llmviz.model.config import GPTConfig
 from llmviz.model.interventions import Intervention, check, instrument
 from llmviz.model.lens import Lens
@@ -32,9 +33,7 @@ def attention(x, p, n_head, rec, prefix):  # [T, C] -> [T, C]
     q = rec(f"{prefix}.attn.hook_q", q)
     k = rec(f"{prefix}.attn.hook_k", k)
     v = rec(f"{prefix}.attn.hook_v", v)
-    scores = rec(f"{prefix}.attn.hook_attn_scores", ops.attention_scores(q, k))  # [H, T, T]
-    pattern = rec(f"{prefix}.attn.hook_pattern", ops.softmax(scores))  # [H, T, T]
-    z = rec(f"{prefix}.attn.hook_z", ops.weighted_values(pattern, v))  # [T, H, D]
+    z = causal_attention(q, k, v, rec, prefix)  # [T, H, D]; records scores and pattern [H, T, T] on the way
     return ops.linear(ops.merge_heads(z), p["attn.c_proj.weight"], p["attn.c_proj.bias"])  # [T, C]
 
 

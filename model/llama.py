@@ -9,6 +9,7 @@ linears in×out ([C, out], the orientation of GPT-2's Conv1D, the transpose of H
 from typing import Sequence
 
 from llmviz.model import ops
+from llmviz.model.attention import causal_attention
 from llmviz.model.config import LlamaConfig
 from llmviz.model.gpt import Trace, check_tokens, recorded_pass
 from llmviz.model.interventions import Intervention
@@ -31,9 +32,7 @@ def attention(x, p, config: LlamaConfig, rec, prefix):  # [T, C] -> [T, C]
     q = rec(f"{prefix}.attn.hook_rot_q", ops.rotate(q, config.rope_theta))  # [T, H, D]
     k = rec(f"{prefix}.attn.hook_rot_k", ops.rotate(k, config.rope_theta))  # [T, KV, D]
     group = H // KV  # query heads per key/value head
-    scores = rec(f"{prefix}.attn.hook_attn_scores", ops.attention_scores(q, ops.repeat_kv(k, group)))  # [H, T, T]
-    pattern = rec(f"{prefix}.attn.hook_pattern", ops.softmax(scores))  # [H, T, T]
-    z = rec(f"{prefix}.attn.hook_z", ops.weighted_values(pattern, ops.repeat_kv(v, group)))  # [T, H, D]
+    z = causal_attention(q, ops.repeat_kv(k, group), ops.repeat_kv(v, group), rec, prefix)  # [T, H, D]
     return ops.merge_heads(z) @ p["self_attn.o_proj.weight"]  # [T, C]
 
 

@@ -66,6 +66,10 @@ def _b64_bytes(raw) -> bytes:  # any contiguous buffer (bytes, a NumPy array) ->
     return pybase64.b64encode(raw)
 
 
+def _little_endian(values: np.ndarray) -> np.ndarray:  # the wire's byte order; no copy on a little-endian machine
+    return values.astype(values.dtype.newbyteorder("<"), copy=False)
+
+
 def _b64(raw) -> str:
     return _b64_bytes(raw).decode("ascii")
 
@@ -89,8 +93,9 @@ def encode_integers(array: np.ndarray) -> dict:
             "stats": _stats(as_float, as_float.min(), as_float.max())}
 
 
-def _float_fields(array: np.ndarray, precision: str, name: str) -> tuple[dict, bytes | list, bytes | None]:
-    """(shape, dtype and stats; `data` as base64 bytes, or a list of floats for json; the mask's base64 or None)."""
+def encoded_floats(array: np.ndarray, precision: str, name: str) -> tuple[dict, np.ndarray, np.ndarray | None]:
+    """(shape, dtype and stats; the values as they travel: float16 bits, float32, or float32 for json; the
+    bool mask of -inf cells, or None). Masked cells travel as 0; stats describe the other cells."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     x = np.asarray(array, dtype=np.float32)
@@ -106,11 +111,15 @@ def _float_fields(array: np.ndarray, precision: str, name: str) -> tuple[dict, b
     if precision == "f16":
         if hi > F16_MAX or lo < -F16_MAX:
             values = np.clip(values, -F16_MAX, F16_MAX)
-        data = _b64_bytes(to_f16_bits(values))
-    elif precision == "f32":
-        data = _b64_bytes(np.ascontiguousarray(values, dtype="<f4"))  # no copy for float32 already in order
-    else:
-        data = values.ravel().tolist()  # float32 -> Python float is exact, so JSON keeps every bit
+        values = to_f16_bits(values)
+    return fields, np.ascontiguousarray(values), masked
+
+
+def _float_fields(array: np.ndarray, precision: str, name: str) -> tuple[dict, bytes | list, bytes | None]:
+    """(shape, dtype and stats; `data` as base64 bytes, or a list of floats for json; the mask's base64 or None)."""
+    fields, values, masked = encoded_floats(array, precision, name)
+    # float32 -> Python float is exact, so JSON keeps every bit; base64 of the little-endian bytes otherwise.
+    data = values.ravel().tolist() if precision == "json" else _b64_bytes(_little_endian(values))
     mask = _b64_bytes(masked.astype(np.uint8)) if masked is not None else None
     return fields, data, mask
 
@@ -140,9 +149,26 @@ def tensor_line_bytes(name: str, array: np.ndarray, precision: str) -> bytes:
     if np.asarray(array).dtype.kind in "iu" or precision == "json":
         return dump_line(tensor_line(name, array, precision))
     fields, data, mask = _float_fields(array, precision, name)
-    head = _LINE_ENCODER.encode({"type": "tensor", "name": name, **fields})[:-1].encode("ascii")  # without its "}"
+    return _assembled({"type": "tensor", "name": name, **fields}, data, mask)
+
+
+def _assembled(fields: dict, data: bytes, mask: bytes | None) -> bytes:
+    """A line of `fields` plus base64 `data` (and `mask`), the base64 put between quotes as it is (it needs no escaping)."""
+    head = _LINE_ENCODER.encode(fields)[:-1].encode("ascii")  # without its "}"
     tail = b'"}\n' if mask is None else b'","mask":"' + mask + b'"}\n'
     return b"".join((head, b',"data":"', data, tail))
+
+
+def tensor_rows_line_bytes(name: str, fields: dict, values: np.ndarray, masked: np.ndarray | None,
+                           rows_from: int, axis: int) -> bytes:
+    """A `tensor` line carrying only positions `rows_from`… along `axis` of `encoded_floats`' values (and mask), with
+    `"rows_from"` saying so (a line from 0 is a plain line); `fields` (shape, dtype, stats) describe the whole
+    tensor. Not for precision json."""
+    rows = (slice(None),) * axis + (slice(rows_from, None),)
+    data = _b64_bytes(_little_endian(np.ascontiguousarray(values[rows])))
+    mask = _b64_bytes(np.ascontiguousarray(masked[rows], dtype=np.uint8)) if masked is not None else None
+    return _assembled({"type": "tensor", "name": name, **fields, **({"rows_from": rows_from} if rows_from else {})},
+                      data, mask)
 
 
 def with_pass(line: bytes, tag: str) -> bytes:

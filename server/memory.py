@@ -21,8 +21,15 @@ WORKING_COPIES = 2  # the engine's temporaries beside its records: at most about
 ENCODING_BYTES_PER_VALUE = {"f16": 12, "f32": 12, "json": 100}
 
 
-def pass_bytes(config, tokens: int, precision: str, buffer_lines: int) -> int:
-    """Upper estimate of one pass over `tokens` tokens: records, temporaries, the line being encoded, unsent lines.
+# A generation with changed_rows_only keeps the previous pass's values as they travel (2 or 4 bytes, plus a mask
+# byte where a grid is masked; json sends whole lines and keeps nothing), for each of a compare stream's two passes.
+KEPT_BYTES_PER_VALUE = {"f16": 3, "f32": 5, "json": 0}
+KEPT_PASSES = 2
+
+
+def pass_bytes(config, tokens: int, precision: str, buffer_lines: int, changed_rows: bool = False) -> int:
+    """Upper estimate of one pass over `tokens` tokens: records, temporaries, the line being encoded, unsent lines,
+    and with `changed_rows` the previous pass's values kept to compare with (server/row_deltas.py).
 
     The encoding lane (server/lane.py) works beside the engine: it may still hold up to LANE_DEPTH of a pass's
     tensors (at most the LANE_DEPTH largest; the last ones, when generation starts the next pass) while the engine makes new ones."""
@@ -30,7 +37,13 @@ def pass_bytes(config, tokens: int, precision: str, buffer_lines: int) -> int:
     recorded = FLOAT_BYTES * (sum(sizes) + WORKING_COPIES * sizes[0] + sum(sizes[:LANE_DEPTH]))
     encoding = ENCODING_BYTES_PER_VALUE[precision] * sizes[0]
     unsent = LINE_BYTES_PER_VALUE[precision] * sum(sizes[:buffer_lines])
-    return int(recorded + encoding + unsent)
+    kept = KEPT_PASSES * KEPT_BYTES_PER_VALUE[precision] * sum(sizes) if changed_rows else 0
+    return int(recorded + encoding + unsent + kept)
+
+
+def largest_pass(config, tokens: int, buffer_lines: int) -> int:
+    """The most any request may cost: whole json lines, or f32 generation keeping the previous pass."""
+    return max(pass_bytes(config, tokens, "json", buffer_lines), pass_bytes(config, tokens, "f32", buffer_lines, True))
 
 
 def longest_pass(config, settings: Settings) -> int:
@@ -40,7 +53,7 @@ def longest_pass(config, settings: Settings) -> int:
 def memory_bound(registry: dict, settings: Settings) -> dict:
     """{"weights_bytes", "pass_bytes", "bound_bytes"}: pass_bytes is the largest pass any loaded model may run."""
     weights = sum(array.nbytes for bundle in registry.values() for array in bundle.params.values())
-    largest = max((pass_bytes(bundle.config, longest_pass(bundle.config, settings), "json", settings.stream_buffer_lines)
+    largest = max((largest_pass(bundle.config, longest_pass(bundle.config, settings), settings.stream_buffer_lines)
                    for bundle in registry.values()), default=0)
     return {"weights_bytes": weights, "pass_bytes": largest,
             "bound_bytes": weights + settings.max_concurrent_passes * largest}

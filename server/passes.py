@@ -17,6 +17,7 @@ from llmviz.model.recorder import tensor_specs
 from llmviz.model.sampling import Sampling, autoregress, draw, next_token_distribution
 from llmviz.server.encoding import tensor_line, tensor_line_bytes, with_pass
 from llmviz.server.lane import EncodingLane
+from llmviz.server.row_deltas import RowDeltas
 from llmviz.server.schemas import LENS_TOP_K
 from llmviz.server.settings import PROTOCOL_VERSION
 
@@ -124,6 +125,8 @@ class StreamedPasses:
     forward_seconds: float = 0.0
     # How a tensor line reaches `emit`: a function encoding it (streams: the lane calls it), or a dict (recorded_trace).
     tensor_encoder: Callable[[str, np.ndarray, str], Line | Callable[[], Line]] = deferred_tensor_line
+    # Set (generation with `changed_rows_only`): per pass tag, what each tensor was in that tag's previous pass.
+    row_deltas: dict[str | None, RowDeltas] | None = None
 
     def run(self, tokens: list[int], step: int, rng: np.random.Generator) -> Choice:
         """[reference pass,] then the pass itself; returns the choice for the next token (from the pass itself)."""
@@ -145,9 +148,13 @@ class StreamedPasses:
         if self.inspection.logit_lens:
             lens = Lens(LENS_TOP_K, lambda layer, ids, probs: emit(lens_line(self.bundle, layer, ids, probs, step)),
                         concurrent=worth_a_thread(self.bundle.config))
+        encoder = self.tensor_encoder
+        if self.row_deltas is not None:
+            deltas = self.row_deltas.setdefault(tag, RowDeltas())
+            encoder = lambda name, x, precision: lambda: deltas.line(name, x, precision)  # noqa: E731 - on the lane
         started = time.perf_counter()
         result = trace(self.bundle.params, self.bundle.config, tokens, self.sampling.temperature,
-                       on_record=lambda name, x: emit(self.tensor_encoder(name, x, self.precision)),
+                       on_record=lambda name, x: emit(encoder(name, x, self.precision)),
                        interventions=interventions, lens=lens)
         self.forward_seconds += time.perf_counter() - started
         choice = choose_next(result.logits[-1], self.sampling, rng)
@@ -175,13 +182,15 @@ def stream_trace(bundle: ModelBundle, tokens: list[int], sampling: Sampling, pre
 def stream_generate(bundle: ModelBundle, tokens: list[int], sampling: Sampling, precision: str,
                     max_new_tokens: int, emit: Emit, request_started: float,
                     inspection: Inspection = Inspection(), template: Sequence[bool] = (),
-                    max_pass_tokens: int | None = None) -> None:
+                    max_pass_tokens: int | None = None, changed_rows_only: bool = False) -> None:
     """/api/generate: header, tensors, output for each new token, then one done with the generated tokens.
 
-    Generation stops when the next pass would be longer than the context or `max_pass_tokens` (the server's cap)."""
+    Generation stops when the next pass would be longer than the context or `max_pass_tokens` (the server's cap).
+    `changed_rows_only`: each tensor line after the first pass carries only the rows that changed (server/row_deltas.py)."""
     lane = EncodingLane(emit)
     try:
-        passes = StreamedPasses(bundle, sampling, precision, lane.put, inspection, template)
+        passes = StreamedPasses(bundle, sampling, precision, lane.put, inspection, template,
+                                row_deltas={} if changed_rows_only else None)
         rng = np.random.default_rng(sampling.seed)
         longest = min(bundle.config.n_ctx, max_pass_tokens or bundle.config.n_ctx)
         new = autoregress(tokens, longest, max_new_tokens,

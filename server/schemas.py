@@ -75,6 +75,9 @@ class TraceRequest(StrictRequest):
 class GenerateRequest(TraceRequest):
     max_new_tokens: int | None = Field(
         None, ge=1, description="tokens to add; default: the model's answer length, else the server's cap")
+    changed_rows_only: bool = Field(
+        False, strict=True, description="after the first pass, each tensor line carries only the positions whose "
+                                        "values changed since the previous pass (`rows_from`); the client merges them")
 
 
 class HeadsRequest(Strict):
@@ -157,7 +160,7 @@ class AppliedIntervention(Strict):
 
 class HeaderLine(Tagged):
     type: Literal["header"]
-    protocol: Literal[2]
+    protocol: Literal[3]
     step: int = Field(ge=0)
     model: ModelInfo
     tokens: list[Token]
@@ -186,6 +189,8 @@ class EncodedArray(Strict):
 class TensorLine(EncodedArray, Tagged):
     type: Literal["tensor"]
     name: str
+    rows_from: int | None = Field(None, ge=1, description="generation with changed_rows_only: `data` (and `mask`) hold "
+                                  "positions rows_from… of the position axis; earlier ones are the previous pass's")
 
 
 class Candidate(Token):
@@ -290,7 +295,7 @@ class ModelSummary(Strict):
 
 
 class ModelsResponse(Strict):
-    protocol: Literal[2]
+    protocol: Literal[3]
     default_model: str | None
     max_new_tokens: int
     max_pass_tokens: int = Field(description="the longest pass one request may run, prompt and generated tokens together")
@@ -299,7 +304,7 @@ class ModelsResponse(Strict):
 
 class HealthResponse(Strict):
     status: Literal["ok"]
-    protocol: Literal[2]
+    protocol: Literal[3]
     models: list[str]
     passes_running: int
     max_concurrent_passes: int

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-PROTOCOL_VERSION = 2  # 2: interventions, logit lens, compare (header gains `interventions`, `logit_lens`)
+PROTOCOL_VERSION = 3  # 2: interventions, logit lens, compare; 3: changed_rows_only in generation (`rows_from`)
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")  # names a browser on this machine uses for it
 
 

@@ -208,7 +208,8 @@ class App {
     const wanted = Math.min(length, this.maxNewTokens);
     // The last new token comes from a pass over a full context, so one more than the free slots fits.
     const budget = Math.max(1, Math.min(wanted, context - this.pass.promptCount + 1));
-    const body = { ...this.inspectedBody("generate", this.prompt), max_new_tokens: budget };
+    // Each pass after the first sends only the rows that changed: the new token's (static/data/rows.js merges them).
+    const body = { ...this.inspectedBody("generate", this.prompt), max_new_tokens: budget, changed_rows_only: true };
     this.generating = true;
     this.ui.setGenerating(true);
     if (this.chatting()) this.ui.setAnswer("");
@@ -236,7 +237,7 @@ class App {
     this.ui.hideTooltip();
     this.showStatus("status.loading");
     const submitted = performance.now();
-    this.timing = { submitted };
+    this.timing = { submitted, passes: [] };  // passes: per pass of a generation, when its header came and all filled
     this.lastPaint = -Infinity;  // so the first filled block is painted at once
     const generated = [];
     let promptCount = null;
@@ -246,6 +247,7 @@ class App {
         onHeader: (header) => {
           if (this.inspector?.receiveHeader(header)) return;  // a compare stream's reference pass: kept, not drawn
           this.timing.headerMs ??= performance.now() - submitted;
+          this.timing.passes.push({ step: header.step, headerMs: performance.now() - submitted });
           promptCount ??= header.tokens.length;
           // Later passes of a generation stay on whatever step the reader has moved to meanwhile.
           const stepId = header.step === 0 ? keepStep : this.steps[this.stepIndex]?.id;
@@ -334,7 +336,11 @@ class App {
       this.timing.firstFillMs = performance.now() - this.timing.submitted;
       requestAnimationFrame(() => { this.timing.firstFrameMs ??= performance.now() - this.timing.submitted; });
     }
-    if (filled === expected) this.timing.allFilledMs = performance.now() - this.timing.submitted;
+    if (filled === expected) {
+      this.timing.allFilledMs = performance.now() - this.timing.submitted;
+      const pass = this.timing.passes.at(-1);
+      if (pass) pass.allFilledMs = this.timing.allFilledMs;
+    }
     this.showStatus("status.streaming", { done: filled, total: expected });
     if (performance.now() - this.lastPaint < STREAM_SLICE_MS) return null;
     return nextPaint().then(() => { this.lastPaint = performance.now(); });
@@ -603,6 +609,7 @@ class App {
       stats: this.viewer?.stats() ?? null,
       cellToScreen: (id, row, col) => this.viewer?.cellToScreen(id, row, col) ?? null,
       cellOf: (name, index) => this.cellOf(name, index),
+      tensorValues: (name) => (pass?.tensors.has(name) ? Array.from(pass.tensors.get(name).data) : null),
       inspection: this.inspector?.snapshot() ?? null,
     });
   }

@@ -78,7 +78,7 @@ def test_header_matches_the_engines_specs(client, random_bundle):
     specs = tensor_specs(random_bundle.config, len(PROMPT))
     assert header["tensors"] == [{"name": s.name, "shape": list(s.shape), "chapter": s.chapter, "layer": s.layer,
                                   "description": s.description} for s in specs]
-    assert header["protocol"] == 2 and header["step"] == 0 and header["precision"] == "f16"
+    assert header["protocol"] == 3 and header["step"] == 0 and header["precision"] == "f16"
     assert header["model"]["id"] == "nano-sort" and header["model"]["config"]["n_layer"] == 3
 
 
@@ -246,7 +246,7 @@ def test_the_page_renders_with_the_default_model(client):
     response = client.get("/")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert 'data-default-model="nano-sort"' in response.text
-    assert 'data-protocol-version="2"' in response.text
+    assert 'data-protocol-version="3"' in response.text
 
 
 def test_the_default_app_serves_the_bundled_nano_sort():

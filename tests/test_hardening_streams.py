@@ -200,8 +200,8 @@ def test_the_memory_bound_covers_a_real_pass_and_is_reported():
     from doubles import random_params
     from llmviz.model.bundles import ModelBundle
     from llmviz.model.config import GPTConfig
-    from llmviz.server.memory import pass_bytes
-    from llmviz.server.passes import stream_trace
+    from llmviz.server.memory import largest_pass, pass_bytes
+    from llmviz.server.passes import Inspection, stream_generate, stream_trace
     from llmviz.model.sampling import Sampling
 
     import tiktoken
@@ -222,7 +222,19 @@ def test_the_memory_bound_covers_a_real_pass_and_is_reported():
         estimate = pass_bytes(config, 96, precision, buffer_lines=0)  # lines are dropped at once here
         assert peak <= estimate <= 2 * peak, (precision, peak, estimate)
 
+    # A compared generation sending changed rows keeps each pass's previous values: 95 tokens, then 96.
+    prompt = [0, 1, 2] * 31 + [0, 1]
+    for precision in ("f16", "f32"):
+        tracemalloc.start()
+        stream_generate(bundle, prompt, Sampling(), precision, 2,
+                        lambda line: line if isinstance(line, bytes) else dump_line(line), time.perf_counter(),
+                        Inspection(reference_tokens=prompt), changed_rows_only=True)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        estimate = pass_bytes(config, 96, precision, buffer_lines=0, changed_rows=True)
+        assert peak <= estimate <= 2 * peak, (precision, peak, estimate)
+
     app = create_app(Settings(max_concurrent_passes=3), registry={"wide": bundle})
     health = TestClient(app).get("/api/health").json()
     weights = sum(a.nbytes for a in bundle.params.values())
-    assert health["memory_bound_bytes"] == weights + 3 * pass_bytes(config, 96, "json", Settings().stream_buffer_lines)
+    assert health["memory_bound_bytes"] == weights + 3 * largest_pass(config, 96, Settings().stream_buffer_lines)

@@ -174,5 +174,5 @@ async def post_generate(body: GenerateRequest, settings: AppSettings, registry: 
     inspection = inspection_of(bundle, body, tokens)
     return pass_response(
         lambda emit: stream_generate(bundle, tokens, sampling, body.precision, max_new_tokens, emit, started, inspection,
-                                     template, settings.max_pass_tokens),
+                                     template, settings.max_pass_tokens, body.changed_rows_only),
         settings, limiter, executor, cache, cache_key("generate", body))

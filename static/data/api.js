@@ -1,6 +1,8 @@
 // Talking to the server: the model list, weights, and the NDJSON trace/generate streams (docs/protocol.md).
 // Lines are handed on the moment they are read, so the scene can fill while the pass is still streaming.
 
+import { RowMerger, rowsShape } from "./rows.js";
+
 export const UNREACHABLE = 0;  // ApiError.status when no answer came back at all
 
 export class ApiError extends Error {
@@ -58,16 +60,20 @@ function decodeValues(dtype, data, count) {
   return floats;
 }
 
-/** A `tensor` or `weight` line -> {name, shape, data: Float32Array|Int32Array, stats, mask: Uint8Array|null}. */
+/** A `tensor` or `weight` line -> {name, shape, data: Float32Array|Int32Array, stats, mask: Uint8Array|null}; a line
+ *  with `rows_from` (changed rows only) also gives `rowsFrom`, and its data and mask hold those rows only. */
 export function decodeTensor(line) {
-  const count = line.shape.reduce((a, b) => a * b, 1);
-  return {
+  const rowsFrom = line.rows_from ?? 0;
+  const count = (rowsFrom ? rowsShape(line.name, line.shape, rowsFrom) : line.shape).reduce((a, b) => a * b, 1);
+  const tensor = {
     name: line.name,
     shape: line.shape,
     data: decodeValues(line.dtype, line.data, count),
     stats: line.stats,
     mask: line.mask ? base64ToBytes(line.mask) : null,
   };
+  if (tensor.mask && tensor.mask.length !== count) throw new ApiError(`a mask of ${tensor.mask.length} cells, expected ${count}`);
+  return rowsFrom ? { ...tensor, rowsFrom } : tensor;
 }
 
 async function failureMessage(response) {
@@ -150,6 +156,14 @@ async function* readLines(body) {
   }
 }
 
+function wholeTensor(rows, line) {
+  try {
+    return rows.whole(decodeTensor(line), line.pass);
+  } catch (error) {
+    throw error instanceof ApiError ? error : new ApiError(error.message);
+  }
+}
+
 /**
  * POST a trace or generate request and hand every line to `handlers` as it is read:
  * onHeader(header), onTensor(tensor, pass), onLens(lens), onOutput(output), onDone(done); `pass` is the compare
@@ -157,6 +171,7 @@ async function* readLines(body) {
  * onTensor may return a promise: reading waits for it, so the page can paint between tensors.
  */
 export async function stream(endpoint, body, handlers, signal) {
+  const rows = new RowMerger();  // a generated pass's changed rows, merged into the pass before
   const response = await request(`/api/${endpoint}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/x-ndjson" },
@@ -166,7 +181,7 @@ export async function stream(endpoint, body, handlers, signal) {
   for await (const line of readLines(response.body)) {
     switch (line.type) {
       case "header": handlers.onHeader(line); break;
-      case "tensor": await handlers.onTensor(decodeTensor(line), line.pass); break;  // the page may pause to paint
+      case "tensor": await handlers.onTensor(wholeTensor(rows, line), line.pass); break;  // the page may pause to paint
       case "lens": handlers.onLens?.(line); break;  // logit lens of one block (protocol 2, logit_lens: true)
       case "output": handlers.onOutput(line); break;
       case "done": handlers.onDone(line); break;

@@ -1,0 +1,78 @@
+// A generated token's pass arrives as the rows that changed (`changed_rows_only`, docs/protocol.md): a tensor
+// line with `rows_from` carries positions rows_from… of its position axis, and the positions before it are the
+// previous pass's (the server checked they came out the same). Merging here hands the rest of the page whole
+// tensors, exactly what full lines would have given.
+
+const ATTENTION_GRID = /attn\.hook_(attn_scores|pattern)$/;  // [H, T(query), T(key)]
+
+/** The axis whose index is the token position: the query axis of an attention grid, else the first. */
+export function positionAxis(name) {
+  return ATTENTION_GRID.test(name) ? 1 : 0;
+}
+
+/** The shape of the values a line carries: its whole shape, less the positions before `rows_from`. */
+export function rowsShape(name, shape, rowsFrom) {
+  const rows = [...shape];
+  rows[positionAxis(name)] -= rowsFrom;
+  return rows;
+}
+
+/**
+ * The whole tensor: `previous`'s rows before `part.rowsFrom`, then `part`'s. In an attention grid the earlier
+ * rows gain the new key columns, future positions for them: 0, and masked when the tensor has a mask.
+ * `part` is {name, shape (whole), data, mask, rowsFrom} with data and mask holding the sent rows only.
+ */
+export function mergeRows(previous, part) {
+  const { rowsFrom: start, ...whole } = part;
+  const { name, shape } = part;
+  const axis = positionAxis(name);
+  if (!previous || previous.shape.length !== shape.length || previous.shape[axis] < start
+      || previous.data.constructor !== part.data.constructor) {
+    throw new Error(`the server sent rows ${start}… of ${name} without the pass they continue`);
+  }
+  const size = shape.reduce((a, b) => a * b, 1);
+  const data = new part.data.constructor(size);
+  const mask = part.mask ? new Uint8Array(size) : null;
+  if (axis === 0) {
+    const kept = start * (size / shape[0]);
+    data.set(previous.data.subarray(0, kept));
+    data.set(part.data, kept);
+    if (mask) {
+      if (previous.mask) mask.set(previous.mask.subarray(0, kept));
+      mask.set(part.mask, kept);
+    }
+    return { ...whole, data, mask };
+  }
+  const [heads, T] = shape;
+  const oldT = previous.shape[2];
+  const sent = (T - start) * T;  // values per head in the line
+  for (let h = 0; h < heads; h++) {
+    for (let q = 0; q < start; q++) {
+      const from = (h * oldT + q) * oldT;
+      const to = (h * T + q) * T;
+      data.set(previous.data.subarray(from, from + oldT), to);
+      if (mask) {
+        if (previous.mask) mask.set(previous.mask.subarray(from, from + oldT), to);
+        mask.fill(1, to + oldT, to + T);
+      }
+    }
+    data.set(part.data.subarray(h * sent, (h + 1) * sent), (h * T + start) * T);
+    if (mask) mask.set(part.mask.subarray(h * sent, (h + 1) * sent), (h * T + start) * T);
+  }
+  return { ...whole, data, mask };
+}
+
+/** One stream's memory of each tensor's last whole value, per compare tag, to merge the next pass's rows into. */
+export class RowMerger {
+  constructor() {
+    this.last = new Map();  // `${tag}|${name}` -> whole tensor
+  }
+
+  /** tensor: decoded, with `rowsFrom` when the line had `rows_from`; returns the whole tensor. */
+  whole(tensor, tag) {
+    const key = `${tag ?? ""}|${tensor.name}`;
+    const result = tensor.rowsFrom ? mergeRows(this.last.get(key), tensor) : tensor;
+    this.last.set(key, result);
+    return result;
+  }
+}
