@@ -4,7 +4,8 @@
     .venv/bin/python bench/frontend.py --only nano-sort --runs 10
 
 Prints, per model: time from submit to the first filled block and to every block filled (median of
---runs passes), how long drawing the pass took against the server's own time for it, frames per second while
+--runs passes), how long drawing the pass took against the server's own time for it, how far apart a
+generation's passes are fully drawn (each after the first sends only its new rows) against the engine's pass, frames per second while
 the camera glides (held keys) and while orbiting (mouse drag), draw calls per frame, textures and their memory,
 and the page's JS heap; then each model's fps and draw calls as ratios to nano-sort's, measured in the same run.
 The GPT-2-small shape (12 layers, width 768, vocabulary 50257, 16 tokens) and the SmolLM2-135M shape (a Llama:
@@ -101,6 +102,18 @@ def moving_fps(page) -> tuple[float, float]:
     return walking, statistics.mean(samples)
 
 
+def generated_pass_ms(page) -> float | None:
+    """Median time between one generated token's pass being fully drawn (every block on screen showing its values)
+    and the next's, for a Generate click in the current view: what a reader waits per token."""
+    before = page.evaluate("() => window.__llmviz.finishedRuns")
+    page.locator("#generate-button").click()
+    page.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=300_000)
+    page.wait_for_function("() => window.__llmviz.timing.passes.every((p) => p.allDrawnMs !== undefined)", timeout=60_000)
+    drawn = [p["allDrawnMs"] for p in page.evaluate("() => window.__llmviz.timing.passes")]
+    gaps = [b - a for a, b in zip(drawn[1:], drawn[2:])]  # from the second generated pass on: both sent as new rows
+    return statistics.median(gaps) if gaps else None
+
+
 def engine_seconds(models: str, prompt: str, runs: int = 3) -> float | None:
     """Median wall time of the engine's recorded pass over `prompt` in this process, one BLAS thread as the server
     runs it: the reference for "a generated token's pass fully drawn within 1.5× its engine time" (issue 9)."""
@@ -146,6 +159,7 @@ def measure(browser, name: str, runs: int) -> dict:
             drawn.append(state["timing"]["allFilledMs"] / state["timing"]["serverMs"])
         page.locator("#home-button").click()  # the whole model in view: the most blocks drawn at once
         page.wait_for_timeout(500)
+        generated = generated_pass_ms(page)
         stats = page.evaluate("() => window.__llmviz.stats")
         walking_fps, orbit_fps = moving_fps(page)
         cdp = page.context.new_cdp_session(page)
@@ -162,6 +176,10 @@ def measure(browser, name: str, runs: int) -> dict:
         if engine:
             print(f"  engine's recorded pass         {engine * 1e3:8.1f} ms (this process, one BLAS thread; "
                   f"all filled = {statistics.median(full) / (engine * 1e3):.2f}x it)")
+        if generated:
+            engine_next = engine_seconds(models, prompt + prompt[0])  # a generated pass is one token longer
+            print(f"  generated token's pass drawn   {generated:8.1f} ms apart in the home view (median; "
+                  + (f"{generated / (engine_next * 1e3):.2f}x the engine's pass over one more token)" if engine_next else ")"))
         print(f"  camera gliding (D, A held)     {walking_fps:8.1f} fps")
         print(f"  orbiting (mouse drag)          {orbit_fps:8.1f} fps")
         print(f"  draw calls per frame (home)    {stats['drawCalls']:8d} for {stats['blocks']} blocks")

@@ -340,6 +340,11 @@ class App {
       this.timing.allFilledMs = performance.now() - this.timing.submitted;
       const pass = this.timing.passes.at(-1);
       if (pass) pass.allFilledMs = this.timing.allFilledMs;
+      const timing = this.timing;  // a later run starts its own timing: this one's drawn time stays with it
+      this.viewer.whenDrawn().then(() => {
+        timing.allDrawnMs = performance.now() - timing.submitted;
+        if (pass) pass.allDrawnMs = timing.allDrawnMs;
+      });
     }
     this.showStatus("status.streaming", { done: filled, total: expected });
     if (performance.now() - this.lastPaint < STREAM_SLICE_MS) return null;

@@ -62,6 +62,8 @@ export function mergeRows(previous, part) {
   return { ...whole, data, mask };
 }
 
+let serials = 0;  // every whole tensor a stream hands on gets its own number
+
 /** One stream's memory of each tensor's last whole value, per compare tag, to merge the next pass's rows into. */
 export class RowMerger {
   constructor() {
@@ -71,7 +73,12 @@ export class RowMerger {
   /** tensor: decoded, with `rowsFrom` when the line had `rows_from`; returns the whole tensor. */
   whole(tensor, tag) {
     const key = `${tag ?? ""}|${tensor.name}`;
-    const result = tensor.rowsFrom ? mergeRows(this.last.get(key), tensor) : tensor;
+    const previous = this.last.get(key);
+    const result = tensor.rowsFrom ? mergeRows(previous, tensor) : tensor;
+    result.serial = ++serials;
+    // Which tensor this one continues and from which position on it differs: a block that drew the previous
+    // one copies the bytes of the kept positions instead of encoding them again (scene/blockbytes.js).
+    if (tensor.rowsFrom) result.grownFrom = { serial: previous.serial, rowsFrom: tensor.rowsFrom };
     this.last.set(key, result);
     return result;
   }

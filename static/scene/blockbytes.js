@@ -1,8 +1,9 @@
 // The bytes a block's texture holds: each cell's value (pooled for very large grids) encoded against the
 // block's scale (colormap.js). Pure, so the notebook's embedded V8 colours its pythreejs blocks with the
 // same bytes the page uploads (blocks.js draws them).
-import { MASKED_BYTE, VOID_BYTE, encodeValue, scaleOf } from "./colormap.js";
+import { FIRST_VALUE_BYTE, MASKED_BYTE, VALUE_STEPS, VOID_BYTE, encodeValue, scaleOf } from "./colormap.js";
 import { MAX_TEXTURE, MAX_TEXTURE_CELLS, cellToTexel } from "./layout.js";
+import { positionAxis } from "../data/rows.js";
 
 /** Texels per side of one pooled tile: 1 unless the grid is too large to upload cell for cell. */
 export function poolFactor(texWidth, texHeight) {
@@ -21,6 +22,52 @@ function tensorScale(tensor) {
   return scale;
 }
 
+/** [rowAt, colAt]: texel index of cell (r, c) = rowAt[r] + colAt[c] in a texture `width` wide (returned as `tables`). */
+function texelTables(rowX, rowY, colX, colY, width) {
+  const rowAt = new Int32Array(rowX.length);
+  const colAt = new Int32Array(colX.length);
+  for (let r = 0; r < rowX.length; r++) rowAt[r] = rowY[r] * width + rowX[r];
+  for (let c = 0; c < colX.length; c++) colAt[c] = colY[c] * width + colX[c];
+  return [rowAt, colAt];
+}
+
+/**
+ * How many leading values (in memory order) of `tensor` the `earlier` bytes of this block already hold, encoded
+ * exactly as now: a generated token's pass that kept the positions before `grownFrom.rowsFrom` (data/rows.js),
+ * encoded against the same scale, on a block that reads the same cells at the same tensor offsets. 0 otherwise.
+ * Only position-first tensors qualify (an attention grid's rows move in memory when a key is added).
+ */
+function keptValues(spec, tensor, earlier, scale) {
+  const grown = tensor.grownFrom;
+  if (!earlier || !grown || tensor.mask || earlier.pool !== 1 || grown.serial !== earlier.serial
+      || earlier.scale !== scale || positionAxis(tensor.name) !== 0) return 0;
+  const [a, b] = [earlier.spec.map, spec.map];
+  if (a.offset !== b.offset || a.rowStride !== b.rowStride || a.colStride !== b.colStride) return 0;
+  return grown.rowsFrom * (tensor.data.length / tensor.shape[0]);
+}
+
+/**
+ * The common case of a generated token's pass, fast: a block whose columns are positions (channel down, token
+ * across, or a per-token vector) and whose kept columns sit side by side in both textures. Each row's kept
+ * cells are one run of bytes, copied whole; only the new columns are encoded. False (nothing written) otherwise.
+ */
+function copyKeptColumns(bytes, spec, tensor, earlier, [rowAt, colAt], [oldRowAt, oldColAt], scale) {
+  const { rowsFrom } = tensor.grownFrom;
+  const [rows, cols] = spec.shape2d;
+  const { offset, rowStride, colStride } = spec.map;
+  if (colStride !== tensor.data.length / tensor.shape[0]) return false;
+  for (let c = 1; c < rowsFrom; c++) {
+    if (colAt[c] !== colAt[0] + c || oldColAt[c] !== oldColAt[0] + c) return false;
+  }
+  const { data } = tensor;
+  for (let r = 0; r < rows; r++) {
+    const from = oldRowAt[r] + oldColAt[0];
+    bytes.set(earlier.bytes.subarray(from, from + rowsFrom), rowAt[r] + colAt[0]);
+    for (let c = rowsFrom; c < cols; c++) bytes[rowAt[r] + colAt[c]] = encodeValue(data[offset + r * rowStride + c * colStride], scale);
+  }
+  return true;
+}
+
 /**
  * Bytes for a block's texture: every cell's value (or the largest-magnitude value of its pooled tile),
  * encoded against the block's scale; masked cells as MASKED_BYTE; cells past the end as VOID_BYTE.
@@ -28,8 +75,11 @@ function tensorScale(tensor) {
  * A SmolLM2-sized pass is ~17 M cells, so the loop asks layout.js where cells go once per row and once per
  * column, not per cell: every fold moves whole rows or whole columns (layout.js), so a cell's texel is
  * texel(r, 0) + texel(0, c) − texel(0, 0).
+ *
+ * `earlier` ({bytes, tables, spec, pool, scale, serial}: what this block held in the pass before) lets a generated
+ * token's pass copy the bytes of the positions it kept instead of encoding them again; the bytes are the same.
  */
-export function encodeBlock(spec, tensor, pool) {
+export function encodeBlock(spec, tensor, pool, earlier = null) {
   const width = Math.ceil(spec.texWidth / pool);
   const height = Math.ceil(spec.texHeight / pool);
   const scale = tensorScale(tensor);
@@ -52,17 +102,36 @@ export function encodeBlock(spec, tensor, pool) {
     const rowsInner = Math.abs(rowStride) < Math.abs(colStride);  // a transposed block (channel down, token across)
     const [outer, inner] = rowsInner ? [cols, rows] : [rows, cols];
     const [outerStride, innerStride] = rowsInner ? [colStride, rowStride] : [rowStride, colStride];
-    const [outerX, outerY, innerX, innerY] = rowsInner ? [colX, colY, rowX, rowY] : [rowX, rowY, colX, colY];
+    const [rowAt, colAt] = texelTables(rowX, rowY, colX, colY, width);
+    const [outerAt, innerAt] = rowsInner ? [colAt, rowAt] : [rowAt, colAt];
+    const kept = keptValues(spec, tensor, earlier, scale);
+    const old = kept ? earlier.tables : null;
+    const tables = [rowAt, colAt];
+    if (old && copyKeptColumns(bytes, spec, tensor, earlier, tables, old, scale)) return { bytes, width, height, scale, tables };
+    const [oldOuterAt, oldInnerAt] = !old ? [] : rowsInner ? [old[1], old[0]] : old;
     for (let o = 0; o < outer; o++) {
-      const ox = outerX[o];
-      const oy = outerY[o];
+      const at = outerAt[o];
       const base = offset + o * outerStride;
-      for (let i = 0; i < inner; i++) {
-        const flat = base + i * innerStride;
-        bytes[(oy + innerY[i]) * width + ox + innerX[i]] = mask && mask[flat] ? MASKED_BYTE : encodeValue(data[flat], scale);
+      if (mask) {
+        for (let i = 0; i < inner; i++) {
+          const flat = base + i * innerStride;
+          bytes[at + innerAt[i]] = mask[flat] ? MASKED_BYTE : encodeValue(data[flat], scale);
+        }
+      } else if (kept && Math.min(base, base + (inner - 1) * innerStride) < kept) {
+        const oldAt = oldOuterAt[o];  // cells the earlier bytes hold are copied, not encoded again
+        for (let i = 0; i < inner; i++) {
+          const flat = base + i * innerStride;
+          bytes[at + innerAt[i]] = flat < kept ? earlier.bytes[oldAt + oldInnerAt[i]] : encodeValue(data[flat], scale);
+        }
+      } else {
+        for (let i = 0; i < inner; i++) {
+          // encodeValue, written out: this loop runs once per value of the pass (17 M for SmolLM2 at 32 tokens)
+          const unit = Math.max(-1, Math.min(1, data[base + i * innerStride] / scale));
+          bytes[at + innerAt[i]] = FIRST_VALUE_BYTE + Math.round(((unit + 1) / 2) * VALUE_STEPS);
+        }
       }
     }
-    return { bytes, width, height, scale };
+    return { bytes, width, height, scale, tables };
   }
   const picked = new Float32Array(width * height);
   const state = new Uint8Array(width * height);  // 0 = no cell yet, 1 = masked, 2 = has a value

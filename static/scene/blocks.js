@@ -14,7 +14,7 @@ import { cellToTexel } from "./layout.js";
 
 export { encodeBlock, poolFactor };  // their home is blockbytes.js (pure), which the notebook evaluates too
 
-export const EAGER_UPLOAD_CELLS = 200_000;  // smaller blocks upload at once; larger ones when first seen
+export const EAGER_UPLOAD_CELLS = 200_000;  // smaller blocks upload at once when in view; larger ones once big on screen
 export const MIN_DRAW_PX = 4;  // blocks smaller than this on screen are not drawn (the viewer's visibility test)
 
 // Highlight texture codes: what the shader does with a cell besides its value.
@@ -352,6 +352,8 @@ export class TensorBlock {
     this.tensor = null;
     this.dirty = false;
     this.visible = true;
+    this.earlier = null;  // what this block drew in the pass before, until its first upload in this one
+    this.encoded = null;  // what it draws now, for the next pass
     this.region = null;  // {page, x, y, w, h}, given when the block first needs texture space
     this.pool = poolFactor(spec.texWidth, spec.texHeight);
     this.texSize = [Math.ceil(spec.texWidth / this.pool), Math.ceil(spec.texHeight / this.pool)];
@@ -406,18 +408,21 @@ export class TensorBlock {
     return true;
   }
 
-  /** Keep the values; the texture is written now for small blocks, on first sight for large ones. */
+  /** Keep the values; the texture is written now for small blocks in view, on first sight for the others. */
   setTensor(tensor) {
     this.tensor = tensor;
     this.dirty = true;
-    if (this.cellCount <= EAGER_UPLOAD_CELLS) this.upload();
+    if (this.cellCount <= EAGER_UPLOAD_CELLS && this.visible) this.upload();
   }
 
   upload() {
     if (!this.tensor) return 0;
     this.dirty = false;
     if (!this.ensureRegion()) return this.cellCount;
-    const { bytes, scale } = encodeBlock(this.spec, this.tensor, this.pool);
+    const { bytes, scale, tables } = encodeBlock(this.spec, this.tensor, this.pool, this.earlier);
+    this.earlier = null;
+    // Kept for the next pass of a generation, whose block copies the bytes of the positions it keeps.
+    this.encoded = tables ? { bytes, tables, scale, spec: this.spec, pool: this.pool, serial: this.tensor.serial } : null;
     this.scale = scale;
     this.batch.write(this.region, bytes);
     this.uniforms.uFilled.value = 1;
@@ -486,6 +491,7 @@ export class TensorBlock {
     if (this.spec.kind === "weight") return;
     u.uFilled.value = 0;  // the rectangle stays the block's: the next pass has the same shape
     this.tensor = null;
+    this.encoded = null;
     this.dirty = false;
     this.textureBytes = 0;
   }

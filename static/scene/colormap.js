@@ -8,8 +8,8 @@
 export const BACKGROUND = "#0f131b";
 export const VOID_BYTE = 0;
 export const MASKED_BYTE = 1;
-const FIRST_VALUE_BYTE = 2;
-const VALUE_STEPS = 255 - FIRST_VALUE_BYTE;  // 253 steps: byte 2 is −scale, byte 255 is +scale
+export const FIRST_VALUE_BYTE = 2;
+export const VALUE_STEPS = 255 - FIRST_VALUE_BYTE;  // 253 steps: byte 2 is −scale, byte 255 is +scale
 
 // Each ramp: zero, a saturated middle, a light extreme (bright = large, on the dark canvas).
 export const PALETTES = {

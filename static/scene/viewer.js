@@ -3,7 +3,7 @@
 // app's DOM panels: it reports hovers and clicks through callbacks.
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
-import { BlockBatch, HL_MARK, MIN_DRAW_PX } from "./blocks.js";
+import { BlockBatch, EAGER_UPLOAD_CELLS, HL_MARK, MIN_DRAW_PX } from "./blocks.js";
 import { BACKGROUND, FRAME_COLORS } from "./colormap.js";
 import { explainCell } from "./hover.js";
 import { derivedTensors } from "./softmaxstats.js";
@@ -79,6 +79,7 @@ export class Viewer {
     this.hoverCallbacks = [];
     this.selectCallbacks = [];
     this.frameTimes = [];
+    this.drawnWaiters = [];  // whenDrawn()'s promises, resolved by the next frame that leaves nothing to upload
     this.frameRequested = false;
     this.lastFrame = performance.now();
     this.marker = makeMarker();
@@ -134,11 +135,13 @@ export class Viewer {
     if (!reuse) {
       this.layout = computeLayout(header);
       this.specs = new Map(this.layout.blocks.map((b) => [b.id, b]));
+      const earlier = sameModel ? new Map([...this.blocks].map(([id, block]) => [id, block.encoded])) : new Map();
       this.blocks.clear();
       this.batch = new BlockBatch(this.renderer, this.layout.blocks);
       this.blockGroup.add(this.batch.group);
       for (const block of this.batch.blocks) {
         this.blocks.set(block.spec.id, block);
+        block.earlier = earlier.get(block.spec.id) ?? null;  // a generated token's pass reuses the kept positions' bytes
         this.addBlockLabels(block.spec);
       }
       for (const [name, tensor] of this.weights) this.fillWeight(name, tensor, { animate: false });
@@ -146,6 +149,10 @@ export class Viewer {
     }
     this.addTokenLabels();
     if (!hadScene) this.setView(this.homeView());
+    // New blocks know at once whether they are on screen: the ones that are not fill when they come into view,
+    // which spares a generated token's pass encoding the blocks nobody sees.
+    this.camera.updateMatrixWorld();
+    this.cullBlocks();
     this.requestRender();
   }
 
@@ -615,6 +622,7 @@ export class Viewer {
     this.cullBlocks();
     const uploadsLeft = this.uploadVisible();
     this.renderer.render(this.scene, this.camera);
+    if (!uploadsLeft && this.drawnWaiters.length) for (const resolve of this.drawnWaiters.splice(0)) resolve(now);
     this.renderInfo = { ...this.renderer.info.render };
     const { clientWidth: width, clientHeight: height } = this.container;
     this.cellValues.update(this.camera, width, height, this.blocksWithReadableCells());
@@ -626,7 +634,9 @@ export class Viewer {
 
   /** Screen pixels per world unit at distance 1; divide by a distance to get pixels per unit there. */
   pixelsPerUnitAtOne() {
-    return this.container.clientHeight / (2 * Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2));
+    // The height resize() saw: reading clientHeight here would lay the page out again after every DOM change.
+    const height = this.viewHeight ?? this.container.clientHeight;
+    return height / (2 * Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2));
   }
 
   /**
@@ -677,11 +687,19 @@ export class Viewer {
       if (!block.visible || !frustum.intersectsBox(block.box)) continue;
       const px = Math.max(block.spec.size.w, block.spec.size.h) * pxPerUnitAt1
         / Math.max(1e-6, block.box.distanceToPoint(this.camera.position));
-      if (px < MIN_UPLOAD_PX) continue;
+      if (px < MIN_UPLOAD_PX && block.cellCount > EAGER_UPLOAD_CELLS) continue;
       if (budget <= 0) { waiting = true; break; }
       budget -= block.upload();
     }
     return waiting;
+  }
+
+  /** Resolves after the first frame in which every block on screen that would show values shows them. */
+  whenDrawn() {
+    return new Promise((resolve) => {
+      this.drawnWaiters.push(resolve);
+      this.requestRender();
+    });
   }
 
   fitClipPlanes() {
@@ -699,6 +717,7 @@ export class Viewer {
   resize() {
     const { clientWidth: width, clientHeight: height } = this.container;
     if (!width || !height) return;
+    this.viewHeight = height;
     this.renderer.setSize(width, height, false);
     this.camera.aspect = width / height;
     this.camera.updateProjectionMatrix();

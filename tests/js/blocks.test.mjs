@@ -117,3 +117,49 @@ test("each page draws only its visible blocks, three faces each, and block value
   for (let v = 0; v < 12; v++) axes.add([faces.getX(v), faces.getY(v), faces.getZ(v)].join());
   assert.deepEqual([...axes].sort(), ["0,0,1", "0,1,0", "1,0,0"], "the +x, +y and +z faces");
 });
+
+test("a generated token's pass copies the kept positions' bytes and gives exactly a fresh encoding's bytes", () => {
+  // Llama shape with folds (MLP 1536 rows), per-head blocks, per-token vectors and grids, 12 -> 13 tokens.
+  const dims = { C: 64, H: 4, KV: 2, F: 1536, L: 1, V: 300 };
+  const [before, after] = [llamaHeader({ T: 12, ...dims }), llamaHeader({ T: 13, ...dims })];
+  const [layoutBefore, layoutAfter] = [computeLayout(before), computeLayout(after)];
+  const valuesOf = (n, seed) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * 2);
+  let copied = 0;
+  for (const desc of after.tensors) {
+    if (desc.name === "hook_tokens") continue;
+    const old = before.tensors.find((d) => d.name === desc.name);
+    const oldSize = old.shape.reduce((a, b) => a * b, 1);
+    const size = desc.shape.reduce((a, b) => a * b, 1);
+    const oldData = valuesOf(oldSize, 0);
+    for (const bigger of [false, true]) {  // the new row within the old scale, and one that raises it
+      const data = new Float32Array(size);
+      data.set(oldData.subarray(0, Math.min(oldSize, size)));
+      for (let i = oldSize; i < size; i++) data[i] = bigger ? 5 : 0.5;
+      const grown = { name: desc.name, shape: desc.shape, data, mask: null, serial: 2, grownFrom: { serial: 1, rowsFrom: 12 } };
+      for (const block of layoutAfter.blocks.filter((b) => b.tensor === desc.name && b.kind !== "weight")) {
+        const earlierSpec = spec(layoutBefore, block.id);
+        const pool = poolFactor(block.texWidth, block.texHeight);
+        const first = encodeBlock(earlierSpec, { name: desc.name, shape: old.shape, data: oldData, mask: null, serial: 1 }, pool);
+        const earlier = { ...first, spec: earlierSpec, pool, serial: 1 };
+        const reused = encodeBlock(block, { ...grown }, pool, earlier);
+        const fresh = encodeBlock(block, { ...grown, grownFrom: undefined }, pool);
+        assert.deepEqual(reused.bytes, fresh.bytes, `${block.id}, new row ${bigger ? "above" : "within"} the old scale`);
+        if (!bigger && pool === 1 && !/attn_scores|pattern/.test(desc.name)) copied += 1;
+      }
+    }
+  }
+  assert.ok(copied > 20);
+});
+
+test("bytes of another tensor, or of the pass before the last, are never copied", () => {
+  const dims = { C: 64, H: 4, KV: 2, F: 96, L: 1, V: 300 };
+  const [before, after] = [computeLayout(llamaHeader({ T: 12, ...dims })), computeLayout(llamaHeader({ T: 13, ...dims }))];
+  const id = "blocks.0.hook_resid_mid";
+  const old = { name: id, shape: [12, 64], data: new Float32Array(12 * 64).fill(1), mask: null, serial: 1 };
+  const earlier = { ...encodeBlock(spec(before, id), old, 1), spec: spec(before, id), pool: 1, serial: 1 };
+  const data = new Float32Array(13 * 64).fill(-1);
+  data[0] = 1;  // keeps the scale, so only the serial tells the passes apart
+  const fresh = encodeBlock(spec(after, id), { name: id, shape: [13, 64], data, mask: null }, 1).bytes;
+  const other = { name: id, shape: [13, 64], data, mask: null, serial: 3, grownFrom: { serial: 2, rowsFrom: 12 } };
+  assert.deepEqual(encodeBlock(spec(after, id), other, 1, earlier).bytes, fresh);
+});
