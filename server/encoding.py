@@ -93,26 +93,36 @@ def encode_integers(array: np.ndarray) -> dict:
             "stats": _stats(as_float, as_float.min(), as_float.max())}
 
 
-def encoded_floats(array: np.ndarray, precision: str, name: str) -> tuple[dict, np.ndarray, np.ndarray | None]:
-    """(shape, dtype and stats; the values as they travel: float16 bits, float32, or float32 for json; the
-    bool mask of -inf cells, or None). Masked cells travel as 0; stats describe the other cells."""
+def float_fields(array: np.ndarray, precision: str, name: str) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """(the values as float32, the bool mask of -inf cells or None, {shape, dtype, stats}); stats describe the
+    unmasked cells. NonFiniteTensor for NaN or +inf anywhere."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     x = np.asarray(array, dtype=np.float32)
     lo, hi = x.min(), x.max()  # NaN anywhere makes both NaN; a masked cell makes lo -inf
     masked = np.isneginf(x) if lo == -np.inf else None
-    values = np.where(masked, np.float32(0), x) if masked is not None else x
     visible = x[~masked] if masked is not None else x.ravel()
     if masked is not None and visible.size:
         lo, hi = visible.min(), visible.max()
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise NonFiniteTensor(f"{name} contains NaN or infinite values; the weights or inputs make the model overflow")
-    fields = {"shape": list(x.shape), "dtype": precision, "stats": _stats(visible, lo, hi)}
+    return x, masked, {"shape": list(x.shape), "dtype": precision, "stats": _stats(visible, lo, hi)}
+
+
+def travelling_values(x: np.ndarray, masked: np.ndarray | None, precision: str) -> np.ndarray:
+    """float32 values as a line carries them: masked cells as 0; float16 bits (clipped to ±65504), or float32."""
+    values = np.where(masked, np.float32(0), x) if masked is not None else x
     if precision == "f16":
-        if hi > F16_MAX or lo < -F16_MAX:
+        if values.size and (values.max() > F16_MAX or values.min() < -F16_MAX):
             values = np.clip(values, -F16_MAX, F16_MAX)
         values = to_f16_bits(values)
-    return fields, np.ascontiguousarray(values), masked
+    return np.ascontiguousarray(values)
+
+
+def encoded_floats(array: np.ndarray, precision: str, name: str) -> tuple[dict, np.ndarray, np.ndarray | None]:
+    """({shape, dtype, stats}; the values as they travel (`travelling_values`); the bool mask of -inf cells, or None)."""
+    x, masked, fields = float_fields(array, precision, name)
+    return fields, travelling_values(x, masked, precision), masked
 
 
 def _float_fields(array: np.ndarray, precision: str, name: str) -> tuple[dict, bytes | list, bytes | None]:
@@ -159,14 +169,15 @@ def _assembled(fields: dict, data: bytes, mask: bytes | None) -> bytes:
     return b"".join((head, b',"data":"', data, tail))
 
 
-def tensor_rows_line_bytes(name: str, fields: dict, values: np.ndarray, masked: np.ndarray | None,
-                           rows_from: int, axis: int) -> bytes:
-    """A `tensor` line carrying only positions `rows_from`… along `axis` of `encoded_floats`' values (and mask), with
-    `"rows_from"` saying so (a line from 0 is a plain line); `fields` (shape, dtype, stats) describe the whole
-    tensor. Not for precision json."""
+def tensor_rows_line_bytes(name: str, array: np.ndarray, precision: str, rows_from: int, axis: int) -> bytes:
+    """A `tensor` line carrying only positions `rows_from`… along `axis` (and their mask), with `"rows_from"` saying
+    so (a line from 0 is a plain line); shape and stats describe the whole tensor. Only the sent rows are encoded.
+    Not for precision json."""
+    x, masked, fields = float_fields(array, precision, name)
     rows = (slice(None),) * axis + (slice(rows_from, None),)
-    data = _b64_bytes(_little_endian(np.ascontiguousarray(values[rows])))
-    mask = _b64_bytes(np.ascontiguousarray(masked[rows], dtype=np.uint8)) if masked is not None else None
+    sent_mask = masked[rows] if masked is not None else None
+    data = _b64_bytes(_little_endian(travelling_values(x[rows], sent_mask, precision)))
+    mask = _b64_bytes(np.ascontiguousarray(sent_mask, dtype=np.uint8)) if sent_mask is not None else None
     return _assembled({"type": "tensor", "name": name, **fields, **({"rows_from": rows_from} if rows_from else {})},
                       data, mask)
 

@@ -21,9 +21,9 @@ WORKING_COPIES = 2  # the engine's temporaries beside its records: at most about
 ENCODING_BYTES_PER_VALUE = {"f16": 12, "f32": 12, "json": 100}
 
 
-# A generation with changed_rows_only keeps the previous pass's values as they travel (2 or 4 bytes, plus a mask
-# byte where a grid is masked; json sends whole lines and keeps nothing), for each of a compare stream's two passes.
-KEPT_BYTES_PER_VALUE = {"f16": 3, "f32": 5, "json": 0}
+# A generation with changed_rows_only keeps the previous pass's float32 records to compare with (json sends whole
+# lines and keeps nothing), for each of a compare stream's two passes.
+KEPT_BYTES_PER_VALUE = {"f16": FLOAT_BYTES, "f32": FLOAT_BYTES, "json": 0}
 KEPT_PASSES = 2
 
 

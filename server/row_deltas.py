@@ -4,16 +4,15 @@ Each pass of a generation runs over the tokens so far plus one. Under the causal
 one, so every earlier position's values come out as they were in the previous pass, and only the new token's
 row is new: a SmolLM2 pass at 32 tokens is 16 M values, its new row half a million.
 
-Nothing here assumes that. For each tensor the values as they travel (float16 bits or float32, masked cells as
-0 plus the mask) are compared with the previous pass's, row by row along the position axis (the query axis of
-attention scores and patterns, whose rows also gained a masked key column); the line carries the rows from the
-first one that differs. Whatever changes earlier rows (a head ablated to its mean over positions, a matrix
+Nothing here assumes that. For each tensor the float32 bits are compared with the previous pass's, row by row
+along the position axis (the query axis of attention scores and patterns, whose rows also gained a key column,
+which must hold what a future position holds); the line carries the rows from the first one that differs. Whatever changes earlier rows (a head ablated to its mean over positions, a matrix
 product that rounds differently at another length) makes them travel again, so a client that merges the rows
 into the previous pass's tensor holds, bit for bit, what the full line would have carried.
 """
 import numpy as np
 
-from llmviz.server.encoding import encoded_floats, tensor_line_bytes, tensor_rows_line_bytes
+from llmviz.server.encoding import tensor_line_bytes, tensor_rows_line_bytes
 
 ATTENTION_GRIDS = ("attn.hook_attn_scores", "attn.hook_pattern")  # [H, T(query), T(key)]
 
@@ -23,52 +22,46 @@ def position_axis(name: str) -> int:
     return 1 if name.endswith(ATTENTION_GRIDS) else 0
 
 
-def first_changed_row(name: str, values: np.ndarray, masked: np.ndarray | None,
-                      previous: tuple[np.ndarray, np.ndarray | None]) -> int:
-    """The first position whose row differs from the previous pass's (its length when none does; 0 when the
-    shapes do not continue one another, so everything travels)."""
-    old_values, old_masked = previous
+def first_changed_row(name: str, values: np.ndarray, previous: np.ndarray) -> int:
+    """The first position whose row differs, in any bit, from the previous pass's (its length when none does;
+    0 when the shapes do not continue one another, so everything travels). float32 values, masked cells -inf."""
     grid = position_axis(name) == 1
     axis = 1 if grid else 0
-    T, old_T = values.shape[axis], old_values.shape[axis]
+    T, old_T = values.shape[axis], previous.shape[axis]
     if grid:
-        continues = values.ndim == old_values.ndim == 3 and values.shape[::2] == (old_values.shape[0], T) \
-            and old_values.shape[2] == old_T
+        continues = values.ndim == previous.ndim == 3 and values.shape[::2] == (previous.shape[0], T) \
+            and previous.shape[2] == old_T
     else:
-        continues = values.shape[1:] == old_values.shape[1:]
-    if not continues or old_values.dtype != values.dtype or not 0 < old_T <= T:
+        continues = values.shape[1:] == previous.shape[1:]
+    if not continues or not 0 < old_T <= T:
         return 0
     kept = (slice(None), slice(0, old_T), slice(0, old_T)) if grid else (slice(0, old_T),)  # earlier rows, old keys
-    differs = values[kept] != old_values
-    if masked is not None or old_masked is not None:
-        differs |= _mask(masked, values.shape)[kept] != _mask(old_masked, old_values.shape)
+    differs = values[kept].view(np.uint32) != previous.view(np.uint32)  # bits: -0.0 is not 0.0 on the wire
     by_row = np.moveaxis(differs, axis, 0).reshape(old_T, -1).any(axis=1)
-    if grid and T > old_T:  # the keys earlier rows gained are future positions: 0, and masked where there is a mask
-        by_row |= (values[:, :old_T, old_T:] != 0).any(axis=(0, 2))
-        if masked is not None:
-            by_row |= ~masked[:, :old_T, old_T:].all(axis=(0, 2))
+    if grid and T > old_T:
+        # The keys earlier rows gained are future positions: masked (-inf) in scores, 0 in a pattern. A line with a
+        # mask gets them masked on the client, one without gets 0, so that is what they must be here.
+        future = np.float32(-np.inf) if values.min() == -np.inf else np.float32(0)
+        by_row |= (values[:, :old_T, old_T:].view(np.uint32) != future.view(np.uint32)).any(axis=(0, 2))
     changed = np.flatnonzero(by_row)
     return int(changed[0]) if changed.size else old_T
 
 
-def _mask(masked: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
-    return masked if masked is not None else np.zeros(shape, bool)
-
-
 class RowDeltas:
-    """One generation's pass-to-pass memory: each tensor's last encoded values, to send the next pass's changed rows.
+    """One generation's pass-to-pass memory: each tensor's last values, to send the next pass's changed rows.
 
     Used from one thread at a time (the encoding lane), one instance per pass tag (a compare stream's reference
-    and main passes each continue their own previous pass)."""
+    and main passes each continue their own previous pass). It holds the previous pass's records themselves
+    (float32): equal float32 bits encode to equal bits at every precision, and no row is encoded to compare it."""
 
     def __init__(self):
-        self._previous: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._previous: dict[str, np.ndarray] = {}
 
     def line(self, name: str, array: np.ndarray, precision: str) -> bytes:
         if np.asarray(array).dtype.kind in "iu" or precision == "json":
             return tensor_line_bytes(name, array, precision)  # token ids are a few bytes; json is for reading by eye
-        fields, values, masked = encoded_floats(array, precision, name)
+        values = np.asarray(array, dtype=np.float32)
         previous = self._previous.get(name)
-        self._previous[name] = (values, masked)
-        start = first_changed_row(name, values, masked, previous) if previous else 0
-        return tensor_rows_line_bytes(name, fields, values, masked, start, position_axis(name))
+        self._previous[name] = values
+        start = first_changed_row(name, values, previous) if previous is not None else 0
+        return tensor_rows_line_bytes(name, values, precision, start, position_axis(name))

@@ -136,32 +136,33 @@ def test_rows_only_is_strict_about_its_type(client):
     assert response.status_code == 422 and "changed_rows_only" in response.json()["message"]
 
 
-def encoded(values, masked=None):
-    return np.asarray(values, np.uint16), None if masked is None else np.asarray(masked, bool)
+def f32(values):
+    return np.asarray(values, np.float32)
 
 
-def test_first_changed_row_finds_the_first_row_that_differs():
-    old = encoded([[1, 2], [3, 4], [5, 6]])
-    assert first_changed_row("blocks.0.hook_resid_pre", *encoded([[1, 2], [3, 4], [5, 6], [7, 8]]), old) == 3
-    assert first_changed_row("blocks.0.hook_resid_pre", *encoded([[1, 2], [3, 9], [5, 6], [7, 8]]), old) == 1
-    assert first_changed_row("blocks.0.hook_resid_pre", *encoded([[1, 2, 0], [3, 4, 0]]), old) == 0  # another width
-    assert first_changed_row("blocks.0.hook_resid_pre", *encoded([[1, 2], [3, 4]]), old) == 0  # shorter
-    assert first_changed_row("blocks.0.hook_resid_pre", np.asarray([[1, 2], [3, 4], [5, 6], [7, 8]], np.float32), None,
-                             old) == 0  # another precision
+NEG = -np.inf
+
+
+def test_first_changed_row_finds_the_first_row_that_differs_in_any_bit():
+    old = f32([[1, 2], [3, 4], [5, 6]])
+    name = "blocks.0.hook_resid_pre"
+    assert first_changed_row(name, f32([[1, 2], [3, 4], [5, 6], [7, 8]]), old) == 3
+    assert first_changed_row(name, f32([[1, 2], [3, 9], [5, 6], [7, 8]]), old) == 1
+    assert first_changed_row(name, f32([[1, 2], [3, 4], [5, -0.0], [7, 8]]), f32([[1, 2], [3, 4], [5, 0]])) == 2  # sign bit
+    assert first_changed_row(name, f32([[1, 2, 0], [3, 4, 0]]), old) == 0  # another width
+    assert first_changed_row(name, f32([[1, 2], [3, 4]]), old) == 0  # shorter
 
 
 def test_first_changed_row_of_a_grid_checks_the_new_key_column_of_earlier_rows():
-    name = "blocks.0.attn.hook_attn_scores"
-    old = encoded([[[1, 0], [2, 3]]], [[[0, 1], [0, 0]]])
-    grown = [[[1, 0, 0], [2, 3, 0], [4, 5, 6]]]
-    causal = [[[0, 1, 1], [0, 0, 1], [0, 0, 0]]]
-    assert first_changed_row(name, *encoded(grown, causal), old) == 2
-    unmasked = [[[0, 1, 1], [0, 0, 0], [0, 0, 0]]]  # row 1 now sees key 2: not a causal continuation
-    assert first_changed_row(name, *encoded(grown, unmasked), old) == 1
-    assert first_changed_row("blocks.0.attn.hook_pattern", *encoded([[[1, 0, 0], [2, 3, 7], [4, 5, 6]]]),
-                             encoded([[[1, 0], [2, 3]]])) == 1  # a weight on a future key
-    assert first_changed_row(name, *encoded([[[1, 0, 0], [2, 3, 0], [4, 5, 6]], [[1, 0, 0], [2, 3, 0], [4, 5, 6]]],
-                                            causal * 2), old) == 0  # another number of heads
+    scores = "blocks.0.attn.hook_attn_scores"
+    old = f32([[[1, NEG], [2, 3]]])
+    assert first_changed_row(scores, f32([[[1, NEG, NEG], [2, 3, NEG], [4, 5, 6]]]), old) == 2
+    assert first_changed_row(scores, f32([[[1, NEG, NEG], [2, 3, 0], [4, 5, 6]]]), old) == 1  # row 1 sees key 2 now
+    pattern = "blocks.0.attn.hook_pattern"
+    assert first_changed_row(pattern, f32([[[1, 0, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5]]]), f32([[[1, 0], [0.5, 0.5]]])) == 2
+    assert first_changed_row(pattern, f32([[[1, 0, 0], [0.5, 0.4, 0.1], [0.2, 0.3, 0.5]]]),
+                             f32([[[1, 0], [0.5, 0.5]]])) == 1  # a weight on a future key
+    assert first_changed_row(scores, f32([[[1, NEG, NEG], [2, 3, NEG], [4, 5, 6]]] * 2), old) == 0  # more heads
 
 
 def test_row_deltas_keep_token_ids_and_the_first_pass_whole():

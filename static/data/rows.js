@@ -31,11 +31,12 @@ export function mergeRows(previous, part) {
     throw new Error(`the server sent rows ${start}… of ${name} without the pass they continue`);
   }
   const size = shape.reduce((a, b) => a * b, 1);
-  const data = new part.data.constructor(size);
   const mask = part.mask ? new Uint8Array(size) : null;
   if (axis === 0) {
-    const kept = start * (size / shape[0]);
-    data.set(previous.data.subarray(0, kept));
+    const rowSize = size / shape[0];
+    const kept = start * rowSize;
+    const data = grownInPlace(previous, start, size) ?? withRoom(part.data.constructor, size, rowSize);
+    if (data.buffer !== previous.data.buffer) data.set(previous.data.subarray(0, kept));
     data.set(part.data, kept);
     if (mask) {
       if (previous.mask) mask.set(previous.mask.subarray(0, kept));
@@ -43,6 +44,7 @@ export function mergeRows(previous, part) {
     }
     return { ...whole, data, mask };
   }
+  const data = new part.data.constructor(size);  // a grid's rows move when a key is added: always a new array
   const [heads, T] = shape;
   const oldT = previous.shape[2];
   const sent = (T - start) * T;  // values per head in the line
@@ -63,6 +65,24 @@ export function mergeRows(previous, part) {
 }
 
 let serials = 0;  // every whole tensor a stream hands on gets its own number
+
+const ROOM_ROWS = 8;  // positions a position-first tensor's array leaves free, so the next passes append in place
+
+/** A zeroed array of `size` values in a buffer with room for ROOM_ROWS more rows. */
+function withRoom(Type, size, rowSize) {
+  return new Type(new Type(size + ROOM_ROWS * rowSize).buffer, 0, size);
+}
+
+/**
+ * `previous`'s own buffer, viewed `size` long, when the new rows only append (rowsFrom is its length) and fit in
+ * the room it left: the earlier rows are already in place, and `previous`'s view of them does not change.
+ */
+function grownInPlace(previous, start, size) {
+  const data = previous.data;
+  const capacity = data.buffer.byteLength / data.BYTES_PER_ELEMENT;
+  if (start !== previous.shape[0] || data.byteOffset !== 0 || capacity < size) return null;
+  return new data.constructor(data.buffer, 0, size);
+}
 
 /** One stream's memory of each tensor's last whole value, per compare tag, to merge the next pass's rows into. */
 export class RowMerger {

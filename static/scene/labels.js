@@ -54,18 +54,11 @@ export class LabelLayer {
    */
   add({ text, at, style = "block", anchor = "above", extent = 1, minPx = 40, focusMinPx = minPx, priority = 0, frame = null,
     owner = null, fitTo = 0, translate = true }) {
-    const el = document.createElement("div");
     const look = STYLES[style];
     const shown = translate ? sceneText(text, this.lang) : text;
-    el.textContent = shown;
-    // will-change: each shown label is its own compositor layer, so moving the camera moves the layers
-    // instead of repainting the overlay's text every frame (about 28 -> 34 fps in SwiftShader).
-    el.style.cssText = `position:absolute;left:0;top:0;white-space:nowrap;display:none;will-change:transform;`
-      + `font-size:${look.size}px;`
-      + look.css + (frame ? `--frame:${frame};` : "");
-    this.root.appendChild(el);
     const label = {
-      el, at: new THREE.Vector3(at.x, at.y, at.z), anchor: ANCHORS[anchor], extent, minPx, focusMinPx, priority, owner,
+      el: null,  // made the first time the label shows (element()): a 30-layer scene has thousands, a few dozen shown
+      css: look.css + (frame ? `--frame:${frame};` : ""), at: new THREE.Vector3(at.x, at.y, at.z), anchor: ANCHORS[anchor], extent, minPx, focusMinPx, priority, owner,
       width: estimateWidth(shown, look.size, style), height: look.size * 1.25 + (style === "block" ? 4 : 0),
       shown: false, x: NaN, y: NaN, opacity: "1", text: shown, source: translate ? text : null, style,
       fontSize: look.size, fitTo,
@@ -75,13 +68,27 @@ export class LabelLayer {
     return label;
   }
 
+  /** The label's element, made and attached on first use. */
+  element(label) {
+    if (label.el) return label.el;
+    const el = document.createElement("div");
+    el.textContent = label.text;
+    // will-change: each shown label is its own compositor layer, so moving the camera moves the layers
+    // instead of repainting the overlay's text every frame (about 28 -> 34 fps in SwiftShader).
+    el.style.cssText = `position:absolute;left:0;top:0;white-space:nowrap;display:none;will-change:transform;`
+      + `font-size:${label.fontSize}px;` + label.css;
+    this.root.appendChild(el);
+    label.el = el;
+    return el;
+  }
+
   /** Rewrites every translatable label in `lang` ("en" or "ko"). */
   setLanguage(lang) {
     this.lang = lang;
     for (const label of this.labels) {
       if (label.source === null) continue;
       label.text = sceneText(label.source, lang);
-      label.el.textContent = label.text;
+      if (label.el) label.el.textContent = label.text;
       const width = estimateWidth(label.text, label.fontSize, label.style);
       if (STYLES[label.style].vertical) label.height = width;
       else label.width = width;
@@ -93,7 +100,7 @@ export class LabelLayer {
   clear(which = () => true) {
     const [gone, kept] = [[], []];
     for (const label of this.labels) (which(label) ? gone : kept).push(label);
-    if (kept.length) gone.forEach((label) => label.el.remove());
+    if (kept.length) gone.forEach((label) => label.el?.remove());
     else this.root.replaceChildren();
     this.labels = kept;
     this.sorted = 0;
@@ -149,17 +156,17 @@ export class LabelLayer {
             placed.push(rect);
             show = true;
             if (x !== label.x || y !== label.y) {
-              label.el.style.transform = `translate(${Math.round(x)}px, ${Math.round(y)}px)`
+              this.element(label).style.transform = `translate(${Math.round(x)}px, ${Math.round(y)}px)`
                 + (STYLES[label.style].vertical ? " rotate(180deg)" : "");
               [label.x, label.y] = [x, y];
             }
             const opacity = label.owner && dimmed(label.owner) ? "0.35" : "1";
-            if (opacity !== label.opacity) label.el.style.opacity = label.opacity = opacity;
+            if (opacity !== label.opacity) this.element(label).style.opacity = label.opacity = opacity;
           }
         }
       }
       if (show !== label.shown) {
-        label.el.style.display = show ? "" : "none";
+        this.element(label).style.display = show ? "" : "none";
         label.shown = show;
       }
     }
@@ -170,7 +177,7 @@ export class LabelLayer {
     const size = Math.round(Math.max(9, Math.min(STYLES[label.style].size, px)));
     if (size === label.fontSize) return;
     label.fontSize = size;
-    label.el.style.fontSize = `${size}px`;
+    if (label.el) label.el.style.fontSize = `${size}px`;
     label.width = estimateWidth(label.text, size, label.style);
     label.height = size * 1.25;
   }

@@ -137,6 +137,7 @@ export class Viewer {
       this.specs = new Map(this.layout.blocks.map((b) => [b.id, b]));
       const earlier = sameModel ? new Map([...this.blocks].map(([id, block]) => [id, block.encoded])) : new Map();
       this.blocks.clear();
+      this.blocksByTensor = null;
       this.batch = new BlockBatch(this.renderer, this.layout.blocks);
       this.blockGroup.add(this.batch.group);
       for (const block of this.batch.blocks) {
@@ -228,7 +229,7 @@ export class Viewer {
 
   fillWeight(name, tensor, { animate = true } = {}) {
     this.weights.set(name, tensor);
-    this.fill([...this.blocks.values()].filter((b) => b.spec.kind === "weight" && b.spec.tensor === name), tensor, animate);
+    this.fill(this.blocksOf(`w:${name}`), tensor, animate);
   }
 
   fill(blocks, tensor, animate) {
@@ -246,9 +247,15 @@ export class Viewer {
   /** Blocks named by a block id, a tensor name (all its heads) or "w:" + checkpoint name. */
   blocksOf(name) {
     if (this.blocks.has(name)) return [this.blocks.get(name)];
-    const weight = name.startsWith("w:") ? name.slice(2) : null;
-    return [...this.blocks.values()].filter((b) => (weight ? b.spec.kind === "weight" && b.spec.tensor === weight
-      : b.spec.kind !== "weight" && b.spec.tensor === name));
+    if (!this.blocksByTensor) {  // indexed once per scene: a pass looks up each of its ~700 tensors among ~3,000 blocks
+      this.blocksByTensor = new Map();
+      for (const block of this.blocks.values()) {
+        const key = block.spec.kind === "weight" ? `w:${block.spec.tensor}` : block.spec.tensor;
+        if (!this.blocksByTensor.has(key)) this.blocksByTensor.set(key, []);
+        this.blocksByTensor.get(key).push(block);
+      }
+    }
+    return [...(this.blocksByTensor.get(name) ?? [])];
   }
 
   // ---- focus and highlights ---------------------------------------------------------------------

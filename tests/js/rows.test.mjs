@@ -74,3 +74,16 @@ test("the merger keeps passes apart by compare tag and hands whole lines through
 test("a rows line whose payload does not match its rows is refused", () => {
   assert.throws(() => decodeTensor(f32Line("hook_embed", [3, 2], [1, 2, 3, 4], { rows_from: 2 })), /16 bytes, expected 8/);
 });
+
+test("appended rows go into room the array left, without changing what the earlier pass's tensor holds", () => {
+  const first = decodeTensor(f32Line("hook_embed", [1, 2], [1, 2]));
+  const second = mergeRows(first, decodeTensor(f32Line("hook_embed", [2, 2], [3, 4], { rows_from: 1 })));
+  const third = mergeRows(second, decodeTensor(f32Line("hook_embed", [3, 2], [5, 6], { rows_from: 2 })));
+  assert.equal(third.data.buffer, second.data.buffer, "the third pass appends in the second's room");
+  assert.deepEqual(Array.from(second.data), [1, 2, 3, 4]);
+  assert.deepEqual(Array.from(third.data), [1, 2, 3, 4, 5, 6]);
+  const redone = mergeRows(third, decodeTensor(f32Line("hook_embed", [4, 2], [0, 0, 7, 8], { rows_from: 2 })));
+  assert.notEqual(redone.data.buffer, third.data.buffer, "a changed earlier row gets a new array");
+  assert.deepEqual(Array.from(third.data), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(Array.from(redone.data), [1, 2, 3, 4, 0, 0, 7, 8]);
+});
