@@ -31,6 +31,12 @@ function texelTables(rowX, rowY, colX, colY, width) {
   return [rowAt, colAt];
 }
 
+function sameTexture(a, b) {
+  return a.texWidth === b.texWidth && a.texHeight === b.texHeight && a.shape2d[0] === b.shape2d[0]
+    && a.shape2d[1] === b.shape2d[1] && a.map.offset === b.map.offset && a.map.rowStride === b.map.rowStride
+    && a.map.colStride === b.map.colStride && JSON.stringify(a.fold) === JSON.stringify(b.fold);
+}
+
 /**
  * How many leading values (in memory order) of `tensor` the `earlier` bytes of this block already hold, encoded
  * exactly as now: a generated token's pass that kept the positions before `grownFrom.rowsFrom` (data/rows.js),
@@ -76,12 +82,17 @@ function copyKeptColumns(bytes, spec, tensor, earlier, [rowAt, colAt], [oldRowAt
  * column, not per cell: every fold moves whole rows or whole columns (layout.js), so a cell's texel is
  * texel(r, 0) + texel(0, c) − texel(0, 0).
  *
- * `earlier` ({bytes, tables, spec, pool, scale, serial}: what this block held in the pass before) lets a generated
- * token's pass copy the bytes of the positions it kept instead of encoding them again; the bytes are the same.
+ * `earlier` ({bytes, tables, spec, pool, scale, serial, data, mask}: what this block held in the pass before) lets
+ * a generated token's pass copy the bytes of the positions it kept instead of encoding them again, and a weight
+ * (the same values) keep its bytes; the bytes are the same as a fresh encoding's.
  */
 export function encodeBlock(spec, tensor, pool, earlier = null) {
   const width = Math.ceil(spec.texWidth / pool);
   const height = Math.ceil(spec.texHeight / pool);
+  if (earlier?.data === tensor.data && earlier.mask === tensor.mask && sameTexture(earlier.spec, spec)
+      && earlier.pool === pool) {  // the same values in the same cells (a weight in the next pass's scene)
+    return { bytes: earlier.bytes, width, height, scale: earlier.scale, tables: earlier.tables };
+  }
   const scale = tensorScale(tensor);
   const [rows, cols] = spec.shape2d;
   const { data, mask } = tensor;

@@ -422,7 +422,8 @@ export class TensorBlock {
     const { bytes, scale, tables } = encodeBlock(this.spec, this.tensor, this.pool, this.earlier);
     this.earlier = null;
     // Kept for the next pass of a generation, whose block copies the bytes of the positions it keeps.
-    this.encoded = tables ? { bytes, tables, scale, spec: this.spec, pool: this.pool, serial: this.tensor.serial } : null;
+    this.encoded = { bytes, tables, scale, spec: this.spec, pool: this.pool, serial: this.tensor.serial,
+      data: this.tensor.data, mask: this.tensor.mask };
     this.scale = scale;
     this.batch.write(this.region, bytes);
     this.uniforms.uFilled.value = 1;

@@ -125,6 +125,7 @@ export class Viewer {
     else this.batch?.dispose();
     if (reuse) this.labels.clear((label) => label.style === "token");  // only the prompt's pieces change
     else this.labels.clear();
+    this.previousTensors = new Map(this.tensors);  // a generated pass derives its kept rows' softmax sums from them
     this.tensors.clear();
     this.focused.clear();
     this.narrationCells.clear();
@@ -223,7 +224,9 @@ export class Viewer {
     this.tensors.set(name, tensor);
     this.fill(this.blocksOf(name).filter((b) => b.spec.kind !== "weight"), tensor, animate);
     if (this.header) {  // softmax max and Σexp, derived here from the scores and logits they summarise
-      for (const derived of derivedTensors(name, tensor, this.header)) this.fillTensor(derived.name, derived, { animate });
+      for (const derived of derivedTensors(name, tensor, this.header, this.previousTensors)) {
+        this.fillTensor(derived.name, derived, { animate });
+      }
     }
   }
 

@@ -197,7 +197,13 @@ export class UI {
       return chip;
     }));
     // The newest generated token is the one to watch: a long chat pass scrolls its chips down to it.
-    if (promptCount < tokens.length) this.$("token-chips").lastElementChild?.scrollIntoView({ block: "nearest" });
+    // In the next frame, whose layout happens anyway: scrolling now would lay the page out once more per token.
+    if (promptCount < tokens.length && !this.chipScroll) {
+      this.chipScroll = requestAnimationFrame(() => {
+        this.chipScroll = null;
+        this.$("token-chips").lastElementChild?.scrollIntoView({ block: "nearest" });
+      });
+    }
   }
 
   /** chapters: [{id, title:{ko,en}}]. */

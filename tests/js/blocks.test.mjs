@@ -163,3 +163,19 @@ test("bytes of another tensor, or of the pass before the last, are never copied"
   const other = { name: id, shape: [13, 64], data, mask: null, serial: 3, grownFrom: { serial: 2, rowsFrom: 12 } };
   assert.deepEqual(encodeBlock(spec(after, id), other, 1, earlier).bytes, fresh);
 });
+
+test("a weight keeps its bytes in the next scene only where its block reads the same cells", () => {
+  const dims = { C: 64, H: 4, KV: 2, F: 96, L: 1, V: 300 };
+  const [before, after] = [computeLayout(llamaHeader({ T: 12, ...dims })), computeLayout(llamaHeader({ T: 13, ...dims }))];
+  const weight = before.blocks.find((b) => b.kind === "weight" && b.shape2d[0] * b.shape2d[1] > 100);
+  const n = weight.shape2d[0] * weight.shape2d[1];
+  const tensor = { name: weight.tensor, shape: weight.shape2d, data: Float32Array.from({ length: n }, (_, i) => Math.cos(i)), mask: null };
+  const first = encodeBlock(weight, tensor, 1);
+  const earlier = { ...first, spec: weight, pool: 1, data: tensor.data, mask: null };
+  const again = encodeBlock(spec(after, weight.id), tensor, 1, earlier);
+  assert.equal(again.bytes, first.bytes, "the same values in the same cells: the bytes are reused");
+  const moved = { ...weight, map: { ...weight.map, offset: 1 } };
+  assert.notEqual(encodeBlock(moved, tensor, 1, earlier).bytes, first.bytes, "other cells: encoded afresh");
+  const otherValues = { ...tensor, data: tensor.data.map((v) => -v) };
+  assert.deepEqual(encodeBlock(weight, otherValues, 1, earlier).bytes, encodeBlock(weight, otherValues, 1).bytes);
+});

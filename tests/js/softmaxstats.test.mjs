@@ -61,3 +61,29 @@ test("each head has its max and Σexp blocks between its scores and its pattern"
   }
   assert.equal(blocks.get("softmax_sum").derivedFrom, "hook_logits");
 });
+
+test("a generated pass's kept rows take the previous pass's maximum and sum; the result equals a fresh one", () => {
+  const header = { model: { config: {} }, sampling: { temperature: 0.7 } };
+  const [H, oldT, T, V] = [2, 3, 4, 5];
+  const grid = (t) => {
+    const data = new Float32Array(H * t * t);
+    const mask = new Uint8Array(H * t * t);
+    for (let h = 0; h < H; h++) for (let q = 0; q < t; q++) for (let k = 0; k < t; k++) {
+      const i = (h * t + q) * t + k;
+      if (k > q) mask[i] = 1; else data[i] = Math.sin(h * 7 + q * 3 + k);
+    }
+    return { name: "blocks.0.attn.hook_attn_scores", shape: [H, t, t], data, mask };
+  };
+  const logits = (t) => ({ name: "hook_logits", shape: [t, V], data: Float32Array.from({ length: t * V }, (_, i) => Math.cos(i)), mask: null });
+  const previous = new Map();
+  for (const tensor of [grid(oldT), logits(oldT)]) for (const d of derivedTensors(tensor.name, tensor, header)) previous.set(d.name, d);
+  for (const tensor of [grid(T), logits(T)]) {
+    const fresh = derivedTensors(tensor.name, tensor, header);
+    const grown = derivedTensors(tensor.name, { ...tensor, grownFrom: { serial: 1, rowsFrom: oldT } }, header, previous);
+    assert.deepEqual(grown.map((d) => Array.from(d.data)), fresh.map((d) => Array.from(d.data)));
+    // and the kept rows really come from `previous`: poisoned earlier values show up
+    const poisoned = new Map([...previous].map(([name, d]) => [name, { ...d, data: d.data.map(() => 42) }]));
+    const fromPrevious = derivedTensors(tensor.name, { ...tensor, grownFrom: { serial: 1, rowsFrom: oldT } }, header, poisoned);
+    assert.equal(fromPrevious[0].data[0], 42);
+  }
+});
