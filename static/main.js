@@ -269,6 +269,7 @@ class App {
         onDone: (done) => {
           this.timing.doneMs = performance.now() - submitted;
           this.timing.serverMs = done.timings?.total_ms;
+          this.timing.forwardMs = done.timings?.forward_ms;  // the engine's passes, as the server timed them
         },
       }, abort.signal);
     } catch (error) {

@@ -1,7 +1,7 @@
 // Talking to the server: the model list, weights, and the NDJSON trace/generate streams (docs/protocol.md).
 // Lines are handed on the moment they are read, so the scene can fill while the pass is still streaming.
 
-import { RowMerger, rowsShape } from "./rows.js";
+import { ROOM_ROWS, RowMerger, positionAxis, rowsShape } from "./rows.js";
 
 export const UNREACHABLE = 0;  // ApiError.status when no answer came back at all
 
@@ -37,7 +37,7 @@ function base64ToBytes(text) {
   return bytes;
 }
 
-function decodeValues(dtype, data, count) {
+function decodeValues(dtype, data, count, capacity = count) {
   if (dtype === "json") return Float32Array.from(data);
   const bytes = base64ToBytes(data);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -51,7 +51,7 @@ function decodeValues(dtype, data, count) {
     for (let i = 0; i < count; i++) ints[i] = view.getInt32(i * 4, true);
     return ints;
   }
-  const floats = new Float32Array(count);
+  const floats = capacity > count ? new Float32Array(new Float32Array(capacity).buffer, 0, count) : new Float32Array(count);
   if (dtype === "f16" && LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) {  // read the halves in place: ~2x a DataView
     const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
     for (let i = 0; i < count; i++) floats[i] = HALF_TO_FLOAT[halves[i]];
@@ -62,13 +62,15 @@ function decodeValues(dtype, data, count) {
 
 /** A `tensor` or `weight` line -> {name, shape, data: Float32Array|Int32Array, stats, mask: Uint8Array|null}; a line
  *  with `rows_from` (changed rows only) also gives `rowsFrom`, and its data and mask hold those rows only. */
-export function decodeTensor(line) {
+export function decodeTensor(line, { roomRows = 0 } = {}) {
   const rowsFrom = line.rows_from ?? 0;
   const count = (rowsFrom ? rowsShape(line.name, line.shape, rowsFrom) : line.shape).reduce((a, b) => a * b, 1);
+  // Room for `roomRows` more positions after a whole position-first tensor: the next passes append in place.
+  const room = !rowsFrom && roomRows && positionAxis(line.name) === 0 ? roomRows * (count / line.shape[0]) : 0;
   const tensor = {
     name: line.name,
     shape: line.shape,
-    data: decodeValues(line.dtype, line.data, count),
+    data: decodeValues(line.dtype, line.data, count, count + room),
     stats: line.stats,
     mask: line.mask ? base64ToBytes(line.mask) : null,
   };
@@ -158,7 +160,7 @@ async function* readLines(body) {
 
 function wholeTensor(rows, line) {
   try {
-    return rows.whole(decodeTensor(line), line.pass);
+    return rows.whole(decodeTensor(line, { roomRows: rows.roomRows }), line.pass);
   } catch (error) {
     throw error instanceof ApiError ? error : new ApiError(error.message);
   }
@@ -171,7 +173,8 @@ function wholeTensor(rows, line) {
  * onTensor may return a promise: reading waits for it, so the page can paint between tensors.
  */
 export async function stream(endpoint, body, handlers, signal) {
-  const rows = new RowMerger();  // a generated pass's changed rows, merged into the pass before
+  // A generated pass's changed rows, merged into the pass before (arrays keep room for them from the first pass on).
+  const rows = new RowMerger(body.changed_rows_only ? ROOM_ROWS : 0);
   const response = await request(`/api/${endpoint}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/x-ndjson" },

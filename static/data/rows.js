@@ -66,7 +66,7 @@ export function mergeRows(previous, part) {
 
 let serials = 0;  // every whole tensor a stream hands on gets its own number
 
-const ROOM_ROWS = 8;  // positions a position-first tensor's array leaves free, so the next passes append in place
+export const ROOM_ROWS = 8;  // positions a position-first tensor's array leaves free, so the next passes append in place
 
 /** A zeroed array of `size` values in a buffer with room for ROOM_ROWS more rows. */
 function withRoom(Type, size, rowSize) {
@@ -86,8 +86,9 @@ function grownInPlace(previous, start, size) {
 
 /** One stream's memory of each tensor's last whole value, per compare tag, to merge the next pass's rows into. */
 export class RowMerger {
-  constructor() {
+  constructor(roomRows = 0) {
     this.last = new Map();  // `${tag}|${name}` -> whole tensor
+    this.roomRows = roomRows;  // positions a whole line's array leaves free for the passes that follow
   }
 
   /** tensor: decoded, with `rowsFrom` when the line had `rows_from`; returns the whole tensor. */

@@ -22,13 +22,37 @@ function tensorScale(tensor) {
   return scale;
 }
 
-/** [rowAt, colAt]: texel index of cell (r, c) = rowAt[r] + colAt[c] in a texture `width` wide (returned as `tables`). */
-function texelTables(rowX, rowY, colX, colY, width) {
-  const rowAt = new Int32Array(rowX.length);
-  const colAt = new Int32Array(colX.length);
-  for (let r = 0; r < rowX.length; r++) rowAt[r] = rowY[r] * width + rowX[r];
-  for (let c = 0; c < colX.length; c++) colAt[c] = colY[c] * width + colX[c];
-  return [rowAt, colAt];
+// Where a block's rows and columns go in its texture depends only on its grid, its fold and the texture's width,
+// which the 30 layers of a model share: found once per such shape, not once per block. Read-only.
+const tableCache = new Map();
+const TABLE_CACHE_SIZE = 512;
+
+/**
+ * Texel x and y of cell (r, 0) (rowX, rowY) and the offset of column c from column 0 (colX, colY); and
+ * rowAt[r] + colAt[c], the texel index of cell (r, c) in a texture `width` wide (returned as `tables`).
+ */
+function cellTables(spec, width) {
+  const [rows, cols] = spec.shape2d;
+  const f = spec.fold;
+  const key = `${rows} ${cols} ${width} ${f ? `${f.axis} ${f.run} ${f.across}` : ""}`;
+  let found = tableCache.get(key);
+  if (found) return found;
+  const [x0, y0] = cellToTexel(spec, 0, 0);
+  const [rowX, rowY, colX, colY] = [new Int32Array(rows), new Int32Array(rows), new Int32Array(cols), new Int32Array(cols)];
+  const [rowAt, colAt] = [new Int32Array(rows), new Int32Array(cols)];
+  for (let r = 0; r < rows; r++) {
+    [rowX[r], rowY[r]] = cellToTexel(spec, r, 0);
+    rowAt[r] = rowY[r] * width + rowX[r];
+  }
+  for (let c = 0; c < cols; c++) {
+    const [x, y] = cellToTexel(spec, 0, c);
+    [colX[c], colY[c]] = [x - x0, y - y0];
+    colAt[c] = colY[c] * width + colX[c];
+  }
+  if (tableCache.size >= TABLE_CACHE_SIZE) tableCache.clear();
+  found = { rowX, rowY, colX, colY, rowAt, colAt };
+  tableCache.set(key, found);
+  return found;
 }
 
 function sameTexture(a, b) {
@@ -66,9 +90,10 @@ function copyKeptColumns(bytes, spec, tensor, earlier, [rowAt, colAt], [oldRowAt
     if (colAt[c] !== colAt[0] + c || oldColAt[c] !== oldColAt[0] + c) return false;
   }
   const { data } = tensor;
+  const old = earlier.bytes;
   for (let r = 0; r < rows; r++) {
-    const from = oldRowAt[r] + oldColAt[0];
-    bytes.set(earlier.bytes.subarray(from, from + rowsFrom), rowAt[r] + colAt[0]);
+    const [from, to] = [oldRowAt[r] + oldColAt[0], rowAt[r] + colAt[0]];
+    for (let k = 0; k < rowsFrom; k++) bytes[to + k] = old[from + k];  // a loop: a subarray per row would be garbage
     for (let c = rowsFrom; c < cols; c++) bytes[rowAt[r] + colAt[c]] = encodeValue(data[offset + r * rowStride + c * colStride], scale);
   }
   return true;
@@ -97,23 +122,13 @@ export function encodeBlock(spec, tensor, pool, earlier = null) {
   const [rows, cols] = spec.shape2d;
   const { data, mask } = tensor;
   const { offset, rowStride, colStride } = spec.map;
-  const [x0, y0] = cellToTexel(spec, 0, 0);
-  const rowX = new Int32Array(rows);
-  const rowY = new Int32Array(rows);
-  const colX = new Int32Array(cols);
-  const colY = new Int32Array(cols);
-  for (let r = 0; r < rows; r++) [rowX[r], rowY[r]] = cellToTexel(spec, r, 0);
-  for (let c = 0; c < cols; c++) {
-    const [x, y] = cellToTexel(spec, 0, c);
-    colX[c] = x - x0;
-    colY[c] = y - y0;
-  }
-  const bytes = new Uint8Array(width * height).fill(VOID_BYTE);
+  const { rowX, rowY, colX, colY, rowAt, colAt } = cellTables(spec, width);
+  const bytes = new Uint8Array(width * height);
+  if (VOID_BYTE !== 0) bytes.fill(VOID_BYTE);  // a new array is zeros already
   if (pool === 1) {  // one cell per texel, so any order gives the same bytes: read the tensor in memory order
     const rowsInner = Math.abs(rowStride) < Math.abs(colStride);  // a transposed block (channel down, token across)
     const [outer, inner] = rowsInner ? [cols, rows] : [rows, cols];
     const [outerStride, innerStride] = rowsInner ? [colStride, rowStride] : [rowStride, colStride];
-    const [rowAt, colAt] = texelTables(rowX, rowY, colX, colY, width);
     const [outerAt, innerAt] = rowsInner ? [colAt, rowAt] : [rowAt, colAt];
     const kept = keptValues(spec, tensor, earlier, scale);
     const old = kept ? earlier.tables : null;

@@ -87,3 +87,14 @@ test("appended rows go into room the array left, without changing what the earli
   assert.deepEqual(Array.from(third.data), [1, 2, 3, 4, 5, 6]);
   assert.deepEqual(Array.from(redone.data), [1, 2, 3, 4, 0, 0, 7, 8]);
 });
+
+test("a generation's first, whole lines leave room, so the next pass's rows already append in place", () => {
+  const first = decodeTensor(f32Line("hook_embed", [2, 2], [1, 2, 3, 4]), { roomRows: 8 });
+  assert.deepEqual(Array.from(first.data), [1, 2, 3, 4]);
+  assert.equal(first.data.buffer.byteLength, (2 + 8) * 2 * 4);
+  const second = mergeRows(first, decodeTensor(f32Line("hook_embed", [3, 2], [5, 6], { rows_from: 2 })));
+  assert.equal(second.data.buffer, first.data.buffer);
+  assert.deepEqual(Array.from(second.data), [1, 2, 3, 4, 5, 6]);
+  const grid = decodeTensor(f32Line("blocks.0.attn.hook_pattern", [1, 1, 1], [1]), { roomRows: 8 });
+  assert.equal(grid.data.buffer.byteLength, 4, "an attention grid's rows move anyway: no room");
+});
