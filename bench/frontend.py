@@ -34,6 +34,7 @@ CASES = {  # name -> (serve.py --models, model id, prompt)
     "smollm2-shape": ("smollm2-shape", "smollm2-shape", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"),
 }
 MOTION_SECONDS = 4.0
+GENERATE_CLICKS = 3  # generations of 8 tokens each (the page's default for a model without a set answer length)
 
 
 def start_server(models: str) -> tuple[subprocess.Popen, str]:
@@ -102,16 +103,22 @@ def moving_fps(page) -> tuple[float, float]:
     return walking, statistics.mean(samples)
 
 
-def generated_pass_ms(page) -> float | None:
-    """Median time between one generated token's pass being fully drawn (every block on screen showing its values)
-    and the next's, for a Generate click in the current view: what a reader waits per token."""
-    before = page.evaluate("() => window.__llmviz.finishedRuns")
-    page.locator("#generate-button").click()
-    page.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=300_000)
-    page.wait_for_function("() => window.__llmviz.timing.passes.every((p) => p.allDrawnMs !== undefined)", timeout=60_000)
-    drawn = [p["allDrawnMs"] for p in page.evaluate("() => window.__llmviz.timing.passes")]
-    gaps = [b - a for a, b in zip(drawn[1:], drawn[2:])]  # from the second generated pass on: both sent as new rows
-    return statistics.median(gaps) if gaps else None
+def generated_pass_ms(page, clicks: int) -> tuple[float | None, int]:
+    """(median time between one generated token's pass being fully drawn (every block on screen showing its values)
+    and the next's, over `clicks` Generate clicks in the current view: what a reader waits per token; the number of
+    tokens generated in all). Each click continues the text the one before wrote."""
+    gaps, tokens = [], 0
+    for _ in range(clicks):
+        before = page.evaluate("() => window.__llmviz.finishedRuns")
+        page.locator("#generate-button").click()
+        page.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=300_000)
+        page.wait_for_function("() => window.__llmviz.timing.passes.every((p) => p.allDrawnMs !== undefined)",
+                               timeout=60_000)
+        drawn = [p["allDrawnMs"] for p in page.evaluate("() => window.__llmviz.timing.passes")]
+        gaps += [b - a for a, b in zip(drawn[1:], drawn[2:])]  # from the second generated pass on: both sent as new rows
+        tokens += len(drawn)
+    print(f"  generated passes drawn apart   {[round(g) for g in gaps]} ms")
+    return (statistics.median(gaps) if gaps else None), tokens
 
 
 def engine_seconds(models: str, prompt: str, runs: int = 3) -> float | None:
@@ -159,13 +166,15 @@ def measure(browser, name: str, runs: int) -> dict:
             drawn.append(state["timing"]["allFilledMs"] / state["timing"]["serverMs"])
         page.locator("#home-button").click()  # the whole model in view: the most blocks drawn at once
         page.wait_for_timeout(500)
-        generated = generated_pass_ms(page)
         stats = page.evaluate("() => window.__llmviz.stats")
         walking_fps, orbit_fps = moving_fps(page)
         cdp = page.context.new_cdp_session(page)
         cdp.send("HeapProfiler.collectGarbage")
         usage = cdp.send("Runtime.getHeapUsage")  # typed arrays (every tensor) live in backing storage
         heap_mb = (usage["usedSize"] + usage.get("backingStorageSize", 0)) / 2**20
+        page.locator("#home-button").click()
+        page.wait_for_timeout(500)
+        generated, generated_tokens = generated_pass_ms(page, GENERATE_CLICKS)
         print(f"{name}: {state['expected']} tensors, {runs} passes (median)")
         print(f"  submit -> header line read     {statistics.median(header):8.1f} ms")
         print(f"  submit -> first filled block   {statistics.median(first):8.1f} ms "
@@ -177,8 +186,10 @@ def measure(browser, name: str, runs: int) -> dict:
             print(f"  engine's recorded pass         {engine * 1e3:8.1f} ms (this process, one BLAS thread; "
                   f"all filled = {statistics.median(full) / (engine * 1e3):.2f}x it)")
         if generated:
-            engine_next = engine_seconds(models, prompt + prompt[0])  # a generated pass is one token longer
-            print(f"  generated token's pass drawn   {generated:8.1f} ms apart in the home view (median; "
+            # The generated passes run over prompt + 1 … prompt + the tokens generated; the middle one stands for them.
+            engine_next = engine_seconds(models, (prompt * 8)[:len(prompt) + generated_tokens // 2])
+            print(f"  generated token's pass drawn   {generated:8.1f} ms apart in the home view (median of "
+                  f"{GENERATE_CLICKS} generations; "
                   + (f"{generated / (engine_next * 1e3):.2f}x the engine's pass over one more token)" if engine_next else ")"))
         print(f"  camera gliding (D, A held)     {walking_fps:8.1f} fps")
         print(f"  orbiting (mouse drag)          {orbit_fps:8.1f} fps")

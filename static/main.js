@@ -21,6 +21,9 @@ const OUTPUT_CHAPTERS = new Set(["softmax", "output"]);  // where the probabilit
 const BARS_SHOWN = 6;              // enough to see the shape of the distribution, and the step text keeps room
 const DEFAULT_NEW_TOKENS = 8;      // for models without a fixed answer length
 const CHAT_NEW_TOKENS = 48;        // a chat answer runs to the stop token; this bounds one that never says it
+// While a generation streams, the scene redraws at most this often unless the reader moves the camera: a software
+// renderer's frame takes a core the engine needs for the next token (10 fps still shows each token's pass arrive).
+const GENERATING_FRAME_MS = 100;
 const EXACT_TRACE_PARAMS = 5e6;    // below this many parameters the trace is small enough to fetch as exact f32
 const WEIGHT_BUDGET = 4e6;  // values fetched per model: all of nano-sort; GPT-2 small's first layers, the rest stay grey
 const CAMERA_URL_DELAY_MS = 1200;  // after orbit damping or a click's flight has come to rest
@@ -213,9 +216,11 @@ class App {
     this.generating = true;
     this.ui.setGenerating(true);
     if (this.chatting()) this.ui.setAnswer("");
+    this.viewer.frameInterval = GENERATING_FRAME_MS;
     try {
       await this.runStream("generate", body, { keepStep: this.steps[this.stepIndex]?.id, camera: null, fly: false });
     } finally {
+      this.viewer.frameInterval = 0;
       this.generating = false;
       this.ui.setGenerating(false);
     }
@@ -259,6 +264,8 @@ class App {
         onOutput: (output) => {
           if (this.inspector?.receiveOutput(output)) return;
           this.pass.output = output;
+          const timed = this.timing.passes.at(-1);
+          if (timed) timed.outputMs = performance.now() - submitted;
           this.showDistribution(null);
           if (endpoint === "generate") {
             generated.push(output.sampled);

@@ -14,6 +14,11 @@ export function poolFactor(texWidth, texHeight) {
 // The scale is the whole tensor's, shared by its blocks (one per head): found once per tensor's values.
 const scales = new WeakMap();  // tensor.data -> [mask it was found with, scale]
 
+/** The colour scale of a tensor's blocks: its largest magnitude, found once per tensor's values. */
+export function scaleOfTensor(tensor) {
+  return tensorScale(tensor);
+}
+
 function tensorScale(tensor) {
   const known = scales.get(tensor.data);
   if (known && known[0] === tensor.mask) return known[1];
@@ -69,7 +74,7 @@ function sameTexture(a, b) {
  */
 function keptValues(spec, tensor, earlier, scale) {
   const grown = tensor.grownFrom;
-  if (!earlier || !grown || tensor.mask || earlier.pool !== 1 || grown.serial !== earlier.serial
+  if (!earlier?.bytes || !grown || tensor.mask || earlier.pool !== 1 || grown.serial !== earlier.serial
       || earlier.scale !== scale || positionAxis(tensor.name) !== 0) return 0;
   const [a, b] = [earlier.spec.map, spec.map];
   if (a.offset !== b.offset || a.rowStride !== b.rowStride || a.colStride !== b.colStride) return 0;
@@ -114,7 +119,7 @@ function copyKeptColumns(bytes, spec, tensor, earlier, [rowAt, colAt], [oldRowAt
 export function encodeBlock(spec, tensor, pool, earlier = null) {
   const width = Math.ceil(spec.texWidth / pool);
   const height = Math.ceil(spec.texHeight / pool);
-  if (earlier?.data === tensor.data && earlier.mask === tensor.mask && sameTexture(earlier.spec, spec)
+  if (earlier?.bytes && earlier.data === tensor.data && earlier.mask === tensor.mask && sameTexture(earlier.spec, spec)
       && earlier.pool === pool) {  // the same values in the same cells (a weight in the next pass's scene)
     return { bytes: earlier.bytes, width, height, scale: earlier.scale, tables: earlier.tables };
   }

@@ -8,8 +8,8 @@
 // Cells stay bytes through a colour lookup table (colormap.js): float textures misbehave in software GL.
 import * as THREE from "three";
 import { Atlas, pageSide } from "./atlas.js";
-import { encodeBlock, poolFactor } from "./blockbytes.js";
-import { BACKGROUND, FRAME_COLORS, MASKED_BYTE, VOID_BYTE, buildLut } from "./colormap.js";
+import { encodeBlock, poolFactor, scaleOfTensor } from "./blockbytes.js";
+import { BACKGROUND, FRAME_COLORS, MASKED_BYTE, VOID_BYTE, buildLut, encodeValue } from "./colormap.js";
 import { cellToTexel } from "./layout.js";
 
 export { encodeBlock, poolFactor };  // their home is blockbytes.js (pure), which the notebook evaluates too
@@ -175,6 +175,53 @@ const FACES = (() => {
   return { position: take("position"), normal: take("normal"), index };
 })();
 
+const GROW_ROOM = 16;  // positions a block's rectangle leaves free, so a generation rebuilds the scene every 16 tokens
+
+/** [w, h] to reserve for a block's w×h texels: room along the axes a generated token grows. */
+function roomToGrow(spec, w, h) {
+  if (spec.kind === "weight") return [w, h];
+  const grid = /attn\.(hook_attn_scores|hook_pattern)$/.test(spec.tensor);
+  const across = Math.ceil(w / Math.max(1, spec.shape2d[1]));  // texels per position across (folds, pooling)
+  return [w + GROW_ROOM * Math.max(1, across), grid ? h + GROW_ROOM : h];
+}
+
+/**
+ * The rectangles (x, y, w, h in cells = texels) of a grown block whose cells changed, or null when the block
+ * must be written whole: a fold or pooling moves cells when the grid grows, a new colour scale recolours all.
+ * Position-first tensors run token across (column c = position c); attention grids are query down, key across.
+ */
+export function changedRects(before, spec, tensor, encoded, pool) {
+  const grown = tensor.grownFrom;
+  if (!grown || grown.serial !== encoded.serial || pool !== 1 || encoded.pool !== 1 || spec.fold || before.fold
+      || encoded.scale !== scaleOfTensor(tensor)) return null;
+  const [rows, cols] = spec.shape2d;
+  const [oldRows, oldCols] = before.shape2d;
+  const start = grown.rowsFrom;
+  if (/attn\.(hook_attn_scores|hook_pattern)$/.test(spec.tensor)) {
+    if (spec.map.colStride !== 1 || spec.map.rowStride !== cols || before.map.rowStride !== oldCols) return null;
+    return [{ x: 0, y: start, w: cols, h: rows - start }, { x: oldCols, y: 0, w: cols - oldCols, h: start }];
+  }
+  const rowSize = tensor.data.length / tensor.shape[0];
+  const [a, b] = [before.map, spec.map];
+  if (b.colStride !== rowSize || rows !== oldRows || a.offset !== b.offset || a.rowStride !== b.rowStride
+      || a.colStride !== b.colStride) return null;
+  return [{ x: start, y: 0, w: cols - start, h: rows }];
+}
+
+/** The bytes of cells x..x+w × y..y+h of an unfolded, unpooled block (row-major), against `scale`. */
+export function encodeCells(spec, tensor, { x, y, w, h }, scale) {
+  const bytes = new Uint8Array(w * h);
+  const { offset, rowStride, colStride } = spec.map;
+  const { data, mask } = tensor;
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      const flat = offset + (y + r) * rowStride + (x + c) * colStride;
+      bytes[r * w + c] = mask && mask[flat] ? MASKED_BYTE : encodeValue(data[flat], scale);
+    }
+  }
+  return bytes;
+}
+
 /**
  * All blocks of one scene in one merged geometry (each block its own 12 vertices carrying its values),
  * the texture pages holding their cells, and one mesh per page (so one draw call per page). Not
@@ -315,6 +362,25 @@ export class BlockBatch {
       bytes.subarray(y0 * region.w, y1 * region.w));
   }
 
+  /**
+   * The scene after a generated token: every block in the same order, each grown by a position. Applied only
+   * when every block with a texture rectangle still fits it (false, nothing changed, otherwise: build anew).
+   */
+  regrow(specs) {
+    if (specs.length !== this.blocks.length) return false;
+    for (let i = 0; i < specs.length; i++) {
+      const block = this.blocks[i];
+      if (specs[i].id !== block.spec.id || specs[i].kind !== block.spec.kind || !block.fits(specs[i])) return false;
+    }
+    this.blocks.forEach((block, i) => block.grow(specs[i]));
+    return true;
+  }
+
+  /** Writes `bytes` (rect.w × rect.h, row-major) at texel (rect.x, rect.y) of a block's rectangle. */
+  writeRect(region, rect, bytes) {
+    this.write({ ...region, x: region.x + rect.x, y: region.y + rect.y, w: rect.w, h: rect.h }, bytes);
+  }
+
   /** Bytes of texture memory the pages hold on the GPU. */
   get textureBytes() {
     return this.pages.reduce((sum, p) => sum + (p.hl ? 2 : 1) * this.atlas.side ** 2, 0);
@@ -354,18 +420,10 @@ export class TensorBlock {
     this.visible = true;
     this.earlier = null;  // what this block drew in the pass before, until its first upload in this one
     this.encoded = null;  // what it draws now, for the next pass
-    this.region = null;  // {page, x, y, w, h}, given when the block first needs texture space
-    this.pool = poolFactor(spec.texWidth, spec.texHeight);
-    this.texSize = [Math.ceil(spec.texWidth / this.pool), Math.ceil(spec.texHeight / this.pool)];
+    this.region = null;  // {page, x, y, w, h, room: [w, h]}, given when the block first needs texture space
     this.textureBytes = 0;
     this.highlight = null;  // Uint8Array over the block's texels, made when first needed
-    const { position: p, size: s } = spec;
-    batch.centers.setXYZ(index, p.x, p.y, p.z);
-    batch.sizes.setXYZ(index, s.w, s.h, s.d);
-    const segment = spec.fold
-      ? (spec.fold.axis === "rows" ? [spec.shape2d[1], spec.fold.run] : [spec.fold.run, spec.shape2d[0]])
-      : [0, 0];
-    batch.grids.setXYZW(index, spec.texWidth, spec.texHeight, ...segment);
+    this.setSpec(spec);
     batch.states.setXYZW(index, 0, 1, 0, 0);
     batch.miscs.setXYZW(index, 0, Math.max(0, KINDS.indexOf(spec.kind)), 0, 0);
     // The shader's per-block state, read and written like uniforms (block.uniforms.uDim.value = 0.5).
@@ -382,11 +440,53 @@ export class TensorBlock {
         },
       };
     }
+  }
+
+  /** Where the block is, how big, and its grid: at creation, and again when a generated token's pass grows it. */
+  setSpec(spec) {
+    const { batch, index } = this;
+    this.spec = spec;
+    this.pool = poolFactor(spec.texWidth, spec.texHeight);
+    this.texSize = [Math.ceil(spec.texWidth / this.pool), Math.ceil(spec.texHeight / this.pool)];
+    const { position: p, size: s } = spec;
+    batch.centers.setXYZ(index, p.x, p.y, p.z);
+    batch.sizes.setXYZ(index, s.w, s.h, s.d);
+    const segment = spec.fold
+      ? (spec.fold.axis === "rows" ? [spec.shape2d[1], spec.fold.run] : [spec.fold.run, spec.shape2d[0]])
+      : [0, 0];
+    batch.grids.setXYZW(index, spec.texWidth, spec.texHeight, ...segment);
+    [batch.centers, batch.sizes, batch.grids].forEach((attribute) => { attribute.needsUpdate = true; });
+    if (this.region) {
+      [this.region.w, this.region.h] = this.texSize;
+      this.batch.rects.setXYZW(index, this.region.x, this.region.y, ...this.texSize);
+      this.batch.rects.needsUpdate = true;
+    }
     this.extent = Math.max(s.w, s.h);  // the larger side of its face, for the size test on screen
     const position = new THREE.Vector3(p.x, p.y, p.z);
     const half = new THREE.Vector3(s.w / 2, s.h / 2, s.d / 2);
     this.position = position;
     this.box = new THREE.Box3(position.clone().sub(half), position.clone().add(half));
+  }
+
+  /** Whether `spec` (the block after a generated token) still fits the rectangle the block holds, if any. */
+  fits(spec) {
+    if (!this.region) return true;
+    const pool = poolFactor(spec.texWidth, spec.texHeight);
+    const [w, h] = [Math.ceil(spec.texWidth / pool), Math.ceil(spec.texHeight / pool)];
+    return w <= this.region.room[0] && h <= this.region.room[1];
+  }
+
+  /**
+   * The block after a generated token: same place in the scene's order, grown by a position. It keeps its texture
+   * rectangle; its values are emptied until the pass's tensor arrives, which then writes only the cells that
+   * changed where it can (upload()).
+   */
+  grow(spec) {
+    this.grownFrom = this.encoded ? { spec: this.spec, encoded: this.encoded } : null;
+    this.earlier = this.encoded;  // for a block written whole after all: its kept positions' bytes, if it has them
+    this.setSpec(spec);
+    if (spec.kind === "weight") return;
+    this.clearValues();
   }
 
   get cellCount() {
@@ -397,8 +497,11 @@ export class TensorBlock {
   ensureRegion() {
     if (this.region) return true;
     const [w, h] = this.texSize;
-    this.region = this.batch.atlas.place(w, h);
+    const room = roomToGrow(this.spec, w, h);
+    this.region = this.batch.atlas.place(...room);
     if (!this.region) return false;
+    this.region.room = room;  // reserved; w and h are what the block uses now
+    [this.region.w, this.region.h] = [w, h];
     const { page, x, y } = this.region;
     this.batch.page(page);
     this.batch.rects.setXYZW(this.index, x, y, w, h);
@@ -419,6 +522,12 @@ export class TensorBlock {
     if (!this.tensor) return 0;
     this.dirty = false;
     if (!this.ensureRegion()) return this.cellCount;
+    const grown = this.grownFrom;
+    this.grownFrom = null;
+    if (grown && this.writeChangedCells(grown)) {
+      this.earlier = null;
+      return this.cellCount;
+    }
     const { bytes, scale, tables } = encodeBlock(this.spec, this.tensor, this.pool, this.earlier);
     this.earlier = null;
     // Kept for the next pass of a generation, whose block copies the bytes of the positions it keeps.
@@ -429,6 +538,24 @@ export class TensorBlock {
     this.uniforms.uFilled.value = 1;
     this.textureBytes = bytes.length;
     return this.cellCount;
+  }
+
+  /**
+   * A generated token's pass, written in place: when the block's cells keep their texels (an unfolded, unpooled
+   * grid) and their colour scale, only the cells that changed are encoded and sent to the GPU. False otherwise.
+   */
+  writeChangedCells({ spec: before, encoded }) {
+    const rects = changedRects(before, this.spec, this.tensor, encoded, this.pool);
+    if (!rects) return false;
+    for (const rect of rects) {
+      if (rect.w > 0 && rect.h > 0) this.batch.writeRect(this.region, rect, encodeCells(this.spec, this.tensor, rect, encoded.scale));
+    }
+    this.encoded = { ...encoded, bytes: null, tables: null, spec: this.spec, serial: this.tensor.serial, data: this.tensor.data,
+      mask: this.tensor.mask };
+    this.scale = encoded.scale;
+    this.uniforms.uFilled.value = 1;
+    this.textureBytes = this.texSize[0] * this.texSize[1];
+    return true;
   }
 
   texelsOf(cells) {

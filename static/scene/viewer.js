@@ -25,7 +25,8 @@ const TITLE_ROOM_PX = 22;  // the overview's first and last titles stand above a
 const FLY_MS = 900;
 const FILL_MS = 450;
 const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
-const MIN_UPLOAD_PX = 24;  // a lazily uploaded block gets its texture once it is this tall on screen
+const MIN_UPLOAD_PX = 24;
+const INPUT_FRAMES_MS = 400;  // after the reader's last camera move, frames stay at full rate this long  // a lazily uploaded block gets its texture once it is this tall on screen
 const CLICK_SLOP_PX = 5;
 const MAX_VALUE_BLOCK_CELLS = 20_000;  // bigger blocks never get numbers written in: too many cells to visit
 
@@ -53,18 +54,18 @@ export class Viewer {
     this.controls.enableDamping = true;
     this.controls.dampingFactor = 0.12;
     this.controls.zoomToCursor = true;
-    this.controls.addEventListener("change", () => this.requestRender());
+    this.controls.addEventListener("change", () => this.noteInput());
     this.controls.addEventListener("start", () => {  // the user takes the camera: flights and animations yield
       this.flight?.cancel();
       this.currentAnimation?.cancel();
     });
     this.cellValues = new CellValues(container);
     this.labels = new LabelLayer(container);
-    this.walk = new WalkKeys(() => this.requestRender());
+    this.walk = new WalkKeys(() => this.noteInput());
     this.look = new MouseLook(canvas, this.camera, this.controls, () => {
       this.flight?.cancel();
       this.currentAnimation?.cancel();
-      this.requestRender();
+      this.noteInput();
     });
 
     this.blocks = new Map();  // block id -> TensorBlock
@@ -80,6 +81,10 @@ export class Viewer {
     this.selectCallbacks = [];
     this.frameTimes = [];
     this.drawnWaiters = [];  // whenDrawn()'s promises, resolved by the next frame that leaves nothing to upload
+    this.grownScenes = 0;
+    this.frameInterval = 0;  // ms between frames at least, unless the reader moves the camera (requestRender)
+    this.lastInput = -Infinity;
+    this.frameTimer = null;
     this.frameRequested = false;
     this.lastFrame = performance.now();
     this.marker = makeMarker();
@@ -121,8 +126,13 @@ export class Viewer {
     // The next pass of the same model over as many tokens has the same blocks: they are emptied and kept,
     // weights and all, so the first tensor can fill in at once instead of after a rebuild.
     const reuse = sameModel && sameShapes(this.header, header);
+    // A generated token's pass: the same blocks, each a position longer. They keep their texture rectangles, and
+    // each tensor then writes only the cells that changed; a block that outgrew its rectangle means building anew.
+    const layout = !reuse && sameModel && this.batch && sameNames(this.header, header) ? computeLayout(header) : null;
+    const grown = Boolean(layout) && this.batch.regrow(layout.blocks);
+    if (grown) this.grownScenes += 1;
     if (reuse) for (const block of this.blocks.values()) block.clearValues();
-    else this.batch?.dispose();
+    else if (!grown) this.batch?.dispose();
     if (reuse) this.labels.clear((label) => label.style === "token");  // only the prompt's pieces change
     else this.labels.clear();
     this.previousTensors = new Map(this.tensors);  // a generated pass derives its kept rows' softmax sums from them
@@ -133,8 +143,13 @@ export class Viewer {
     this.header = header;
     // The layout is a function of the model and the tensors' names and shapes, so the same shapes keep it
     // (computing it again for 30 layers cost ~0.1 s before the first block of the next pass could fill).
-    if (!reuse) {
-      this.layout = computeLayout(header);
+    if (grown) {
+      this.layout = layout;
+      this.specs = new Map(layout.blocks.map((b) => [b.id, b]));
+      for (const block of this.batch.blocks) this.addBlockLabels(block.spec);
+      this.addStageTitles();
+    } else if (!reuse) {
+      this.layout = layout ?? computeLayout(header);
       this.specs = new Map(this.layout.blocks.map((b) => [b.id, b]));
       const earlier = sameModel ? new Map([...this.blocks].map(([id, block]) => [id, block.encoded])) : new Map();
       this.blocks.clear();
@@ -222,7 +237,8 @@ export class Viewer {
   /** A tensor arrived: its block(s) fill, sweeping down from the top. */
   fillTensor(name, tensor, { animate = true } = {}) {
     this.tensors.set(name, tensor);
-    this.fill(this.blocksOf(name).filter((b) => b.spec.kind !== "weight"), tensor, animate);
+    // A generated token's pass changes a position or so of each block: no sweep over values that stayed.
+    this.fill(this.blocksOf(name).filter((b) => b.spec.kind !== "weight"), tensor, animate && !tensor.grownFrom);
     if (this.header) {  // softmax max and Σexp, derived here from the scores and logits they summarise
       for (const derived of derivedTensors(name, tensor, this.header, this.previousTensors)) {
         this.fillTensor(derived.name, derived, { animate });
@@ -609,10 +625,35 @@ export class Viewer {
 
   // ---- the loop ----------------------------------------------------------------------------------
 
-  requestRender() {
-    if (this.frameRequested || this.disposed) return;
+  /**
+   * A frame soon. With `frameInterval` set (while a generation streams) frames come at most that often unless the
+   * reader is moving the camera: each frame is a software render on one of the machine's few cores, which the
+   * engine computing the next token needs. `immediate` skips the wait (a pass has just been filled).
+   */
+  requestRender(immediate = false) {
+    if (this.disposed) return;
+    if (immediate && this.frameTimer) {
+      clearTimeout(this.frameTimer);
+      [this.frameTimer, this.frameRequested] = [null, false];
+    }
+    if (this.frameRequested) return;
     this.frameRequested = true;
-    requestAnimationFrame((now) => this.frame(now));
+    const now = performance.now();
+    const wait = immediate || now - this.lastInput < INPUT_FRAMES_MS ? 0 : this.lastFrame + this.frameInterval - now;
+    if (wait > 0) {
+      this.frameTimer = setTimeout(() => {
+        this.frameTimer = null;
+        requestAnimationFrame((t) => this.frame(t));
+      }, wait);
+    } else {
+      requestAnimationFrame((t) => this.frame(t));
+    }
+  }
+
+  /** The reader moved the camera: frames at full rate for a while, whatever frameInterval says. */
+  noteInput() {
+    this.lastInput = performance.now();
+    this.requestRender(true);
   }
 
   frame(now) {
@@ -626,6 +667,7 @@ export class Viewer {
     }
     let moving = this.walk.step(this.camera, this.controls.target, seconds);
     moving = this.controls.update() || moving;
+    if (moving || this.walk.active) this.lastInput = now;  // the camera is still going: frames at full rate
     this.updateHover();
     this.fitClipPlanes();
     this.camera.updateMatrixWorld();  // the culling below needs this frame's camera, not the last one's
@@ -639,7 +681,9 @@ export class Viewer {
     this.labels.update(this.camera, width, height, { dimmed: (id) => this.isDimmed(id), focused: (id) => this.focused.has(id) });
     this.frameTimes.push(now);
     while (this.frameTimes.length && this.frameTimes[0] < now - 1000) this.frameTimes.shift();
-    if (moving || this.tweens.size || this.walk.active || uploadsLeft) this.requestRender();
+    // Blocks still waiting for their values draw next frame at once: a throttled frame would hold the pass back.
+    if (uploadsLeft) this.requestRender(true);
+    else if (moving || this.tweens.size || this.walk.active) this.requestRender();
   }
 
   /** Screen pixels per world unit at distance 1; divide by a distance to get pixels per unit there. */
@@ -708,7 +752,7 @@ export class Viewer {
   whenDrawn() {
     return new Promise((resolve) => {
       this.drawnWaiters.push(resolve);
-      this.requestRender();
+      this.requestRender(true);
     });
   }
 
@@ -762,6 +806,7 @@ export class Viewer {
       textures: this.renderer.info.memory.textures,
       textureBytes: this.batch?.textureBytes ?? 0,  // the texture pages on the GPU
       cellBytes,  // the part of them holding cell values
+      grownScenes: this.grownScenes,  // generated passes drawn by growing the scene in place
       fps: this.frameTimes.filter((t) => t > performance.now() - 1000).length,  // 0 when idle: nothing is drawn
     };
   }
@@ -782,6 +827,11 @@ export class Viewer {
 }
 
 /** Whether two headers lay out the same blocks: the same tensors with the same shapes, in the same order. */
+/** b is a's pass over more tokens: the same tensors in the same order (shapes may differ). */
+function sameNames(a, b) {
+  return Boolean(a) && a.tensors.length === b.tensors.length && a.tensors.every((t, i) => t.name === b.tensors[i].name);
+}
+
 function sameShapes(a, b) {
   if (!a || a.tensors.length !== b.tensors.length || a.tokens.length !== b.tokens.length) return false;
   return a.tensors.every((t, i) => t.name === b.tensors[i].name && t.shape.join() === b.tensors[i].shape.join());

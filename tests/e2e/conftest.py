@@ -92,6 +92,14 @@ def llama_server():
         yield base_url
 
 
+@pytest.fixture(scope="session")
+def gpt2_small_server():
+    """Random weights in GPT-2 small's shape, one letter per token (tests/e2e/serve.py)."""
+    require_chromium()
+    with serving("--models", "gpt2-small-shape") as base_url:
+        yield base_url
+
+
 @pytest.fixture(scope="module")
 def browser():
     # Module scope: the sync API runs an event loop on this thread until it stops, and later test

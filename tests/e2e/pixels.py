@@ -22,3 +22,26 @@ def drawn_fraction(page, png: bytes, background=BACKGROUND, tolerance: int = 30)
       }
       return drawn / (data.length / 4);
     }""", ["data:image/png;base64," + base64.b64encode(png).decode("ascii"), list(background), tolerance])
+
+
+def differing_pixels(page, png_a: bytes, png_b: bytes) -> int:
+    """How many pixels differ at all between two PNGs of the same size (-1 when the sizes differ)."""
+    return page.evaluate("""async ([a, b]) => {
+      const pixels = async (url) => {
+        const image = new Image();
+        image.src = url;
+        await image.decode();
+        const canvas = document.createElement("canvas");
+        [canvas.width, canvas.height] = [image.width, image.height];
+        const context = canvas.getContext("2d");
+        context.drawImage(image, 0, 0);
+        return context.getImageData(0, 0, image.width, image.height).data;
+      };
+      const [x, y] = [await pixels(a), await pixels(b)];
+      if (x.length !== y.length) return -1;
+      let differ = 0;
+      for (let i = 0; i < x.length; i += 4) {
+        if (x[i] !== y[i] || x[i + 1] !== y[i + 1] || x[i + 2] !== y[i + 2]) differ++;
+      }
+      return differ;
+    }""", ["data:image/png;base64," + base64.b64encode(png).decode("ascii") for png in (png_a, png_b)])

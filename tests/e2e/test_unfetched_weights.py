@@ -4,17 +4,11 @@ The page fetches at most WEIGHT_BUDGET (static/main.js) weight values per model;
 alone holds 38.6 M, so its block stays empty for good, and "not arrived yet" would be untrue there."""
 import pytest
 
-from tests.e2e.conftest import new_page, serving
+from tests.e2e.conftest import new_page
 from tests.e2e.serve import GPT2_SMALL_PROMPT
 from tests.e2e.test_llama_page import wait_for_camera_to_rest
 
 READY = "() => { const s = window.__llmviz; return s && s.state === 'ready' && s.settled; }"
-
-
-@pytest.fixture(scope="module")
-def gpt2_small_server():
-    with serving("--models", "gpt2-small-shape") as base_url:
-        yield base_url
 
 
 def test_hovering_an_unfetched_weight_says_it_is_not_shown_and_why(browser, gpt2_small_server, artifacts):

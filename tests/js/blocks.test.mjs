@@ -179,3 +179,58 @@ test("a weight keeps its bytes in the next scene only where its block reads the 
   const otherValues = { ...tensor, data: tensor.data.map((v) => -v) };
   assert.deepEqual(encodeBlock(weight, otherValues, 1, earlier).bytes, encodeBlock(weight, otherValues, 1).bytes);
 });
+
+test("a grown block written in place (only its changed cells) shows exactly a fresh encoding's texture", async () => {
+  const { changedRects, encodeCells } = await import("../../static/scene/blocks.js");
+  const dims = { C: 64, H: 4, KV: 2, F: 96, L: 1, V: 300 };
+  const [T0, T1] = [12, 13];
+  const [before, after] = [llamaHeader({ T: T0, ...dims }), llamaHeader({ T: T1, ...dims })];
+  const [layoutBefore, layoutAfter] = [computeLayout(before), computeLayout(after)];
+  const grid = (name) => /attn\.(hook_attn_scores|hook_pattern)$/.test(name);
+  const tensorAt = (desc, T, serial) => {  // the same values at the same multi-index for both lengths
+    const size = desc.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    const masked = desc.name.endsWith("hook_attn_scores");
+    const mask = masked ? new Uint8Array(size) : null;
+    const inner = size / desc.shape[0];
+    for (let i = 0; i < size; i++) {
+      if (grid(desc.name)) {
+        const [h, q, k] = [Math.floor(i / (T * T)), Math.floor(i / T) % T, i % T];
+        if (k > q) { if (mask) mask[i] = 1; continue; }
+        data[i] = q === 0 && k === 0 ? 3 : Math.sin(h * 100 + q * 10 + k);  // the largest magnitude sits in a kept row
+      } else {
+        const [t, rest] = [Math.floor(i / inner), i % inner];
+        data[i] = t === 0 && rest === 0 ? 3 : Math.sin(t * 37 + rest);
+      }
+    }
+    return { name: desc.name, shape: desc.shape, data, mask, serial };
+  };
+  let inPlace = 0;
+  for (const desc of after.tensors) {
+    if (desc.name === "hook_tokens") continue;
+    const old = tensorAt(before.tensors.find((d) => d.name === desc.name), T0, 1);
+    const grown = { ...tensorAt(desc, T1, 2), grownFrom: { serial: 1, rowsFrom: T0 } };
+    for (const block of layoutAfter.blocks.filter((b) => b.tensor === desc.name && b.kind !== "weight")) {
+      const earlierSpec = spec(layoutBefore, block.id);
+      if (poolFactor(block.texWidth, block.texHeight) !== 1) continue;
+      const first = encodeBlock(earlierSpec, old, 1);
+      const encoded = { ...first, spec: earlierSpec, pool: 1, serial: 1 };
+      const rects = changedRects(earlierSpec, block, grown, encoded, 1);
+      if (!rects) continue;
+      inPlace += 1;
+      const roomWidth = block.texWidth + 5;  // the texture page: the old bytes where they were, in a wider rectangle
+      const page = new Uint8Array(roomWidth * (block.texHeight + 5));
+      for (let y = 0; y < first.height; y++) page.set(first.bytes.subarray(y * first.width, (y + 1) * first.width), y * roomWidth);
+      for (const rect of rects) {
+        const bytes = encodeCells(block, grown, rect, encoded.scale);
+        for (let r = 0; r < rect.h; r++) page.set(bytes.subarray(r * rect.w, (r + 1) * rect.w), (rect.y + r) * roomWidth + rect.x);
+      }
+      const fresh = encodeBlock(block, { ...grown, grownFrom: undefined }, 1);
+      for (let y = 0; y < fresh.height; y++) {
+        assert.deepEqual(page.subarray(y * roomWidth, y * roomWidth + fresh.width), fresh.bytes.subarray(y * fresh.width, (y + 1) * fresh.width),
+          `${block.id}, texel row ${y}`);
+      }
+    }
+  }
+  assert.ok(inPlace > 20, `${inPlace} blocks written in place`);
+});

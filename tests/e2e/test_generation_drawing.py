@@ -1,0 +1,72 @@
+"""A generated token's pass is drawn in place (static/scene/blocks.js: the scene grows by a position, each tensor
+writes only the cells that changed); what the reader sees must be exactly what a fresh pass over the same tokens
+draws. Compared pixel for pixel in SwiftShader, with the token chips and status line (which say "generated")
+masked."""
+from tests.e2e.conftest import new_page
+from tests.e2e.pixels import differing_pixels
+from tests.e2e.serve import GPT2_SMALL_PROMPT
+from tests.e2e.test_llama_page import wait_for_camera_to_rest
+
+READY = "() => { const s = window.__llmviz; return s && s.state === 'ready' && s.settled; }"
+DRAWN = "() => window.__llmviz.timing.allDrawnMs !== undefined"
+
+
+CHAPTERS = ("self_attention", "mlp", "softmax")  # views whose cells are pixels wide: one wrong cell shows
+
+
+def shot(page) -> bytes:
+    wait_for_camera_to_rest(page)
+    page.wait_for_function(DRAWN, timeout=30_000)
+    page.wait_for_timeout(300)  # a last frame after the camera came to rest
+    return page.locator("#viewer").screenshot(mask=[page.locator("#token-chips"), page.locator("#status")])
+
+
+def home_view_shot(page) -> bytes:
+    page.locator("#home-button").click()
+    return shot(page)
+
+
+def shots_of_chapters(page) -> list[bytes]:
+    """The first step of each of CHAPTERS, reached with the arrow keys as a reader would."""
+    found = []
+    page.locator("#viewer").focus()
+    while page.evaluate("() => window.__llmviz.stepIndex") > 0:  # back to the first step
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function(READY)
+    for chapter in CHAPTERS:
+        while page.evaluate("() => { const s = window.__llmviz; return s.steps[s.stepIndex].chapter; }") != chapter:
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(READY)
+        found.append(shot(page))
+    return found
+
+
+def test_a_generated_pass_drawn_in_place_looks_exactly_like_a_fresh_pass_over_its_tokens(browser, gpt2_small_server,
+                                                                                        artifacts):
+    generating, fresh = new_page(browser, gpt2_small_server), new_page(browser, gpt2_small_server)
+    try:
+        for page in (generating, fresh):
+            page.emulate_media(reduced_motion="reduce")
+        generating.goto(f"{gpt2_small_server}/?model=gpt2-small-shape&prompt={GPT2_SMALL_PROMPT}&lang=en")
+        generating.wait_for_function(READY, timeout=60_000)
+        home_view_shot(generating)  # the whole model in view: every block is drawn, so every block is grown
+        before = generating.evaluate("() => window.__llmviz.finishedRuns")
+        generating.locator("#generate-button").click()
+        generating.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=60_000)
+        generating.wait_for_function(READY, timeout=60_000)
+        state = generating.evaluate("() => ({tokens: window.__llmviz.tokens, stats: window.__llmviz.stats})")
+        assert state["stats"]["grownScenes"] >= 3, "the passes after the first were drawn by growing the scene"
+        drawn = [home_view_shot(generating), *shots_of_chapters(generating)]
+        (artifacts / "generated-in-place.png").write_bytes(drawn[1])
+
+        fresh.goto(f"{gpt2_small_server}/?model=gpt2-small-shape&prompt={''.join(state['tokens'])}&lang=en")
+        fresh.wait_for_function(READY, timeout=60_000)
+        assert fresh.evaluate("() => window.__llmviz.tokens") == state["tokens"]
+        expected = [home_view_shot(fresh), *shots_of_chapters(fresh)]
+        (artifacts / "generated-fresh.png").write_bytes(expected[1])
+        for view, (a, b) in zip(["home", *CHAPTERS], zip(drawn, expected)):
+            assert differing_pixels(fresh, a, b) == 0, view
+        assert generating.problems == [] and fresh.problems == []
+    finally:
+        generating.context.close()
+        fresh.context.close()
