@@ -628,7 +628,6 @@ class App {
       stats: this.viewer?.stats() ?? null,
       cellToScreen: (id, row, col) => this.viewer?.cellToScreen(id, row, col) ?? null,
       cellOf: (name, index) => this.cellOf(name, index),
-      tensorValues: (name) => (pass?.tensors.has(name) ? Array.from(pass.tensors.get(name).data) : null),
       inspection: this.inspector?.snapshot() ?? null,
     });
   }
