@@ -188,9 +188,9 @@ def measure(browser, name: str, runs: int) -> dict:
         if generated:
             # The generated passes run over prompt + 1 … prompt + the tokens generated; the middle one stands for them.
             engine_next = engine_seconds(models, (prompt * 8)[:len(prompt) + generated_tokens // 2])
+            versus = f"; {generated / (engine_next * 1e3):.2f}x the engine's pass at their middle length" if engine_next else ""
             print(f"  generated token's pass drawn   {generated:8.1f} ms apart in the home view (median of "
-                  f"{GENERATE_CLICKS} generations; "
-                  + (f"{generated / (engine_next * 1e3):.2f}x the engine's pass over one more token)" if engine_next else ")"))
+                  f"{GENERATE_CLICKS} generations{versus})")
         print(f"  camera gliding (D, A held)     {walking_fps:8.1f} fps")
         print(f"  orbiting (mouse drag)          {orbit_fps:8.1f} fps")
         print(f"  draw calls per frame (home)    {stats['drawCalls']:8d} for {stats['blocks']} blocks")

@@ -259,7 +259,7 @@ export class BlockBatch {
     let texels = 0;
     let widest = 1;
     for (const block of this.blocks) {
-      const [w, h] = block.texSize;
+      const [w, h] = roomToGrow(block.spec, ...block.texSize);  // the rectangle it will reserve
       texels += block.spec.kind === "weight" ? 0 : (w + 1) * (h + 1);  // weights may never be fetched
       widest = Math.max(widest, w, h);
     }
@@ -497,8 +497,9 @@ export class TensorBlock {
   ensureRegion() {
     if (this.region) return true;
     const [w, h] = this.texSize;
-    const room = roomToGrow(this.spec, w, h);
+    let room = roomToGrow(this.spec, w, h);
     this.region = this.batch.atlas.place(...room);
+    if (!this.region) [room, this.region] = [[w, h], this.batch.atlas.place(w, h)];  // no room to spare: as it is
     if (!this.region) return false;
     this.region.room = room;  // reserved; w and h are what the block uses now
     [this.region.w, this.region.h] = [w, h];

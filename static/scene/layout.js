@@ -660,16 +660,17 @@ function padHeadColumns(blocks, header, gap) {
   }
 }
 
-function box(blocks) {
-  const min = { x: Infinity, y: Infinity, z: Infinity };
-  const max = { x: -Infinity, y: -Infinity, z: -Infinity };
-  for (const b of blocks) {
-    for (const axis of ["x", "y", "z"]) {
-      min[axis] = Math.min(min[axis], b.position[axis] - b.size[axis === "x" ? "w" : axis === "y" ? "h" : "d"] / 2);
-      max[axis] = Math.max(max[axis], b.position[axis] + b.size[axis === "x" ? "w" : axis === "y" ? "h" : "d"] / 2);
-    }
+function box(blocks) {  // written out per axis: it runs over every block once per chapter, every pass
+  let [x0, y0, z0, x1, y1, z1] = [Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity];
+  for (const { position: p, size: s } of blocks) {
+    x0 = Math.min(x0, p.x - s.w / 2);
+    x1 = Math.max(x1, p.x + s.w / 2);
+    y0 = Math.min(y0, p.y - s.h / 2);
+    y1 = Math.max(y1, p.y + s.h / 2);
+    z0 = Math.min(z0, p.z - s.d / 2);
+    z1 = Math.max(z1, p.z + s.d / 2);
   }
-  return { min, max };
+  return { min: { x: x0, y: y0, z: z0 }, max: { x: x1, y: y1, z: z1 } };
 }
 
 export const VIEW_FOV = 40;  // degrees, vertical; the viewer's camera uses the same
@@ -687,8 +688,7 @@ export function frame(bounds, fov = VIEW_FOV, aspect = VIEW_ASPECT) {
 }
 
 /** The blocks a chapter is about: what the camera frames when the chapter opens. */
-function chapterBlocks(chapter, blocks) {
-  const all = Object.values(blocks);
+function chapterBlocks(chapter, all) {
   const firstLayer = (b) => b.layer === 0 || b.layer === null;
   switch (chapter) {
     case "introduction": return all;
@@ -719,19 +719,14 @@ export function computeLayout(header) {
   const blocks = [];
   for (const b of Object.values(byId)) {
     if (!b.rect) continue;
-    const { x, y, w, h } = b.rect;
-    b.position = { x: x + w / 2, y: -(y + h / 2), z: 0 };
-    b.size = { w, h, d: depth };
-    delete b.rect;
-    delete b.worldW;
-    delete b.worldH;
-    blocks.push(b);
+    // A new object without the placement's scratch fields: `delete` would turn every block into a slow dictionary.
+    const { rect: { x, y, w, h }, worldW: _w, worldH: _h, ...spec } = b;
+    blocks.push({ ...spec, position: { x: x + w / 2, y: -(y + h / 2), z: 0 }, size: { w, h, d: depth } });
   }
   const bounds = box(blocks);
-  const index = Object.fromEntries(blocks.map((b) => [b.id, b]));
   const chapterAnchors = {};
   for (const chapter of CHAPTER_IDS) {
-    const members = chapterBlocks(chapter, index);
+    const members = chapterBlocks(chapter, blocks);
     if (members.length) chapterAnchors[chapter] = frame(box(members));
   }
   const layers = [];

@@ -135,7 +135,8 @@ export class Viewer {
     else if (!grown) this.batch?.dispose();
     if (reuse) this.labels.clear((label) => label.style === "token");  // only the prompt's pieces change
     else this.labels.clear();
-    this.previousTensors = new Map(this.tensors);  // a generated pass derives its kept rows' softmax sums from them
+    // A generated pass takes its kept rows' softmax maximum and sum from the pass before (only those are kept).
+    this.previousTensors = new Map([...this.tensors].filter(([name]) => /softmax_(max|sum)$/.test(name)));
     this.tensors.clear();
     this.focused.clear();
     this.narrationCells.clear();
