@@ -21,9 +21,9 @@ const OUTPUT_CHAPTERS = new Set(["softmax", "output"]);  // where the probabilit
 const BARS_SHOWN = 6;              // enough to see the shape of the distribution, and the step text keeps room
 const DEFAULT_NEW_TOKENS = 8;      // for models without a fixed answer length
 const CHAT_NEW_TOKENS = 48;        // a chat answer runs to the stop token; this bounds one that never says it
-// While a generation streams, the scene redraws at most this often unless the reader moves the camera: a software
-// renderer's frame takes a core the engine needs for the next token (10 fps still shows each token's pass arrive).
-const GENERATING_FRAME_MS = 100;
+// While a generation streams, the scene redraws when a token's pass is complete (and at least this often), or when
+// the reader moves the camera: a software renderer's frame takes a core the engine needs for the next token.
+const GENERATING_FRAME_MS = 1000;
 const EXACT_TRACE_PARAMS = 5e6;    // below this many parameters the trace is small enough to fetch as exact f32
 const WEIGHT_BUDGET = 4e6;  // values fetched per model: all of nano-sort; GPT-2 small's first layers, the rest stay grey
 const CAMERA_URL_DELAY_MS = 1200;  // after orbit damping or a click's flight has come to rest
@@ -216,11 +216,11 @@ class App {
     this.generating = true;
     this.ui.setGenerating(true);
     if (this.chatting()) this.ui.setAnswer("");
-    this.viewer.frameInterval = GENERATING_FRAME_MS;
+    this.viewer.setFrameInterval(GENERATING_FRAME_MS);
     try {
       await this.runStream("generate", body, { keepStep: this.steps[this.stepIndex]?.id, camera: null, fly: false });
     } finally {
-      this.viewer.frameInterval = 0;
+      this.viewer.setFrameInterval(0);
       this.generating = false;
       this.ui.setGenerating(false);
     }

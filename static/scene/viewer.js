@@ -82,7 +82,7 @@ export class Viewer {
     this.frameTimes = [];
     this.drawnWaiters = [];  // whenDrawn()'s promises, resolved by the next frame that leaves nothing to upload
     this.grownScenes = 0;
-    this.frameInterval = 0;  // ms between frames at least, unless the reader moves the camera (requestRender)
+    this.frameInterval = 0;  // ms between frames at least, unless the camera moves (setFrameInterval, requestRender)
     this.lastInput = -Infinity;
     this.frameTimer = null;
     this.frameRequested = false;
@@ -437,6 +437,7 @@ export class Viewer {
     const fromPos = this.camera.position.clone();
     const toPos = view.target.clone().addScaledVector(view.direction, view.distance);
     this.flight?.cancel();
+    this.noteInput();  // a flight is the camera moving: at full frame rate, even while a generation streams
     const flight = this.tween(duration, (t) => {
       const k = ease(t);
       this.controls.target.lerpVectors(fromTarget, view.target, k);
@@ -649,6 +650,12 @@ export class Viewer {
     } else {
       requestAnimationFrame((t) => this.frame(t));
     }
+  }
+
+  /** Frames at most every `ms` while nothing moves (0: as often as asked); a frame held back by the old cap comes now. */
+  setFrameInterval(ms) {
+    this.frameInterval = ms;
+    if (this.frameTimer) this.requestRender(true);
   }
 
   /** The reader moved the camera: frames at full rate for a while, whatever frameInterval says. */

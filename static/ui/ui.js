@@ -189,13 +189,23 @@ export class UI {
   setTokens(tokens, promptCount = tokens.length) {
     this.tokens = { tokens, promptCount };
     const kinds = chipKinds(tokens, promptCount);
-    this.$("token-chips").replaceChildren(...tokens.map((token, position) => {
+    // Chips already shown stay: a generation adds one token a pass, and rebuilding every chip would replay the
+    // generated chips' entry animation each pass (a composite of the window per frame, in a software renderer).
+    const keys = tokens.map((token, position) => `${this.lang}|${kinds[position]}|${token.id}|${token.piece}`);
+    const list = this.$("token-chips");
+    const shown = this.chipKeys ?? [];
+    let same = 0;
+    while (same < shown.length && same < keys.length && shown[same] === keys[same] && list.children[same]) same++;
+    while (list.children.length > same) list.lastElementChild.remove();
+    list.append(...tokens.slice(same).map((token, i) => {
+      const position = same + i;
       const chip = element("li", kinds[position] === "prompt" ? "token-chip" : `token-chip ${kinds[position]}`);
       chip.title = `t = ${position}: ${t(this.lang, "tokens.chip", { piece: visiblePiece(token.piece), id: token.id })}`
         + (token.template ? ` (${t(this.lang, "tokens.template")})` : "");
       chip.append(element("span", "token-piece", visiblePiece(token.piece)), element("span", "token-id", String(token.id)));
       return chip;
     }));
+    this.chipKeys = keys;
     // The newest generated token is the one to watch: a long chat pass scrolls its chips down to it.
     // In the next frame, whose layout happens anyway: scrolling now would lay the page out once more per token.
     if (promptCount < tokens.length && !this.chipScroll) {

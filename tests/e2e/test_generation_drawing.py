@@ -65,6 +65,8 @@ def test_a_generated_pass_drawn_in_place_looks_exactly_like_a_fresh_pass_over_it
         expected = [home_view_shot(fresh), *shots_of_chapters(fresh)]
         (artifacts / "generated-fresh.png").write_bytes(expected[1])
         for view, (a, b) in zip(["home", *CHAPTERS], zip(drawn, expected)):
+            (artifacts / f"generated-{view}-in-place.png").write_bytes(a)
+            (artifacts / f"generated-{view}-fresh.png").write_bytes(b)
             assert differing_pixels(fresh, a, b) == 0, view
         assert generating.problems == [] and fresh.problems == []
     finally:
