@@ -504,7 +504,7 @@ export class Viewer {
   bindPointer(canvas) {
     canvas.addEventListener("pointermove", (e) => {
       this.pointer = e;
-      this.requestRender();
+      this.noteInput();  // hover answers at once, even while a generation holds frames back
     });
     canvas.addEventListener("pointerleave", () => {
       this.pointer = null;
