@@ -121,7 +121,7 @@ def generated_pass_ms(page, clicks: int) -> tuple[float | None, int]:
     return (statistics.median(gaps) if gaps else None), tokens
 
 
-def engine_seconds(models: str, prompt: str, runs: int = 3) -> float | None:
+def engine_seconds(models: str, prompt: str, runs: int = 7) -> float | None:
     """Median wall time of the engine's recorded pass over `prompt` in this process, one BLAS thread as the server
     runs it: the reference for "a generated token's pass fully drawn within 1.5× its engine time" (issue 9)."""
     sys.path.insert(0, str(ROOT))
