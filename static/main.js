@@ -83,6 +83,9 @@ class App {
     // A flight made while the pass streamed went to the step as built from partial data (e.g. head 0 before
     // the scores say head 1 is the one to show): {index, camera} until the pass ends or the user moves.
     this.provisionalFlight = null;
+    // The step whose framing the camera shows, until the reader moves it: a generation that ends on other blocks
+    // for that step (another head, another token) flies there, as a link's first flight does (finishPass).
+    this.framedStep = null;
     this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     this.ui = new UI({
       onSubmit: (text) => this.submit(text),
@@ -97,8 +100,11 @@ class App {
       onRawPrompt: () => this.submit(this.ui.promptText()),
       onSavePNG: () => this.savePNG(),
       onSaveHTML: () => this.saveHTML(),
-      onHome: () => this.viewer?.flyTo("home", this.flightOptions()),
-      onCameraMoved: () => { this.provisionalFlight = null; this.scheduleUrlUpdate(); },
+      onHome: () => {
+        this.framedStep = null;
+        return this.viewer?.flyTo("home", this.flightOptions());
+      },
+      onCameraMoved: () => { this.provisionalFlight = this.framedStep = null; this.scheduleUrlUpdate(); },
     });
     this.ui.setLanguage(this.lang);
     this.ui.setChapters(CHAPTERS);
@@ -216,6 +222,10 @@ class App {
     this.generating = true;
     this.ui.setGenerating(true);
     if (this.chatting()) this.ui.setAnswer("");
+    // The camera stays where the reader left it; if that was this step's framing and the last pass puts the step on
+    // other blocks, finishPass flies there.
+    const step = this.steps[this.stepIndex];
+    this.provisionalFlight = this.framedStep?.id === step?.id ? this.framedStep : null;
     this.viewer.setFrameInterval(GENERATING_FRAME_MS);
     try {
       await this.runStream("generate", body, { keepStep: this.steps[this.stepIndex]?.id, camera: null, fly: false });
@@ -512,6 +522,7 @@ class App {
     this.provisionalFlight = this.state === "streaming" ? { id: step.id, camera: JSON.stringify(step.camera) } : null;
     const flight = (this.flight = {});
     await this.viewer.flyTo(step.camera, this.flightOptions());
+    if (this.flight === flight) this.framedStep = { id: step.id, camera: JSON.stringify(step.camera) };
     if (step.anim && !this.reducedMotion && this.stepIndex === index) await this.viewer.play(step.anim);
     if (this.flight === flight) this.flight = null;
     this.updateUrl();

@@ -72,3 +72,33 @@ def test_a_generated_pass_drawn_in_place_looks_exactly_like_a_fresh_pass_over_it
     finally:
         generating.context.close()
         fresh.context.close()
+
+
+def test_a_generation_that_moves_the_step_to_other_blocks_ends_framing_them(browser, gpt2_small_server):
+    """The reader watches a step (here the softmax of the head with the sharpest attention); the last pass puts
+    that step on another head. The camera stays put while tokens come, then frames the step as stepping to it
+    would, unless the reader has moved it meanwhile."""
+    page = new_page(browser, gpt2_small_server)
+    try:
+        page.emulate_media(reduced_motion="reduce")
+        page.goto(f"{gpt2_small_server}/?model=gpt2-small-shape&prompt={GPT2_SMALL_PROMPT}&lang=en"
+                  "&step=self_attention.softmax")
+        page.wait_for_function(READY, timeout=60_000)
+        wait_for_camera_to_rest(page)
+        focused_before = page.evaluate("() => window.__llmviz.focused")
+        before = page.evaluate("() => window.__llmviz.finishedRuns")
+        page.locator("#generate-button").click()
+        page.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=60_000)
+        page.wait_for_function(READY, timeout=60_000)
+        wait_for_camera_to_rest(page)
+        after = page.evaluate("() => ({camera: window.__llmviz.camera, focused: window.__llmviz.focused})")
+        assert after["focused"] != focused_before, "the last pass put the step on another head (else: nothing to test)"
+        page.locator("#viewer").focus()
+        for key in ("ArrowRight", "ArrowLeft"):  # away and back: the step's framing as stepping gives it
+            page.keyboard.press(key)
+            page.wait_for_function(READY)
+        wait_for_camera_to_rest(page)
+        assert page.evaluate("() => window.__llmviz.camera") == after["camera"]
+        assert page.problems == []
+    finally:
+        page.context.close()
