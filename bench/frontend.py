@@ -103,8 +103,8 @@ def moving_fps(page) -> tuple[float, float]:
     return walking, statistics.mean(samples)
 
 
-def generated_pass_ms(page, clicks: int) -> tuple[float | None, int]:
-    """(median time between one generated token's pass being fully drawn (every block on screen showing its values)
+def generated_pass_gaps(page, clicks: int) -> tuple[list[float], int]:
+    """(the times between one generated token's pass being fully drawn (every block on screen showing its values)
     and the next's, over `clicks` Generate clicks in the current view: what a reader waits per token; the number of
     tokens generated in all). Each click continues the text the one before wrote."""
     gaps, tokens = [], 0
@@ -117,8 +117,7 @@ def generated_pass_ms(page, clicks: int) -> tuple[float | None, int]:
         drawn = [p["allDrawnMs"] for p in page.evaluate("() => window.__llmviz.timing.passes")]
         gaps += [b - a for a, b in zip(drawn[1:], drawn[2:])]  # from the second generated pass on: both sent as new rows
         tokens += len(drawn)
-    print(f"  generated passes drawn apart   {[round(g) for g in gaps]} ms")
-    return (statistics.median(gaps) if gaps else None), tokens
+    return gaps, tokens
 
 
 def engine_seconds(models: str, prompt: str, runs: int = 7) -> float | None:
@@ -174,7 +173,8 @@ def measure(browser, name: str, runs: int) -> dict:
         heap_mb = (usage["usedSize"] + usage.get("backingStorageSize", 0)) / 2**20
         page.locator("#home-button").click()
         page.wait_for_timeout(500)
-        generated, generated_tokens = generated_pass_ms(page, GENERATE_CLICKS)
+        gaps, generated_tokens = generated_pass_gaps(page, GENERATE_CLICKS)
+        generated = statistics.median(gaps) if gaps else None
         print(f"{name}: {state['expected']} tensors, {runs} passes (median)")
         print(f"  submit -> header line read     {statistics.median(header):8.1f} ms")
         print(f"  submit -> first filled block   {statistics.median(first):8.1f} ms "
@@ -191,6 +191,7 @@ def measure(browser, name: str, runs: int) -> dict:
             versus = f"; {generated / (engine_next * 1e3):.2f}x the engine's pass at their middle length" if engine_next else ""
             print(f"  generated token's pass drawn   {generated:8.1f} ms apart in the home view (median of "
                   f"{GENERATE_CLICKS} generations{versus})")
+            print(f"  generated passes drawn apart   {[round(g) for g in gaps]} ms")
         print(f"  camera gliding (D, A held)     {walking_fps:8.1f} fps")
         print(f"  orbiting (mouse drag)          {orbit_fps:8.1f} fps")
         print(f"  draw calls per frame (home)    {stats['drawCalls']:8d} for {stats['blocks']} blocks")
