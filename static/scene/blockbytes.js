@@ -15,11 +15,7 @@ export function poolFactor(texWidth, texHeight) {
 const scales = new WeakMap();  // tensor.data -> [mask it was found with, scale]
 
 /** The colour scale of a tensor's blocks: its largest magnitude, found once per tensor's values. */
-export function scaleOfTensor(tensor) {
-  return tensorScale(tensor);
-}
-
-function tensorScale(tensor) {
+export function tensorScale(tensor) {
   const known = scales.get(tensor.data);
   if (known && known[0] === tensor.mask) return known[1];
   const scale = scaleOf(tensor.data, tensor.mask);
@@ -60,10 +56,14 @@ function cellTables(spec, width) {
   return found;
 }
 
+/** Whether two blocks read a cell (r, c) at the same offset of their tensors' data. */
+export function sameMap(a, b) {
+  return a.map.offset === b.map.offset && a.map.rowStride === b.map.rowStride && a.map.colStride === b.map.colStride;
+}
+
 function sameTexture(a, b) {
   return a.texWidth === b.texWidth && a.texHeight === b.texHeight && a.shape2d[0] === b.shape2d[0]
-    && a.shape2d[1] === b.shape2d[1] && a.map.offset === b.map.offset && a.map.rowStride === b.map.rowStride
-    && a.map.colStride === b.map.colStride && JSON.stringify(a.fold) === JSON.stringify(b.fold);
+    && a.shape2d[1] === b.shape2d[1] && sameMap(a, b) && JSON.stringify(a.fold) === JSON.stringify(b.fold);
 }
 
 /**
@@ -75,9 +75,7 @@ function sameTexture(a, b) {
 function keptValues(spec, tensor, earlier, scale) {
   const grown = tensor.grownFrom;
   if (!earlier?.bytes || !grown || tensor.mask || earlier.pool !== 1 || grown.serial !== earlier.serial
-      || earlier.scale !== scale || positionAxis(tensor.name) !== 0) return 0;
-  const [a, b] = [earlier.spec.map, spec.map];
-  if (a.offset !== b.offset || a.rowStride !== b.rowStride || a.colStride !== b.colStride) return 0;
+      || earlier.scale !== scale || positionAxis(tensor.name) !== 0 || !sameMap(earlier.spec, spec)) return 0;
   return grown.rowsFrom * (tensor.data.length / tensor.shape[0]);
 }
 

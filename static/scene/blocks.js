@@ -8,9 +8,10 @@
 // Cells stay bytes through a colour lookup table (colormap.js): float textures misbehave in software GL.
 import * as THREE from "three";
 import { Atlas, pageSide } from "./atlas.js";
-import { encodeBlock, poolFactor, scaleOfTensor } from "./blockbytes.js";
+import { encodeBlock, poolFactor, sameMap, tensorScale } from "./blockbytes.js";
 import { BACKGROUND, FRAME_COLORS, MASKED_BYTE, VOID_BYTE, buildLut, encodeValue } from "./colormap.js";
 import { cellToTexel } from "./layout.js";
+import { positionAxis } from "../data/rows.js";
 
 export { encodeBlock, poolFactor };  // their home is blockbytes.js (pure), which the notebook evaluates too
 
@@ -180,7 +181,7 @@ const GROW_ROOM = 16;  // positions a block's rectangle leaves free, so a genera
 /** [w, h] to reserve for a block's w×h texels: room along the axes a generated token grows. */
 function roomToGrow(spec, w, h) {
   if (spec.kind === "weight") return [w, h];
-  const grid = /attn\.(hook_attn_scores|hook_pattern)$/.test(spec.tensor);
+  const grid = positionAxis(spec.tensor) === 1;  // an attention grid grows a row and a column
   const across = Math.ceil(w / Math.max(1, spec.shape2d[1]));  // texels per position across (folds, pooling)
   return [w + GROW_ROOM * Math.max(1, across), grid ? h + GROW_ROOM : h];
 }
@@ -193,18 +194,16 @@ function roomToGrow(spec, w, h) {
 export function changedRects(before, spec, tensor, encoded, pool) {
   const grown = tensor.grownFrom;
   if (!grown || grown.serial !== encoded.serial || pool !== 1 || encoded.pool !== 1 || spec.fold || before.fold
-      || encoded.scale !== scaleOfTensor(tensor)) return null;
+      || encoded.scale !== tensorScale(tensor)) return null;
   const [rows, cols] = spec.shape2d;
   const [oldRows, oldCols] = before.shape2d;
   const start = grown.rowsFrom;
-  if (/attn\.(hook_attn_scores|hook_pattern)$/.test(spec.tensor)) {
+  if (positionAxis(spec.tensor) === 1) {
     if (spec.map.colStride !== 1 || spec.map.rowStride !== cols || before.map.rowStride !== oldCols) return null;
     return [{ x: 0, y: start, w: cols, h: rows - start }, { x: oldCols, y: 0, w: cols - oldCols, h: start }];
   }
   const rowSize = tensor.data.length / tensor.shape[0];
-  const [a, b] = [before.map, spec.map];
-  if (b.colStride !== rowSize || rows !== oldRows || a.offset !== b.offset || a.rowStride !== b.rowStride
-      || a.colStride !== b.colStride) return null;
+  if (spec.map.colStride !== rowSize || rows !== oldRows || !sameMap(before, spec)) return null;
   return [{ x: start, y: 0, w: cols - start, h: rows }];
 }
 
@@ -482,8 +481,7 @@ export class TensorBlock {
    * changed where it can (upload()).
    */
   grow(spec) {
-    this.grownFrom = this.encoded ? { spec: this.spec, encoded: this.encoded } : null;
-    this.earlier = this.encoded;  // for a block written whole after all: its kept positions' bytes, if it has them
+    this.earlier = this.encoded;  // drawn in this same rectangle (earlier.region): upload() writes only what changed
     this.setSpec(spec);
     if (spec.kind === "weight") return;
     this.clearValues();
@@ -523,17 +521,14 @@ export class TensorBlock {
     if (!this.tensor) return 0;
     this.dirty = false;
     if (!this.ensureRegion()) return this.cellCount;
-    const grown = this.grownFrom;
-    this.grownFrom = null;
-    if (grown && this.writeChangedCells(grown)) {
-      this.earlier = null;
-      return this.cellCount;
-    }
-    const { bytes, scale, tables } = encodeBlock(this.spec, this.tensor, this.pool, this.earlier);
+    const earlier = this.earlier;
     this.earlier = null;
-    // Kept for the next pass of a generation, whose block copies the bytes of the positions it keeps.
+    // The rectangle still holds the pass before (the scene grew in place): only the changed cells need writing.
+    if (earlier?.region === this.region && this.writeChangedCells(earlier)) return this.cellCount;
+    const { bytes, scale, tables } = encodeBlock(this.spec, this.tensor, this.pool, earlier);
+    // Kept for the next pass of a generation, which writes only what changed, or copies the kept positions' bytes.
     this.encoded = { bytes, tables, scale, spec: this.spec, pool: this.pool, serial: this.tensor.serial,
-      data: this.tensor.data, mask: this.tensor.mask };
+      data: this.tensor.data, mask: this.tensor.mask, region: this.region };
     this.scale = scale;
     this.batch.write(this.region, bytes);
     this.uniforms.uFilled.value = 1;
@@ -545,8 +540,8 @@ export class TensorBlock {
    * A generated token's pass, written in place: when the block's cells keep their texels (an unfolded, unpooled
    * grid) and their colour scale, only the cells that changed are encoded and sent to the GPU. False otherwise.
    */
-  writeChangedCells({ spec: before, encoded }) {
-    const rects = changedRects(before, this.spec, this.tensor, encoded, this.pool);
+  writeChangedCells(encoded) {
+    const rects = changedRects(encoded.spec, this.spec, this.tensor, encoded, this.pool);
     if (!rects) return false;
     for (const rect of rects) {
       if (rect.w > 0 && rect.h > 0) this.batch.writeRect(this.region, rect, encodeCells(this.spec, this.tensor, rect, encoded.scale));
