@@ -119,15 +119,10 @@ def travelling_values(x: np.ndarray, masked: np.ndarray | None, precision: str) 
     return np.ascontiguousarray(values)
 
 
-def encoded_floats(array: np.ndarray, precision: str, name: str) -> tuple[dict, np.ndarray, np.ndarray | None]:
-    """({shape, dtype, stats}; the values as they travel (`travelling_values`); the bool mask of -inf cells, or None)."""
-    x, masked, fields = float_fields(array, precision, name)
-    return fields, travelling_values(x, masked, precision), masked
-
-
 def _float_fields(array: np.ndarray, precision: str, name: str) -> tuple[dict, bytes | list, bytes | None]:
     """(shape, dtype and stats; `data` as base64 bytes, or a list of floats for json; the mask's base64 or None)."""
-    fields, values, masked = encoded_floats(array, precision, name)
+    x, masked, fields = float_fields(array, precision, name)
+    values = travelling_values(x, masked, precision)
     # float32 -> Python float is exact, so JSON keeps every bit; base64 of the little-endian bytes otherwise.
     data = values.ravel().tolist() if precision == "json" else _b64_bytes(_little_endian(values))
     mask = _b64_bytes(masked.astype(np.uint8)) if masked is not None else None

@@ -6,9 +6,10 @@ row is new: a SmolLM2 pass at 32 tokens is 16 M values, its new row half a milli
 
 Nothing here assumes that. For each tensor the float32 bits are compared with the previous pass's, row by row
 along the position axis (the query axis of attention scores and patterns, whose rows also gained a key column,
-which must hold what a future position holds); the line carries the rows from the first one that differs. Whatever changes earlier rows (a head ablated to its mean over positions, a matrix
-product that rounds differently at another length) makes them travel again, so a client that merges the rows
-into the previous pass's tensor holds, bit for bit, what the full line would have carried.
+which must hold what a future position holds); the line carries the rows from the first one that differs.
+Whatever changes earlier rows (a head ablated to its mean over positions, a matrix product that rounds
+differently at another length) makes them travel again, so a client that merges the rows into the previous
+pass's tensor holds, bit for bit, what the full line would have carried.
 """
 import numpy as np
 
@@ -25,8 +26,8 @@ def position_axis(name: str) -> int:
 def first_changed_row(name: str, values: np.ndarray, previous: np.ndarray) -> int:
     """The first position whose row differs, in any bit, from the previous pass's (its length when none does;
     0 when the shapes do not continue one another, so everything travels). float32 values, masked cells -inf."""
-    grid = position_axis(name) == 1
-    axis = 1 if grid else 0
+    axis = position_axis(name)
+    grid = axis == 1
     T, old_T = values.shape[axis], previous.shape[axis]
     if grid:
         continues = values.ndim == previous.ndim == 3 and values.shape[::2] == (previous.shape[0], T) \
