@@ -58,7 +58,8 @@ export class LabelLayer {
     const shown = translate ? sceneText(text, this.lang) : text;
     const label = {
       el: null,  // made the first time the label shows (element()): a 30-layer scene has thousands, a few dozen shown
-      css: look.css + (frame ? `--frame:${frame};` : ""), at: new THREE.Vector3(at.x, at.y, at.z), anchor: ANCHORS[anchor], extent, minPx, focusMinPx, priority, owner,
+      css: look.css + (frame ? `--frame:${frame};` : ""),
+      at: new THREE.Vector3(at.x, at.y, at.z), anchor: ANCHORS[anchor], extent, minPx, focusMinPx, priority, owner,
       width: estimateWidth(shown, look.size, style), height: look.size * 1.25 + (style === "block" ? 4 : 0),
       shown: false, x: NaN, y: NaN, opacity: "1", text: shown, source: translate ? text : null, style,
       fontSize: look.size, fitTo,

@@ -25,8 +25,8 @@ const TITLE_ROOM_PX = 22;  // the overview's first and last titles stand above a
 const FLY_MS = 900;
 const FILL_MS = 450;
 const UPLOAD_BUDGET_CELLS = 3_000_000;  // per frame, so a huge model never freezes the page
-const MIN_UPLOAD_PX = 24;
-const INPUT_FRAMES_MS = 400;  // after the reader's last camera move, frames stay at full rate this long  // a lazily uploaded block gets its texture once it is this tall on screen
+const MIN_UPLOAD_PX = 24;  // a lazily uploaded block gets its texture once it is this tall on screen
+const INPUT_FRAMES_MS = 400;  // after the reader's last camera move, frames stay at full rate this long
 const CLICK_SLOP_PX = 5;
 const MAX_VALUE_BLOCK_CELLS = 20_000;  // bigger blocks never get numbers written in: too many cells to visit
 
