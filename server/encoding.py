@@ -23,6 +23,7 @@ class NonFiniteTensor(ValueError):
 
 
 F16_BLOCK = 1 << 15  # values converted at a time: the block and its temporaries stay in the CPU's cache
+F16_FEW = 1024  # up to this many values NumPy's own conversion is faster: the ~15 calls below cost more than its slow path
 F16_SMALLEST_NORMAL_BITS = np.uint32(0x38800000)  # float32 bits of 2^-14; below it float16 is subnormal
 F16_REBIAS_AND_ROUND = np.uint32(0xC8000FFF)  # exponent bias 127 -> 15 ((15 - 127) << 23, mod 2^32), plus 0xFFF
 HALF_BITS = np.uint32(0x3F000000)  # float32 bits of 0.5
@@ -39,6 +40,8 @@ def to_f16_bits(values: np.ndarray) -> np.ndarray:  # float32 [...], |x| ≤ 655
     Inputs must be finite and within ±65504 (callers clip); the sign is copied across.
     """
     flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
+    if flat.size <= F16_FEW:
+        return flat.astype(np.float16).view(np.uint16).reshape(np.shape(values))
     out = np.empty(flat.size, np.uint16)
     size = min(F16_BLOCK, flat.size)
     magnitude, bits, subnormal = np.empty(size, np.uint32), np.empty(size, np.uint32), np.empty(size, bool)
@@ -74,7 +77,7 @@ def _b64(raw) -> str:
     return _b64_bytes(raw).decode("ascii")
 
 
-def _short(value) -> float:
+def short_float(value) -> float:
     return float(f"{value:.7g}")  # float32 carries ~7 significant digits; more would only lengthen each line
 
 
@@ -82,7 +85,7 @@ def _stats(values: np.ndarray, lo: float, hi: float) -> dict:  # [N] float32, al
     mean = float(values.sum(dtype=np.float64)) / values.size
     centered = values - np.float32(mean)  # [N]; two passes keep the variance from cancelling
     std = np.sqrt(float(np.dot(centered, centered)) / values.size)
-    return {"min": _short(lo), "max": _short(hi), "mean": _short(mean), "std": _short(std)}
+    return {"min": short_float(lo), "max": short_float(hi), "mean": short_float(mean), "std": short_float(std)}
 
 
 def encode_integers(array: np.ndarray) -> dict:
@@ -164,17 +167,15 @@ def _assembled(fields: dict, data: bytes, mask: bytes | None) -> bytes:
     return b"".join((head, b',"data":"', data, tail))
 
 
-def tensor_rows_line_bytes(name: str, array: np.ndarray, precision: str, rows_from: int, axis: int) -> bytes:
-    """A `tensor` line carrying only positions `rows_from`… along `axis` (and their mask), with `"rows_from"` saying
-    so (a line from 0 is a plain line); shape and stats describe the whole tensor. Only the sent rows are encoded.
-    Not for precision json."""
-    x, masked, fields = float_fields(array, precision, name)
-    rows = (slice(None),) * axis + (slice(rows_from, None),)
-    sent_mask = masked[rows] if masked is not None else None
-    data = _b64_bytes(_little_endian(travelling_values(x[rows], sent_mask, precision)))
-    mask = _b64_bytes(np.ascontiguousarray(sent_mask, dtype=np.uint8)) if sent_mask is not None else None
-    return _assembled({"type": "tensor", "name": name, **fields, **({"rows_from": rows_from} if rows_from else {})},
-                      data, mask)
+def tensor_rows_line_bytes(name: str, shape: tuple, rows: np.ndarray, mask: np.ndarray | None, precision: str,
+                           rows_from: int, stats: dict) -> bytes:
+    """A `tensor` line carrying only `rows` (float32, finite where unmasked), the tensor's positions `rows_from`…,
+    and their bool `mask` (None when the tensor has no masked cell), with `"rows_from"` saying so (a line from 0 is
+    a plain line); `shape` and `stats` describe the whole tensor (server/row_stats.py). Not for precision json."""
+    data = _b64_bytes(_little_endian(travelling_values(rows, mask, precision)))
+    mask_data = _b64_bytes(np.ascontiguousarray(mask, dtype=np.uint8)) if mask is not None else None
+    fields = {"type": "tensor", "name": name, "shape": list(shape), "dtype": precision, "stats": stats}
+    return _assembled({**fields, **({"rows_from": rows_from} if rows_from else {})}, data, mask_data)
 
 
 def with_pass(line: bytes, tag: str) -> bytes:
@@ -233,7 +234,8 @@ def streamed_stats(array: np.ndarray, name: str) -> dict:
     for piece in _weight_pieces(array):
         centered = piece - np.float32(mean)  # two passes keep the variance from cancelling, as in _stats
         squares += float(np.dot(centered, centered))
-    return {"min": _short(lo), "max": _short(hi), "mean": _short(mean), "std": _short(np.sqrt(squares / count))}
+    std = np.sqrt(squares / count)
+    return {"min": short_float(lo), "max": short_float(hi), "mean": short_float(mean), "std": short_float(std)}
 
 
 def _encoded_piece(values: np.ndarray, precision: str) -> bytes:  # float32 [N] -> its part of `data`

@@ -14,6 +14,7 @@ pass's tensor holds, bit for bit, what the full line would have carried.
 import numpy as np
 
 from llmviz.server.encoding import tensor_line_bytes, tensor_rows_line_bytes
+from llmviz.server.row_stats import Totals, measure, totals, with_zeros
 
 ATTENTION_GRIDS = ("attn.hook_attn_scores", "attn.hook_pattern")  # [H, T(query), T(key)]
 
@@ -38,6 +39,8 @@ def first_changed_row(name: str, values: np.ndarray, previous: np.ndarray) -> in
         return 0
     kept = (slice(None), slice(0, old_T), slice(0, old_T)) if grid else (slice(0, old_T),)  # earlier rows, old keys
     differs = values[kept].view(np.uint32) != previous.view(np.uint32)  # bits: -0.0 is not 0.0 on the wire
+    if not grid and not differs.any():
+        return old_T  # the common case, in the fewest NumPy calls: a pass has ~700 tensors, most of them small
     by_row = np.moveaxis(differs, axis, 0).reshape(old_T, -1).any(axis=1)
     if grid and T > old_T:
         # The keys earlier rows gained are future positions: masked (-inf) in scores, 0 in a pattern. A line with a
@@ -48,21 +51,42 @@ def first_changed_row(name: str, values: np.ndarray, previous: np.ndarray) -> in
     return int(changed[0]) if changed.size else old_T
 
 
+def _rows(values: np.ndarray, axis: int, start: int) -> np.ndarray:  # positions start… as [n, cells per position]
+    moved = (np.moveaxis(values, axis, 0) if axis else values)[start:]  # moveaxis costs a few µs, ~700 times a pass
+    return moved.reshape(moved.shape[0], -1)
+
+
 class RowDeltas:
     """One generation's pass-to-pass memory: each tensor's last values, to send the next pass's changed rows.
 
     Used from one thread at a time (the encoding lane), one instance per pass tag (a compare stream's reference
     and main passes each continue their own previous pass). It holds the previous pass's records themselves
-    (float32): equal float32 bits encode to equal bits at every precision, and no row is encoded to compare it."""
+    (float32): equal float32 bits encode to equal bits at every precision, and no row is encoded to compare it;
+    and their stats per position (server/row_stats.py), so only the sent rows are scanned."""
 
     def __init__(self):
-        self._previous: dict[str, np.ndarray] = {}
+        self._previous: dict[str, tuple[np.ndarray, np.ndarray, Totals]] = {}  # name -> values, row stats, totals
 
     def line(self, name: str, array: np.ndarray, precision: str) -> bytes:
         if np.asarray(array).dtype.kind in "iu" or precision == "json":
             return tensor_line_bytes(name, array, precision)  # token ids are a few bytes; json is for reading by eye
         values = np.asarray(array, dtype=np.float32)
-        previous = self._previous.get(name)
-        self._previous[name] = values
+        axis = position_axis(name)
+        previous, kept, kept_totals = self._previous.get(name, (None, None, None))
         start = first_changed_row(name, values, previous) if previous is not None else 0
-        return tensor_rows_line_bytes(name, values, precision, start, position_axis(name))
+        sent = measure(_rows(values, axis, start), name)
+        if not start:
+            stats, total = sent, totals(sent)
+        elif axis == 1 and values.shape[2] > previous.shape[2] and values.min() != -np.inf:
+            # An unmasked grid (a pattern): each earlier row gained keys holding 0, which its stats must count.
+            stats = np.concatenate((with_zeros(kept[:start], values.shape[0] * (values.shape[2] - previous.shape[2])), sent))
+            total = totals(stats)
+        else:
+            stats = np.concatenate((kept[:start], sent))
+            # Every earlier row kept (the common case): the previous pass's totals plus the new rows', no rescan.
+            total = kept_totals.then(totals(sent)) if start == len(kept) else totals(stats)
+        self._previous[name] = (values, stats, total)
+        rows = (slice(None),) * axis + (slice(start, None),)
+        masked = total.count < values.size  # a hidden cell in any row, sent or kept: the line has a mask
+        return tensor_rows_line_bytes(name, values.shape, values[rows], np.isneginf(values[rows]) if masked else None,
+                                      precision, start, total.line_stats())

@@ -64,7 +64,7 @@ def rows_shape(line: dict) -> list[int]:
 
 
 def passes_of(lines: list[dict], tag=None) -> list[dict]:
-    """Per pass (in order), name -> (values, mask) as a client merging the lines holds them."""
+    """Per pass (in order), name -> (values, mask, stats) as a client merging the lines holds them."""
     passes, holding = [], {}
     for line in lines:
         if line.get("pass") != tag:
@@ -73,7 +73,7 @@ def passes_of(lines: list[dict], tag=None) -> list[dict]:
             passes.append({})
         elif line["type"] == "tensor":
             holding[line["name"]] = merged(holding.get(line["name"]), line)
-            passes[-1][line["name"]] = holding[line["name"]]
+            passes[-1][line["name"]] = (*holding[line["name"]], line["stats"])
     return passes
 
 
@@ -86,8 +86,12 @@ def assert_same_passes(full: list[dict], delta: list[dict]):
     assert len(full) == len(delta) > 1
     for full_pass, delta_pass in zip(full, delta):
         assert full_pass.keys() == delta_pass.keys()
-        for name, (values, mask) in full_pass.items():
+        for name, (values, mask, stats) in full_pass.items():
             np.testing.assert_array_equal(delta_pass[name][0], values, err_msg=name)
+            # The delta line's stats are combined from its rows' (server/row_stats.py): equal to float32's digits.
+            scale = abs(stats["mean"]) + stats["std"]
+            for key, value in stats.items():
+                assert abs(delta_pass[name][2][key] - value) <= 2e-6 * (abs(value) + scale), (name, key)
             assert (mask is None) == (delta_pass[name][1] is None), name
             if mask is not None:
                 np.testing.assert_array_equal(delta_pass[name][1], mask, err_msg=name)
