@@ -12,6 +12,7 @@ The GPT-2-small shape (12 layers, width 768, vocabulary 50257, 16 tokens) and th
 30 layers, width 576, 9 query heads sharing 3 KV heads, MLP 1536, vocabulary 49152, 32 tokens) use random weights.
 """
 import argparse
+import functools
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,8 @@ CASES = {  # name -> (serve.py --models, model id, prompt)
     "smollm2-shape": ("smollm2-shape", "smollm2-shape", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"),
 }
 MOTION_SECONDS = 4.0
-GENERATE_CLICKS = 3  # generations of 8 tokens each (the page's default for a model without a set answer length)
+GENERATE_CLICKS = 5  # generations, each of GENERATED_TOKENS
+GENERATED_TOKENS = 8  # the page's default answer length for a model without one of its own
 
 
 def start_server(models: str) -> tuple[subprocess.Popen, str]:
@@ -103,37 +105,52 @@ def moving_fps(page) -> tuple[float, float]:
     return walking, statistics.mean(samples)
 
 
-def generated_pass_gaps(page, clicks: int) -> tuple[list[float], int]:
-    """(the times between one generated token's pass being fully drawn (every block on screen showing its values)
-    and the next's, over `clicks` Generate clicks in the current view: what a reader waits per token; the number of
-    tokens generated in all). Each click continues the text the one before wrote."""
-    gaps, tokens = [], 0
+def generated_pass_ratios(page, models: str, prompt: str, clicks: int) -> tuple[list[float], list[float], list[float]]:
+    """Per Generate click in the current view: the median time between one generated token's pass being fully drawn
+    (every block on screen showing its values) and the next's, what a reader waits per token; the engine's pass at
+    that generation's middle length, measured just before the click; and their ratio. Each click continues the text
+    the one before wrote. The engine is timed beside each generation, not once for all: this machine's speed drifts
+    by tens of percent over a minute, and a reference taken at another moment would put that drift into the ratio."""
+    gaps, engines, ratios = [], [], []
     for _ in range(clicks):
         before = page.evaluate("() => window.__llmviz.finishedRuns")
+        length = len(page.evaluate("() => window.__llmviz.tokens"))
+        engine = engine_seconds(models, prompt, length + GENERATED_TOKENS // 2, runs=3)
         page.locator("#generate-button").click()
         page.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=300_000)
         page.wait_for_function("() => window.__llmviz.timing.passes.every((p) => p.allDrawnMs !== undefined)",
                                timeout=60_000)
         drawn = [p["allDrawnMs"] for p in page.evaluate("() => window.__llmviz.timing.passes")]
-        gaps += [b - a for a, b in zip(drawn[1:], drawn[2:])]  # from the second generated pass on: both sent as new rows
-        tokens += len(drawn)
-    return gaps, tokens
+        apart = [b - a for a, b in zip(drawn[1:], drawn[2:])]  # from the second generated pass on: both sent as new rows
+        gaps += apart
+        if engine and apart:
+            engines.append(engine * 1e3)
+            ratios.append(statistics.median(apart) / (engine * 1e3))
+    return gaps, engines, ratios
 
 
-def engine_seconds(models: str, prompt: str, runs: int = 7) -> float | None:
-    """Median wall time of the engine's recorded pass over `prompt` in this process, one BLAS thread as the server
-    runs it: the reference for "a generated token's pass fully drawn within 1.5× its engine time" (issue 9)."""
+@functools.cache
+def engine_bundle(models: str):
     sys.path.insert(0, str(ROOT))
-    from threadpoolctl import threadpool_limits
-
-    from llmviz.model.engine import trace
     from tests.e2e.serve import REGISTRIES
 
     registry = REGISTRIES[models]()
-    if not registry:
+    return next(iter(registry.values())) if registry else None
+
+
+def engine_seconds(models: str, prompt: str, length: int | None = None, runs: int = 7) -> float | None:
+    """Median wall time of the engine's recorded pass over `prompt` (repeated to `length` tokens) in this process,
+    one BLAS thread as the server runs it: the reference for "a generated token's pass fully drawn within 1.5× its
+    engine time" (issue 9)."""
+    from threadpoolctl import threadpool_limits
+
+    from llmviz.model.engine import trace
+
+    bundle = engine_bundle(models)
+    if bundle is None:
         return None
-    bundle = next(iter(registry.values()))
     tokens = bundle.tokenizer.encode(prompt)
+    tokens = (tokens * (1 + (length or 0) // max(1, len(tokens))))[:length or len(tokens)]
     times = []
     with threadpool_limits(limits=1, user_api="blas"):
         for _ in range(runs + 1):
@@ -173,8 +190,7 @@ def measure(browser, name: str, runs: int) -> dict:
         heap_mb = (usage["usedSize"] + usage.get("backingStorageSize", 0)) / 2**20
         page.locator("#home-button").click()
         page.wait_for_timeout(500)
-        gaps, generated_tokens = generated_pass_gaps(page, GENERATE_CLICKS)
-        generated = statistics.median(gaps) if gaps else None
+        gaps, engines, ratios = generated_pass_ratios(page, models, prompt, GENERATE_CLICKS)
         print(f"{name}: {state['expected']} tensors, {runs} passes (median)")
         print(f"  submit -> header line read     {statistics.median(header):8.1f} ms")
         print(f"  submit -> first filled block   {statistics.median(first):8.1f} ms "
@@ -185,12 +201,12 @@ def measure(browser, name: str, runs: int) -> dict:
         if engine:
             print(f"  engine's recorded pass         {engine * 1e3:8.1f} ms (this process, one BLAS thread; "
                   f"all filled = {statistics.median(full) / (engine * 1e3):.2f}x it)")
-        if generated:
-            # The generated passes run over prompt + 1 … prompt + the tokens generated; the middle one stands for them.
-            engine_next = engine_seconds(models, (prompt * 8)[:len(prompt) + generated_tokens // 2])
-            versus = f"; {generated / (engine_next * 1e3):.2f}x the engine's pass at their middle length" if engine_next else ""
-            print(f"  generated token's pass drawn   {generated:8.1f} ms apart in the home view (median of "
-                  f"{GENERATE_CLICKS} generations{versus})")
+        if ratios:
+            print(f"  generated token's pass drawn   {statistics.median(gaps):8.1f} ms apart in the home view; "
+                  f"{statistics.median(ratios):.2f}x the engine's pass (median over {len(ratios)} generations of "
+                  f"{GENERATED_TOKENS} tokens, each against the engine timed just before it at its middle length)")
+            print(f"  per generation                 {' '.join(f'{r:.2f}x' for r in ratios)} "
+                  f"(engine {' '.join(f'{e:.0f}' for e in engines)} ms)")
             print(f"  generated passes drawn apart   {[round(g) for g in gaps]} ms")
         print(f"  camera gliding (D, A held)     {walking_fps:8.1f} fps")
         print(f"  orbiting (mouse drag)          {orbit_fps:8.1f} fps")

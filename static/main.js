@@ -264,10 +264,16 @@ class App {
           this.timing.headerMs ??= performance.now() - submitted;
           this.timing.passes.push({ step: header.step, headerMs: performance.now() - submitted });
           promptCount ??= header.tokens.length;
-          // Later passes of a generation stay on whatever step the reader has moved to meanwhile.
-          const stepId = header.step === 0 ? keepStep : this.steps[this.stepIndex]?.id;
+          if (header.step > 0) {
+            // A later pass of a generation: the scene grows and the reader stays on their step. Its words wait for
+            // the last pass (finishPass), as its numbers do: rebuilding the panel per token cost ~20 ms of the
+            // cores the engine needs, and re-set text the reader was in the middle of.
+            this.startPass(header, promptCount, { keepSteps: true });
+            this.showStepInScene(this.steps[this.stepIndex]);
+            return;
+          }
           this.startPass(header, promptCount);
-          this.applyStep(stepId, { moveCamera: fly && !camera && header.step === 0 });
+          this.applyStep(keepStep, { moveCamera: fly && !camera });
         },
         onTensor: (tensor, pass) => (this.inspector?.receiveTensor(tensor, pass) ? null : this.receiveTensor(tensor)),
         onLens: (line) => this.inspector?.receiveLens(line, this.pass?.header),
@@ -331,13 +337,13 @@ class App {
     this.ui.setPromptError(problem && t(this.lang, problem.key, problem.params));
   }
 
-  startPass(header, promptCount) {
+  startPass(header, promptCount, { keepSteps = false } = {}) {
     this.pass = { header, tensors: new Map(), output: null, promptCount };
     this.viewer.setScene(header);  // the viewer keeps the weights it was given across scenes
     this.ui.setTokens(header.tokens, Math.min(promptCount, header.tokens.length));
     this.errorKey = null;
     this.ui.showFatal(null);
-    this.steps = this.buildSteps(this.narrationInput(), this.lang);
+    if (!keepSteps || !this.steps.length) this.steps = this.buildSteps(this.narrationInput(), this.lang);
     this.loadWeights();
   }
 
@@ -514,9 +520,7 @@ class App {
     if (step.chapter === LOOK_INSIDE_CHAPTER.id) this.lookInside();
     this.ui.showStep(step, index, this.steps.length);
     this.ui.suggestOutputOpen(OUTPUT_CHAPTERS.has(step.chapter));
-    this.viewer.focus(step.focus ?? []);
-    this.viewer.highlightCells(null);
-    for (const [id, cells] of Object.entries(step.cells ?? {})) this.viewer.highlightCells(id, cells);
+    this.showStepInScene(step);
     this.updateUrl();
     if (!moveCamera) return;
     this.provisionalFlight = this.state === "streaming" ? { id: step.id, camera: JSON.stringify(step.camera) } : null;
@@ -526,6 +530,14 @@ class App {
     if (step.anim && !this.reducedMotion && this.stepIndex === index) await this.viewer.play(step.anim);
     if (this.flight === flight) this.flight = null;
     this.updateUrl();
+  }
+
+  /** The step's blocks in focus and its cells marked (a new scene starts with none). */
+  showStepInScene(step) {
+    if (!step) return;
+    this.viewer.focus(step.focus ?? []);
+    this.viewer.highlightCells(null);
+    for (const [id, cells] of Object.entries(step.cells ?? {})) this.viewer.highlightCells(id, cells);
   }
 
   /** People who ask for reduced motion get the same views without the flights. */

@@ -87,6 +87,10 @@ def test_a_generation_that_moves_the_step_to_other_blocks_ends_framing_them(brow
         page.goto(f"{gpt2_small_server}/?model=gpt2-small-shape&prompt={GPT2_SMALL_PROMPT}&lang=en"
                   "&step=self_attention.softmax")
         page.wait_for_function(READY, timeout=60_000)
+        # Greedy, so the generated tokens (and so the head the last pass puts the step on) are the same every run.
+        page.locator("#output-toggle").click()
+        page.locator("#temperature").fill("0")
+        page.locator("#output-toggle").click()
         wait_for_camera_to_rest(page)
         focused_before = page.evaluate("() => window.__llmviz.focused")
         before = page.evaluate("() => window.__llmviz.finishedRuns")
