@@ -98,8 +98,13 @@ export class RowMerger {
     const result = tensor.rowsFrom ? mergeRows(previous, tensor) : tensor;
     result.serial = ++serials;
     // Which tensor this one continues and from which position on it differs: a block that drew the previous
-    // one copies the bytes of the kept positions instead of encoding them again (scene/blockbytes.js).
-    if (tensor.rowsFrom) result.grownFrom = { serial: previous.serial, rowsFrom: tensor.rowsFrom };
+    // one copies the bytes of the kept positions instead of encoding them again, and when the pass only appended
+    // positions its colour scale needs only the sent rows and the previous one's largest magnitude, if that was
+    // found (scene/blockbytes.js). Nothing here refers to the previous tensor itself: a chain of passes would stay.
+    if (tensor.rowsFrom) {
+      result.grownFrom = { serial: previous.serial, rowsFrom: tensor.rowsFrom, magnitude: previous.magnitude,
+        appended: tensor.rowsFrom === previous.shape[positionAxis(tensor.name)], sent: { data: tensor.data, mask: tensor.mask } };
+    }
     this.last.set(key, result);
     return result;
   }

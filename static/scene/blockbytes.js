@@ -1,7 +1,7 @@
 // The bytes a block's texture holds: each cell's value (pooled for very large grids) encoded against the
 // block's scale (colormap.js). Pure, so the notebook's embedded V8 colours its pythreejs blocks with the
 // same bytes the page uploads (blocks.js draws them).
-import { FIRST_VALUE_BYTE, MASKED_BYTE, VALUE_STEPS, VOID_BYTE, encodeValue, scaleOf } from "./colormap.js";
+import { FIRST_VALUE_BYTE, MASKED_BYTE, VALUE_STEPS, VOID_BYTE, encodeValue, largestMagnitude, scaleFor } from "./colormap.js";
 import { MAX_TEXTURE, MAX_TEXTURE_CELLS, cellToTexel } from "./layout.js";
 import { positionAxis } from "../data/rows.js";
 
@@ -14,11 +14,21 @@ export function poolFactor(texWidth, texHeight) {
 // The scale is the whole tensor's, shared by its blocks (one per head): found once per tensor's values.
 const scales = new WeakMap();  // tensor.data -> [mask it was found with, scale]
 
-/** The colour scale of a tensor's blocks: its largest magnitude, found once per tensor's values. */
+/**
+ * The colour scale of a tensor's blocks: its largest magnitude, found once per tensor's values. A generated
+ * token's pass that only appended positions (data/rows.js grownFrom) looks at those alone: the earlier ones'
+ * largest magnitude is the pass before's (the new key cells of earlier attention rows are 0 or masked).
+ */
 export function tensorScale(tensor) {
   const known = scales.get(tensor.data);
   if (known && known[0] === tensor.mask) return known[1];
-  const scale = scaleOf(tensor.data, tensor.mask);
+  if (tensor.magnitude === undefined) {
+    const grown = tensor.grownFrom;
+    tensor.magnitude = grown?.appended && grown.magnitude !== undefined
+      ? Math.max(grown.magnitude, largestMagnitude(grown.sent.data, grown.sent.mask))
+      : largestMagnitude(tensor.data, tensor.mask);
+  }
+  const scale = scaleFor(tensor.magnitude);
   scales.set(tensor.data, [tensor.mask, scale]);
   return scale;
 }
@@ -32,21 +42,22 @@ const TABLE_CACHE_SIZE = 512;
  * Texel x and y of cell (r, 0) (rowX, rowY) and the offset of column c from column 0 (colX, colY); and
  * rowAt[r] + colAt[c], the texel index of cell (r, c) in a texture `width` wide (returned as `tables`).
  */
-function cellTables(spec, width) {
+function cellTables(spec, width, stride = 0) {
   const [rows, cols] = spec.shape2d;
   const f = spec.fold;
-  const key = `${rows} ${cols} ${width} ${f ? `${f.axis} ${f.run} ${f.across}` : ""}`;
+  const key = `${rows} ${cols} ${width} ${f ? `${f.axis} ${f.run} ${f.across}` : ""} ${stride}`;
   let found = tableCache.get(key);
   if (found) return found;
-  const [x0, y0] = cellToTexel(spec, 0, 0);
+  const at = (r, c) => storedTexel(spec, stride, ...cellToTexel(spec, r, c));
+  const [x0, y0] = at(0, 0);
   const [rowX, rowY, colX, colY] = [new Int32Array(rows), new Int32Array(rows), new Int32Array(cols), new Int32Array(cols)];
   const [rowAt, colAt] = [new Int32Array(rows), new Int32Array(cols)];
   for (let r = 0; r < rows; r++) {
-    [rowX[r], rowY[r]] = cellToTexel(spec, r, 0);
+    [rowX[r], rowY[r]] = at(r, 0);
     rowAt[r] = rowY[r] * width + rowX[r];
   }
   for (let c = 0; c < cols; c++) {
-    const [x, y] = cellToTexel(spec, 0, c);
+    const [x, y] = at(0, c);
     [colX[c], colY[c]] = [x - x0, y - y0];
     colAt[c] = colY[c] * width + colX[c];
   }
@@ -54,6 +65,23 @@ function cellTables(spec, width) {
   found = { rowX, rowY, colX, colY, rowAt, colAt };
   tableCache.set(key, found);
   return found;
+}
+
+/**
+ * Where a block's texel (x, y), as shown, is stored. A block whose long row axis is folded into segments side
+ * by side, each its grid's columns (positions) wide, may store them `stride` texels apart: a generated token's
+ * pass then adds a column to each segment where it is, instead of moving every segment after the first (the
+ * shader reads them back the same way, static/scene/blocks.js). 0: stored as shown.
+ */
+export function storedTexel(spec, stride, x, y) {
+  if (!stride) return [x, y];
+  const width = spec.shape2d[1];
+  return [Math.floor(x / width) * stride + (x % width), y];
+}
+
+/** Texels per row of a block's stored bytes: its fold's segments `stride` apart, or its texture's width. */
+export function storedWidth(spec, pool, stride = 0) {
+  return stride ? spec.fold.across * stride : Math.ceil(spec.texWidth / pool);
 }
 
 /** Whether two blocks read a cell (r, c) at the same offset of their tensors' data. */
@@ -114,18 +142,19 @@ function copyKeptColumns(bytes, spec, tensor, earlier, [rowAt, colAt], [oldRowAt
  * a generated token's pass copy the bytes of the positions it kept instead of encoding them again, and a weight
  * (the same values) keep its bytes; the bytes are the same as a fresh encoding's.
  */
-export function encodeBlock(spec, tensor, pool, earlier = null) {
-  const width = Math.ceil(spec.texWidth / pool);
+export function encodeBlock(spec, tensor, pool, earlier = null, stride = 0) {
+  if (stride && pool !== 1) throw new Error(`${spec.id}: a pooled block is stored as shown`);
+  const width = storedWidth(spec, pool, stride);
   const height = Math.ceil(spec.texHeight / pool);
   if (earlier?.bytes && earlier.data === tensor.data && earlier.mask === tensor.mask && sameTexture(earlier.spec, spec)
-      && earlier.pool === pool) {  // the same values in the same cells (a weight in the next pass's scene)
+      && earlier.pool === pool && (earlier.stride ?? 0) === stride) {  // the same values in the same cells (a weight)
     return { bytes: earlier.bytes, width, height, scale: earlier.scale, tables: earlier.tables };
   }
   const scale = tensorScale(tensor);
   const [rows, cols] = spec.shape2d;
   const { data, mask } = tensor;
   const { offset, rowStride, colStride } = spec.map;
-  const { rowX, rowY, colX, colY, rowAt, colAt } = cellTables(spec, width);
+  const { rowX, rowY, colX, colY, rowAt, colAt } = cellTables(spec, width, stride);
   const bytes = new Uint8Array(width * height);
   if (VOID_BYTE !== 0) bytes.fill(VOID_BYTE);  // a new array is zeros already
   if (pool === 1) {  // one cell per texel, so any order gives the same bytes: read the tensor in memory order

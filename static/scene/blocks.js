@@ -8,7 +8,7 @@
 // Cells stay bytes through a colour lookup table (colormap.js): float textures misbehave in software GL.
 import * as THREE from "three";
 import { Atlas, pageSide } from "./atlas.js";
-import { encodeBlock, poolFactor, sameMap, tensorScale } from "./blockbytes.js";
+import { encodeBlock, poolFactor, sameMap, storedTexel, storedWidth, tensorScale } from "./blockbytes.js";
 import { BACKGROUND, FRAME_COLORS, MASKED_BYTE, VOID_BYTE, buildLut, encodeValue } from "./colormap.js";
 import { cellToTexel } from "./layout.js";
 import { positionAxis } from "../data/rows.js";
@@ -31,14 +31,14 @@ const vertexShader = /* glsl */ `
   attribute vec4 aRect;    // the block's rectangle in its page, in texels: x, y, width, height (after pooling)
   attribute vec4 aGrid;    // grid size in cells (after folding, before pooling), fold segment size (0 = none)
   attribute vec4 aState;   // filled, reveal (rows 0..1 drawn), dim (0..1), focus (0/1)
-  attribute vec4 aMisc;    // has highlights, kind (0 activation, 1 weight, 2 aggregate), page
+  attribute vec4 aMisc;    // has highlights, kind (0 activation, 1 weight, 2 aggregate), page, segment stride (0 = none)
   uniform vec3 uFrames[3];
   varying vec3 vLocal;
   varying vec3 vNormal;
   flat varying vec4 vRect;
   flat varying vec4 vGrid;
   flat varying vec4 vState;
-  flat varying vec2 vMisc;
+  flat varying vec3 vMisc;
   flat varying vec3 vFrame;
   void main() {
     // The geometry is three faces of the unit box (+x, +y, +z); each is mirrored to the side of the box
@@ -52,7 +52,7 @@ const vertexShader = /* glsl */ `
     vRect = aRect;
     vGrid = aGrid;
     vState = aState;
-    vMisc = aMisc.xy;
+    vMisc = aMisc.xyw;
     vFrame = aMisc.y < 0.5 ? uFrames[0] : aMisc.y < 1.5 ? uFrames[1] : uFrames[2];
     gl_Position = projectionMatrix * modelViewMatrix * vec4(aCenter + vLocal * aSize, 1.0);
   }
@@ -69,7 +69,7 @@ const fragmentShader = /* glsl */ `
   flat varying vec4 vRect;
   flat varying vec4 vGrid;
   flat varying vec4 vState;
-  flat varying vec2 vMisc;
+  flat varying vec3 vMisc;
   flat varying vec3 vFrame;
 
   vec3 faded(vec3 c) { return mix(c, uBg, vState.z * 0.82); }
@@ -93,7 +93,10 @@ const fragmentShader = /* glsl */ `
     float gridAlpha = clamp((cellPx - 3.0) / 6.0, 0.0, 1.0);                   // no grid once cells are tiny
     float onGrid = clamp(1.3 - edgePx, 0.0, 1.0) * gridAlpha;
 
-    vec2 texel = (vRect.xy + floor(cell * vRect.zw / cells) + 0.5) / uPageSize;
+    // Fold segments stored a stride apart (room for the next positions, blockbytes.js storedTexel) or as shown.
+    vec2 stored = vMisc.z > 0.0 ? vec2(floor(cell.x / vGrid.z) * vMisc.z + mod(cell.x, vGrid.z), cell.y)
+                                : floor(cell * vRect.zw / cells);
+    vec2 texel = (vRect.xy + stored + 0.5) / uPageSize;
     float hl = 0.0;
     if (vMisc.x > 0.5) hl = texture2D(uHl, texel).r;
     bool shown = vState.x > 0.5 && cell.y < vState.y * cells.y + 0.5 * step(1.0, vState.y) && (hl < 0.25 || hl > 0.75);
@@ -187,34 +190,53 @@ function roomToGrow(spec, w, h) {
 }
 
 /**
- * The rectangles (x, y, w, h in cells = texels) of a grown block whose cells changed, or null when the block
- * must be written whole: a fold or pooling moves cells when the grid grows, a new colour scale recolours all.
- * Position-first tensors run token across (column c = position c); attention grids are query down, key across.
+ * The segment stride (blockbytes.js storedTexel) a block stores its texels with in a rectangle `room` texels wide:
+ * an activation whose long row axis is folded into segments side by side, unpooled, with room to spare, keeps each
+ * segment's room beside it so a generated token's column is written in place. 0 (stored as shown) otherwise.
  */
-export function changedRects(before, spec, tensor, encoded, pool) {
+export function foldStride(spec, room, pool) {
+  if (spec.kind === "weight" || pool !== 1 || spec.fold?.axis !== "rows") return 0;
+  const stride = Math.floor(room[0] / spec.fold.across);
+  return stride > spec.shape2d[1] ? stride : 0;
+}
+
+/**
+ * The rectangles (x, y, w, h in stored texels; row0, col0: the cell at their top left) of a grown block whose cells
+ * changed, or null when the block must be written whole: a fold stored as shown or pooling moves cells when the
+ * grid grows, a new colour scale recolours all. `stride`: the block's segment stride (foldStride), which its
+ * earlier bytes must share. Position-first tensors run token across (column c = position c); attention grids
+ * are query down, key across.
+ */
+export function changedRects(before, spec, tensor, encoded, pool, stride = 0) {
   const grown = tensor.grownFrom;
-  if (!grown || grown.serial !== encoded.serial || pool !== 1 || encoded.pool !== 1 || spec.fold || before.fold
-      || encoded.scale !== tensorScale(tensor)) return null;
+  if (!grown || grown.serial !== encoded.serial || pool !== 1 || encoded.pool !== 1 || (encoded.stride ?? 0) !== stride
+      || ((spec.fold || before.fold) && !stride) || encoded.scale !== tensorScale(tensor)) return null;
   const [rows, cols] = spec.shape2d;
   const [oldRows, oldCols] = before.shape2d;
   const start = grown.rowsFrom;
   if (positionAxis(spec.tensor) === 1) {
-    if (spec.map.colStride !== 1 || spec.map.rowStride !== cols || before.map.rowStride !== oldCols) return null;
+    if (stride || spec.map.colStride !== 1 || spec.map.rowStride !== cols || before.map.rowStride !== oldCols) return null;
     return [{ x: 0, y: start, w: cols, h: rows - start }, { x: oldCols, y: 0, w: cols - oldCols, h: start }];
   }
   const rowSize = tensor.data.length / tensor.shape[0];
   if (spec.map.colStride !== rowSize || rows !== oldRows || !sameMap(before, spec)) return null;
-  return [{ x: start, y: 0, w: cols - start, h: rows }];
+  if (!stride) return [{ x: start, y: 0, w: cols - start, h: rows }];
+  const { run, count, across } = spec.fold;
+  if (before.fold?.run !== run || before.fold.count !== count || before.fold.across !== across) return null;
+  return Array.from({ length: count }, (_, s) => ({  // each segment's new columns, where its room is
+    x: (s % across) * stride + start, y: Math.floor(s / across) * run, w: cols - start, h: Math.min(run, rows - s * run),
+    row0: s * run, col0: start,
+  }));
 }
 
-/** The bytes of cells x..x+w × y..y+h of an unfolded, unpooled block (row-major), against `scale`. */
-export function encodeCells(spec, tensor, { x, y, w, h }, scale) {
+/** The bytes of the cells a changedRects rectangle covers (row-major), against `scale`. */
+export function encodeCells(spec, tensor, { x, y, w, h, row0 = y, col0 = x }, scale) {
   const bytes = new Uint8Array(w * h);
   const { offset, rowStride, colStride } = spec.map;
   const { data, mask } = tensor;
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
-      const flat = offset + (y + r) * rowStride + (x + c) * colStride;
+      const flat = offset + (row0 + r) * rowStride + (col0 + c) * colStride;
       bytes[r * w + c] = mask && mask[flat] ? MASKED_BYTE : encodeValue(data[flat], scale);
     }
   }
@@ -420,6 +442,7 @@ export class TensorBlock {
     this.earlier = null;  // what this block drew in the pass before, until its first upload in this one
     this.encoded = null;  // what it draws now, for the next pass
     this.region = null;  // {page, x, y, w, h, room: [w, h]}, given when the block first needs texture space
+    this.stride = 0;  // its fold segments' stride in the texture (foldStride), set with the region
     this.textureBytes = 0;
     this.highlight = null;  // Uint8Array over the block's texels, made when first needed
     this.setSpec(spec);
@@ -446,7 +469,7 @@ export class TensorBlock {
     const { batch, index } = this;
     this.spec = spec;
     this.pool = poolFactor(spec.texWidth, spec.texHeight);
-    this.texSize = [Math.ceil(spec.texWidth / this.pool), Math.ceil(spec.texHeight / this.pool)];
+    this.texSize = [storedWidth(spec, this.pool, this.stride), Math.ceil(spec.texHeight / this.pool)];
     const { position: p, size: s } = spec;
     batch.centers.setXYZ(index, p.x, p.y, p.z);
     batch.sizes.setXYZ(index, s.w, s.h, s.d);
@@ -471,6 +494,11 @@ export class TensorBlock {
   fits(spec) {
     if (!this.region) return true;
     const pool = poolFactor(spec.texWidth, spec.texHeight);
+    if (this.stride) {  // its segments stay where they are: the same fold, each segment within its stride
+      const [f, g] = [spec.fold, this.spec.fold];
+      return pool === 1 && f?.axis === "rows" && f.run === g.run && f.count === g.count && f.across === g.across
+        && spec.shape2d[1] <= this.stride && spec.texHeight <= this.region.room[1];
+    }
     const [w, h] = [Math.ceil(spec.texWidth / pool), Math.ceil(spec.texHeight / pool)];
     return w <= this.region.room[0] && h <= this.region.room[1];
   }
@@ -500,12 +528,15 @@ export class TensorBlock {
     if (!this.region) [room, this.region] = [[w, h], this.batch.atlas.place(w, h)];  // no room to spare: as it is
     if (!this.region) return false;
     this.region.room = room;  // reserved; w and h are what the block uses now
-    [this.region.w, this.region.h] = [w, h];
+    this.stride = foldStride(this.spec, room, this.pool);
+    if (this.stride) this.texSize[0] = storedWidth(this.spec, this.pool, this.stride);
+    [this.region.w, this.region.h] = this.texSize;
     const { page, x, y } = this.region;
     this.batch.page(page);
-    this.batch.rects.setXYZW(this.index, x, y, w, h);
+    this.batch.rects.setXYZW(this.index, x, y, ...this.texSize);
     this.batch.rects.needsUpdate = true;
     this.batch.miscs.setZ(this.index, page);
+    this.batch.miscs.setW(this.index, this.stride);
     this.batch.miscs.needsUpdate = true;
     return true;
   }
@@ -525,10 +556,10 @@ export class TensorBlock {
     this.earlier = null;
     // The rectangle still holds the pass before (the scene grew in place): only the changed cells need writing.
     if (earlier?.region === this.region && this.writeChangedCells(earlier)) return this.cellCount;
-    const { bytes, scale, tables } = encodeBlock(this.spec, this.tensor, this.pool, earlier);
+    const { bytes, scale, tables } = encodeBlock(this.spec, this.tensor, this.pool, earlier, this.stride);
     // Kept for the next pass of a generation, which writes only what changed, or copies the kept positions' bytes.
-    this.encoded = { bytes, tables, scale, spec: this.spec, pool: this.pool, serial: this.tensor.serial,
-      data: this.tensor.data, mask: this.tensor.mask, region: this.region };
+    this.encoded = { bytes, tables, scale, spec: this.spec, pool: this.pool, stride: this.stride,
+      serial: this.tensor.serial, data: this.tensor.data, mask: this.tensor.mask, region: this.region };
     this.scale = scale;
     this.batch.write(this.region, bytes);
     this.uniforms.uFilled.value = 1;
@@ -541,7 +572,7 @@ export class TensorBlock {
    * grid) and their colour scale, only the cells that changed are encoded and sent to the GPU. False otherwise.
    */
   writeChangedCells(encoded) {
-    const rects = changedRects(encoded.spec, this.spec, this.tensor, encoded, this.pool);
+    const rects = changedRects(encoded.spec, this.spec, this.tensor, encoded, this.pool, this.stride);
     if (!rects) return false;
     for (const rect of rects) {
       if (rect.w > 0 && rect.h > 0) this.batch.writeRect(this.region, rect, encodeCells(this.spec, this.tensor, rect, encoded.scale));
@@ -557,7 +588,7 @@ export class TensorBlock {
   texelsOf(cells) {
     const width = this.texSize[0];
     return cells.map(([r, c]) => {
-      const [x, y] = cellToTexel(this.spec, r, c);
+      const [x, y] = storedTexel(this.spec, this.stride, ...cellToTexel(this.spec, r, c));
       return Math.floor(y / this.pool) * width + Math.floor(x / this.pool);
     });
   }

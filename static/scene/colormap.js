@@ -51,13 +51,23 @@ export function buildLut(kind) {
 
 /** The largest magnitude in the data, so the brightest cell is the largest value; 1 for all-zero data. */
 export function scaleOf(data, mask = null) {
-  let scale = 0;
+  return scaleFor(largestMagnitude(data, mask));
+}
+
+/** The largest |value| of the unmasked cells (0 when none; NaN is passed over). */
+export function largestMagnitude(data, mask = null) {
+  let largest = 0;
   for (let i = 0; i < data.length; i++) {
     if (mask && mask[i]) continue;
     const a = Math.abs(data[i]);
-    if (a > scale) scale = a;
+    if (a > largest) largest = a;
   }
-  return scale > 0 && Number.isFinite(scale) ? scale : 1;
+  return largest;
+}
+
+/** The colour scale for data whose largest magnitude is `largest`. */
+export function scaleFor(largest) {
+  return largest > 0 && Number.isFinite(largest) ? largest : 1;
 }
 
 /** value / scale -> byte 2..255. */

@@ -234,3 +234,48 @@ test("a grown block written in place (only its changed cells) shows exactly a fr
   }
   assert.ok(inPlace > 20, `${inPlace} blocks written in place`);
 });
+
+test("a folded block stored with room beside each segment grows in place, and reads back as shown", async () => {
+  const { changedRects, encodeCells, foldStride } = await import("../../static/scene/blocks.js");
+  const { storedTexel, storedWidth } = await import("../../static/scene/blockbytes.js");
+  const dims = { C: 64, H: 4, KV: 2, F: 1536, L: 1, V: 3000 };  // the MLP's 1536 rows and the logits fold
+  const [T0, T1] = [12, 13];
+  const [before, after] = [llamaHeader({ T: T0, ...dims }), llamaHeader({ T: T1, ...dims })];
+  const [layoutBefore, layoutAfter] = [computeLayout(before), computeLayout(after)];
+  const tensorAt = (desc, T, serial) => {  // the same values at the same (position, channel) for both lengths
+    const inner = desc.shape.slice(1).reduce((a, b) => a * b, 1);
+    const data = Float32Array.from({ length: T * inner }, (_, i) => (i === 0 ? 3 : Math.sin(Math.floor(i / inner) * 37 + (i % inner))));
+    return { name: desc.name, shape: desc.shape, data, mask: null, serial };
+  };
+  let grownInPlace = 0;
+  for (const block of layoutAfter.blocks.filter((b) => b.fold?.axis === "rows" && b.kind === "activation")) {
+    const earlierSpec = spec(layoutBefore, block.id);
+    const stride = foldStride(earlierSpec, [earlierSpec.fold.across * (T0 + 4), earlierSpec.texHeight], 1);
+    assert.equal(stride, T0 + 4, block.id);
+    const desc = after.tensors.find((d) => d.name === block.tensor);
+    const old = tensorAt(before.tensors.find((d) => d.name === block.tensor), T0, 1);
+    const grown = { ...tensorAt(desc, T1, 2), grownFrom: { serial: 1, rowsFrom: T0 } };
+    const first = encodeBlock(earlierSpec, old, 1, null, stride);
+    assert.equal(first.width, storedWidth(earlierSpec, 1, stride));
+    const rects = changedRects(earlierSpec, block, grown, { ...first, spec: earlierSpec, pool: 1, serial: 1, stride }, 1, stride);
+    assert.ok(rects, `${block.id} is written in place`);
+    const page = first.bytes.slice();
+    for (const rect of rects) {
+      const bytes = encodeCells(block, grown, rect, first.scale);
+      for (let r = 0; r < rect.h; r++) page.set(bytes.subarray(r * rect.w, (r + 1) * rect.w), (rect.y + r) * first.width + rect.x);
+    }
+    const fresh = encodeBlock(block, { ...grown, grownFrom: undefined }, 1, null, stride);
+    assert.deepEqual(page, fresh.bytes, `${block.id}: written in place = encoded afresh`);
+    const shown = encodeBlock(block, { ...grown, grownFrom: undefined }, 1);  // the same block stored as shown
+    for (let y = 0; y < shown.height; y++) {
+      for (let x = 0; x < shown.width; x++) {
+        const [sx, sy] = storedTexel(block, stride, x, y);
+        assert.equal(fresh.bytes[sy * fresh.width + sx], shown.bytes[y * shown.width + x], `${block.id} texel ${x},${y}`);
+      }
+    }
+    grownInPlace += 1;
+  }
+  assert.ok(grownInPlace >= 4, `${grownInPlace} folded blocks`);  // the MLP's three, the logits and probabilities
+  const weight = layoutAfter.blocks.find((b) => b.fold?.axis === "rows" && b.kind === "weight");
+  assert.equal(foldStride(weight, [weight.texWidth * 2, weight.texHeight], 1), 0, "weights never grow");
+});

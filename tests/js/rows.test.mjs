@@ -98,3 +98,24 @@ test("a generation's first, whole lines leave room, so the next pass's rows alre
   const grid = decodeTensor(f32Line("blocks.0.attn.hook_pattern", [1, 1, 1], [1]), { roomRows: 8 });
   assert.equal(grid.data.buffer.byteLength, 4, "an attention grid's rows move anyway: no room");
 });
+
+test("a grown tensor's colour scale is its whole data's, looking at the sent rows when only they are new", async () => {
+  const { tensorScale } = await import("../../static/scene/blockbytes.js");
+  const { scaleOf } = await import("../../static/scene/colormap.js");
+  const line = (rows, rowsFrom, T) => ({ name: "blocks.0.hook_resid_mid", shape: [T, 2], data: Float32Array.from(rows.flat()),
+    mask: null, ...(rowsFrom ? { rowsFrom } : {}) });
+  const merger = new RowMerger(8);
+  const first = merger.whole(line([[1, -5], [2, 3]], 0, 2));
+  assert.equal(tensorScale(first), 5);
+  const appended = merger.whole(line([[-7, 1]], 2, 3));  // a new row with a larger magnitude
+  assert.equal(appended.grownFrom.appended, true);
+  appended.data[0] = 100;  // were the kept rows scanned again, the scale would say so
+  assert.equal(tensorScale(appended), 7);
+  appended.data[0] = 1;
+  const within = merger.whole(line([[0.5, 0.5]], 3, 4));  // appended, within the scale
+  assert.equal(tensorScale(within), 7);
+  const changed = merger.whole(line([[1, 1], [1, 1], [1, 1]], 2, 5));  // row 2 (which held 7) changed: scan it all
+  assert.equal(changed.grownFrom.appended, false);
+  assert.equal(tensorScale(changed), scaleOf(changed.data), "the earlier rows' largest magnitude is found afresh");
+  assert.equal(tensorScale(changed), 5);
+});
