@@ -108,11 +108,17 @@ def moving_fps(page) -> tuple[float, float]:
 def generated_pass_ratios(page, models: str, prompt: str, clicks: int) -> tuple[list[float], list[float], list[float]]:
     """Per Generate click in the current view: the median time between one generated token's pass being fully drawn
     (every block on screen showing its values) and the next's, what a reader waits per token; the engine's pass at
-    that generation's middle length, measured just before the click; and their ratio. Each click continues the text
-    the one before wrote. The engine is timed beside each generation, not once for all: this machine's speed drifts
-    by tens of percent over a minute, and a reference taken at another moment would put that drift into the ratio."""
+    that generation's middle length, measured just before the click; and their ratio. Every generation starts from
+    `prompt` (submitted again first), so each measures the same lengths. The engine is timed beside each generation,
+    not once for all: this machine's speed drifts by tens of percent over a minute, and a reference taken at another
+    moment would put that drift into the ratio."""
     gaps, engines, ratios = [], [], []
     for _ in range(clicks):
+        before = page.evaluate("() => window.__llmviz.finishedRuns")
+        page.locator("#prompt-input").fill(prompt)
+        page.locator("#prompt-input").press("Enter")
+        page.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=300_000)
+        wait_ready(page, 300_000)
         before = page.evaluate("() => window.__llmviz.finishedRuns")
         length = len(page.evaluate("() => window.__llmviz.tokens"))
         engine = engine_seconds(models, prompt, length + GENERATED_TOKENS // 2, runs=3)

@@ -37,6 +37,11 @@ const ANCHORS = {
 
 const _v = new THREE.Vector3();
 
+/** Labels with equal keys look alike: an element made for one can show the other. */
+function elementKey(label) {
+  return `${label.css}\n${label.text}`;
+}
+
 export class LabelLayer {
   constructor(container) {
     this.root = document.createElement("div");
@@ -46,6 +51,10 @@ export class LabelLayer {
     this.labels = [];
     this.sorted = 0;
     this.lang = "en";  // kept across clear(): a new scene's labels come in the page's language
+    // Elements of cleared labels, by look and text, for the next scene's labels to take over: a generated token's
+    // pass builds the same labels again, and a new element is a new compositor layer whose text is rasterised anew
+    // (in software, on the cores the engine needs). Whatever the next frame does not take is removed then.
+    this.spare = new Map();  // key (elementKey) -> [element]
   }
 
   /**
@@ -72,6 +81,14 @@ export class LabelLayer {
   /** The label's element, made and attached on first use. */
   element(label) {
     if (label.el) return label.el;
+    const spare = this.spare.get(elementKey(label))?.pop();
+    if (spare) {  // as it was: shown or not, at its old place and opacity, which update() then sets as needed
+      label.el = spare;
+      label.shown = spare.style.display !== "none";
+      label.opacity = spare.style.opacity || "1";
+      if (spare.style.fontSize !== `${label.fontSize}px`) spare.style.fontSize = `${label.fontSize}px`;
+      return spare;
+    }
     const el = document.createElement("div");
     el.textContent = label.text;
     // will-change: each shown label is its own compositor layer, so moving the camera moves the layers
@@ -101,10 +118,20 @@ export class LabelLayer {
   clear(which = () => true) {
     const [gone, kept] = [[], []];
     for (const label of this.labels) (which(label) ? gone : kept).push(label);
-    if (kept.length) gone.forEach((label) => label.el?.remove());
-    else this.root.replaceChildren();
+    for (const label of gone) {
+      if (!label.el) continue;
+      const key = elementKey(label);
+      if (!this.spare.has(key)) this.spare.set(key, []);
+      this.spare.get(key).push(label.el);
+    }
     this.labels = kept;
     this.sorted = 0;
+  }
+
+  /** Removes the spare elements no label took over. */
+  dropSpares() {
+    for (const elements of this.spare.values()) for (const el of elements) el.remove();
+    this.spare.clear();
   }
 
   /**
@@ -171,6 +198,7 @@ export class LabelLayer {
         label.shown = show;
       }
     }
+    if (this.spare.size) this.dropSpares();
   }
 
   /** Token pieces scale with their column so they stay inside it: font size follows the space. */

@@ -589,14 +589,19 @@ export function gapFor(config) {
 
 function placeRows(rows, blocks, mainWidth, gap) {
   const stackGap = gap;
-  const columnSize = (ids) => {
-    const present = ids.map((id) => blocks[id]).filter(Boolean);
-    const width = Math.max(0, ...present.map((b) => b.worldW));
-    const height = present.reduce((sum, b) => sum + b.worldH, 0) + stackGap * Math.max(0, present.length - 1);
-    return { present, width, height };
+  const columnSize = (ids) => {  // loops, not map/filter/spread: this runs for every column of every generated pass
+    const present = [];
+    let [width, height] = [0, 0];
+    for (const id of ids) {
+      const b = blocks[id];
+      if (!b) continue;
+      present.push(b);
+      width = Math.max(width, b.worldW);
+      height += b.worldH;
+    }
+    return { present, width, height: height + stackGap * Math.max(0, present.length - 1) };
   };
-  const placeColumn = (ids, xRight, yTop) => {
-    const { present } = columnSize(ids);
+  const placeColumn = ({ present }, xRight, yTop) => {
     let y = yTop;
     for (const b of present) {
       b.rect = { x: xRight - b.worldW, y, w: b.worldW, h: b.worldH };  // right-aligned, y down
@@ -615,7 +620,7 @@ function placeRows(rows, blocks, mainWidth, gap) {
         let xRight = columnX[previous.key][group.alignRightTo];
         for (const ids of [...group.columns].reverse()) {
           const size = columnSize(ids);
-          placeColumn(ids, xRight, yTop);
+          placeColumn(size, xRight, yTop);
           height = Math.max(height, size.height);
           xRight -= size.width + (size.present.length ? gap : 0);
         }
@@ -625,20 +630,20 @@ function placeRows(rows, blocks, mainWidth, gap) {
       for (const ids of [...(row.left ?? [])].reverse()) {
         const size = columnSize(ids);
         if (!size.present.length) { rights.unshift(xRight); continue; }
-        placeColumn(ids, xRight, yTop);
+        placeColumn(size, xRight, yTop);
         rights.unshift(xRight);
         height = Math.max(height, size.height);
         xRight -= size.width + gap;
       }
       if (row.main?.length) {
         const size = columnSize(row.main);
-        placeColumn(row.main, mainWidth, yTop);
+        placeColumn(size, mainWidth, yTop);
         height = Math.max(height, size.height);
       }
       let xLeft = mainWidth + gap;
       for (const ids of row.right ?? []) {
         const size = columnSize(ids);
-        placeColumn(ids, xLeft + size.width, yTop);
+        placeColumn(size, xLeft + size.width, yTop);
         height = Math.max(height, size.height);
         xLeft += size.width + gap;
       }
