@@ -724,9 +724,12 @@ export function computeLayout(header) {
   const blocks = [];
   for (const b of Object.values(byId)) {
     if (!b.rect) continue;
-    // A new object without the placement's scratch fields: `delete` would turn every block into a slow dictionary.
+    // A new object without the placement's scratch fields (`delete` would turn every block into a slow dictionary),
+    // copied once: a generated token's pass lays out ~3,000 blocks again.
     const { rect: { x, y, w, h }, worldW: _w, worldH: _h, ...spec } = b;
-    blocks.push({ ...spec, position: { x: x + w / 2, y: -(y + h / 2), z: 0 }, size: { w, h, d: depth } });
+    spec.position = { x: x + w / 2, y: -(y + h / 2), z: 0 };
+    spec.size = { w, h, d: depth };
+    blocks.push(spec);
   }
   const bounds = box(blocks);
   const chapterAnchors = {};
