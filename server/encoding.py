@@ -112,11 +112,13 @@ def float_fields(array: np.ndarray, precision: str, name: str) -> tuple[np.ndarr
     return x, masked, {"shape": list(x.shape), "dtype": precision, "stats": _stats(visible, lo, hi)}
 
 
-def travelling_values(x: np.ndarray, masked: np.ndarray | None, precision: str) -> np.ndarray:
-    """float32 values as a line carries them: masked cells as 0; float16 bits (clipped to ±65504), or float32."""
+def travelling_values(x: np.ndarray, masked: np.ndarray | None, precision: str,
+                      within_f16: bool = False) -> np.ndarray:
+    """float32 values as a line carries them: masked cells as 0; float16 bits (clipped to ±65504), or float32.
+    `within_f16`: the caller knows every value is within ±65504, so none is looked at to clip."""
     values = np.where(masked, np.float32(0), x) if masked is not None else x
     if precision == "f16":
-        if values.size and (values.max() > F16_MAX or values.min() < -F16_MAX):
+        if not within_f16 and values.size and (values.max() > F16_MAX or values.min() < -F16_MAX):
             values = np.clip(values, -F16_MAX, F16_MAX)
         values = to_f16_bits(values)
     return np.ascontiguousarray(values)
@@ -168,11 +170,12 @@ def _assembled(fields: dict, data: bytes, mask: bytes | None) -> bytes:
 
 
 def tensor_rows_line_bytes(name: str, shape: tuple, rows: np.ndarray, mask: np.ndarray | None, precision: str,
-                           rows_from: int, stats: dict) -> bytes:
+                           rows_from: int, stats: dict, within_f16: bool = False) -> bytes:
     """A `tensor` line carrying only `rows` (float32, finite where unmasked), the tensor's positions `rows_from`…,
     and their bool `mask` (None when the tensor has no masked cell), with `"rows_from"` saying so (a line from 0 is
-    a plain line); `shape` and `stats` describe the whole tensor (server/row_stats.py). Not for precision json."""
-    data = _b64_bytes(_little_endian(travelling_values(rows, mask, precision)))
+    a plain line); `shape` and `stats` describe the whole tensor (server/row_stats.py). `within_f16`: the caller
+    knows every value is within ±65504 (travelling_values). Not for precision json."""
+    data = _b64_bytes(_little_endian(travelling_values(rows, mask, precision, within_f16)))
     mask_data = _b64_bytes(np.ascontiguousarray(mask, dtype=np.uint8)) if mask is not None else None
     fields = {"type": "tensor", "name": name, "shape": list(shape), "dtype": precision, "stats": stats}
     return _assembled({**fields, **({"rows_from": rows_from} if rows_from else {})}, data, mask_data)

@@ -13,7 +13,7 @@ pass's tensor holds, bit for bit, what the full line would have carried.
 """
 import numpy as np
 
-from llmviz.server.encoding import tensor_line_bytes, tensor_rows_line_bytes
+from llmviz.server.encoding import F16_MAX, tensor_line_bytes, tensor_rows_line_bytes
 from llmviz.server.row_stats import Totals, measure, totals, with_zeros
 
 ATTENTION_GRIDS = ("attn.hook_attn_scores", "attn.hook_pattern")  # [H, T(query), T(key)]
@@ -88,5 +88,6 @@ class RowDeltas:
         self._previous[name] = (values, stats, total)
         rows = (slice(None),) * axis + (slice(start, None),)
         masked = total.count < values.size  # a hidden cell in any row, sent or kept: the line has a mask
+        within_f16 = -F16_MAX <= total.lo and total.hi <= F16_MAX  # exact float32 extremes, not the line's 7 digits
         return tensor_rows_line_bytes(name, values.shape, values[rows], np.isneginf(values[rows]) if masked else None,
-                                      precision, start, total.line_stats())
+                                      precision, start, total.line_stats(), within_f16)

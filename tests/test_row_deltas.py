@@ -5,6 +5,7 @@ delta lines merged into the previous pass's tensors as a client does, must give 
 bit for bit, masks included. A rule that skipped a changed row, sliced the wrong axis or forgot the masked key
 column would break that equality.
 """
+import json
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +178,14 @@ def test_row_deltas_keep_token_ids_and_the_first_pass_whole():
     assert b"rows_from" not in deltas.line("hook_embed", x, "f16")
     assert b'"rows_from":3' in deltas.line("hook_embed", np.vstack([x, [[9, 9]]]).astype(np.float32), "f16")
     assert b"rows_from" not in RowDeltas().line("hook_embed", x, "json")
+
+
+def test_a_sent_row_beyond_float16_is_clipped_as_a_full_line_would_be():
+    deltas = RowDeltas()
+    x = np.ones((2, 3), np.float32)
+    deltas.line("hook_embed", x, "f16")
+    grown = np.vstack([x, [[70000, -1e6, 2]]]).astype(np.float32)
+    line = json.loads(deltas.line("hook_embed", grown, "f16"))
+    assert line["rows_from"] == 2
+    values, _ = decode_array({**line, "shape": [1, 3]})
+    assert values.tolist() == [[65504, -65504, 2]]
