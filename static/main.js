@@ -61,6 +61,7 @@ function preferredLanguage(requested) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // Resolves after the next frame has been painted (a rAF callback runs before the paint, the timeout after it).
 const nextPaint = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));  // input and frames may come first
 
 class App {
   constructor() {
@@ -379,8 +380,10 @@ class App {
       this.lastStatus = performance.now();
       this.showStatus("status.streaming", { done: filled, total: expected });
     }
-    // A whole pass is in: paint it before reading on (a generation's next pass is already arriving).
-    if (filled !== expected && (later || performance.now() - this.lastPaint < STREAM_SLICE_MS)) return null;
+    // A whole pass is in: paint it before reading on (a generation's next pass is already arriving). Within a later
+    // pass, a task boundary as often keeps the page answering the reader (Stop) without asking for a frame.
+    if (filled !== expected && performance.now() - this.lastPaint < STREAM_SLICE_MS) return null;
+    if (filled !== expected && later) return nextTask().then(() => { this.lastPaint = performance.now(); });
     return nextPaint().then(() => { this.lastPaint = performance.now(); });
   }
 
