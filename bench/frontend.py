@@ -110,8 +110,8 @@ def generated_pass_ratios(page, models: str, prompt: str, clicks: int) -> tuple[
     (every block on screen showing its values) and the next's, what a reader waits per token; the engine's pass at
     that generation's middle length, measured just before the click; and their ratio. Every generation starts from
     `prompt` (submitted again first), so each measures the same lengths. The engine is timed beside each generation,
-    not once for all: this machine's speed drifts by tens of percent over a minute, and a reference taken at another
-    moment would put that drift into the ratio."""
+    not once for all: this machine's speed drifts by 10-20% and more within the hour, and a reference taken at
+    another moment would put that drift into the ratio."""
     gaps, engines, ratios = [], [], []
     for _ in range(clicks):
         before = page.evaluate("() => window.__llmviz.finishedRuns")

@@ -100,8 +100,3 @@ def totals(stats: np.ndarray) -> Totals:
     spread = total / np.maximum(count, 1) - mean  # a row with no cells adds nothing: its count is 0
     m2 = float(stats[:, M2].sum()) + float(np.dot(count * spread, spread))
     return Totals(n, mean, m2, float(stats[:, LO].min()), float(stats[:, HI].max()))
-
-
-def summary(stats: np.ndarray) -> dict:
-    """The line's `stats` field: all rows' visible cells taken together."""
-    return totals(stats).line_stats()

@@ -83,7 +83,7 @@ class LineChannel:
         self._changed = threading.Condition()  # guards everything below; the worker waits on it when full
         self._waiter: asyncio.Future | None = None  # set while the response waits for a line
         self._gathering = False  # the response was just woken by a line and lets the next few join it
-        self._untaken_bytes = 0  # the size of `_lines`
+        self._untaken_bytes = 0  # the bytes of `_lines`
         self._closed = False
 
     def put(self, line: bytes) -> None:
@@ -102,7 +102,7 @@ class LineChannel:
 
     def _append(self, item) -> None:
         # Wake the event loop only when the response is idle: a wake-up per line would cost more than the line.
-        # While it gathers, only a full buffer or the end cuts the gathering short.
+        # While it gathers, only a full buffer, GATHER_BYTES waiting or the end cuts the gathering short.
         self._lines.append(item)
         self._untaken_bytes += len(item) if item is not _END else 0
         if self._gathering and not self._gathered_enough():

@@ -3,12 +3,16 @@ import numpy as np
 import pytest
 
 from llmviz.server.encoding import NonFiniteTensor
-from llmviz.server.row_stats import COUNT, LO, measure, summary, with_zeros
+from llmviz.server.row_stats import COUNT, LO, measure, totals, with_zeros
 
 
 def scanned(values: np.ndarray) -> dict:  # the reference: every visible cell at once, in float64
     visible = values[values != -np.inf].astype(np.float64)
     return {"min": visible.min(), "max": visible.max(), "mean": visible.mean(), "std": visible.std()}
+
+
+def summary(stats: np.ndarray) -> dict:  # the line's stats field for these rows
+    return totals(stats).line_stats()
 
 
 def assert_close(stats: dict, reference: dict):
