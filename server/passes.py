@@ -16,7 +16,7 @@ from llmviz.model.lens import Lens, worth_a_thread
 from llmviz.model.recorder import tensor_specs
 from llmviz.model.sampling import Sampling, autoregress, draw, next_token_distribution
 from llmviz.server.encoding import tensor_line, tensor_line_bytes, with_pass
-from llmviz.server.lane import EncodingLane
+from llmviz.server.lane import EncodingLane, Small
 from llmviz.server.row_deltas import RowDeltas
 from llmviz.server.schemas import LENS_TOP_K
 from llmviz.server.settings import PROTOCOL_VERSION
@@ -95,6 +95,8 @@ def lens_line(bundle: ModelBundle, layer: int, ids: np.ndarray, probs: np.ndarra
 
 def tagged(line, tag: str):
     """The line with `"pass": tag` (compare streams), whether a dict, already encoded, or still to be encoded."""
+    if isinstance(line, Small):
+        return Small(lambda: tagged(line(), tag))
     if callable(line):
         return lambda: tagged(line(), tag)
     return with_pass(line, tag) if isinstance(line, bytes) else {**line, "pass": tag}
@@ -151,7 +153,9 @@ class StreamedPasses:
         encoder = self.tensor_encoder
         if self.row_deltas is not None:
             deltas = self.row_deltas.setdefault(tag, RowDeltas())
-            encoder = lambda name, x, precision: lambda: deltas.line(name, x, precision)  # noqa: E731 - on the lane
+            # A pass after the first sends its changed rows: Small, encoded on this thread once the lane is idle.
+            wrap = Small if step > 0 else (lambda encode: encode)
+            encoder = lambda name, x, precision: wrap(lambda: deltas.line(name, x, precision))  # noqa: E731
         started = time.perf_counter()
         result = trace(self.bundle.params, self.bundle.config, tokens, self.sampling.temperature,
                        on_record=lambda name, x: emit(encoder(name, x, self.precision)),

@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from llmviz.server.lane import DEPTH, EncodingLane
+from llmviz.server.lane import DEPTH, EncodingLane, Small
 from llmviz.server.streaming import PassCancelled
 
 
@@ -69,3 +69,50 @@ def test_lines_before_the_first_tensor_go_out_at_once_on_the_callers_thread():
     lane.finish()
     assert [line for line, _ in sent_by] == [{"type": "header"}, b"tensor", {"type": "output"}]
     assert sent_by[1][1] is not threading.current_thread()
+
+
+def test_small_lines_are_encoded_on_the_callers_thread_once_the_lane_is_idle_and_queue_behind_it_before():
+    """A generated token's pass (Small lines) after a whole pass still being encoded: first in line behind it,
+    on the lane, then, once everything before has gone out, on the engine's own thread with no hand-off."""
+    release, sent_by = threading.Event(), []
+
+    def whole(i):
+        release.wait(5)
+        return f"whole {i}"
+
+    lane = EncodingLane(lambda line: sent_by.append((line, threading.current_thread())))
+    lane.put(lambda: whole(0))
+    lane.put(Small(lambda: "small 1"))  # the lane is busy: it waits its turn
+    lane.put({"type": "output"})
+    assert sent_by == []
+    release.set()
+    for _ in range(500):
+        if len(sent_by) == 3:
+            break
+        threading.Event().wait(0.01)
+    lane.put(Small(lambda: "small 2"))  # the lane has emitted everything: encoded and sent right here
+    assert sent_by[-1] == ("small 2", threading.current_thread())
+    lane.put({"type": "output"})
+    assert sent_by[-1] == ({"type": "output"}, threading.current_thread())
+    lane.finish()
+    assert [line for line, _ in sent_by] == ["whole 0", "small 1", {"type": "output"}, "small 2", {"type": "output"}]
+    assert all(thread is not threading.current_thread() for _, thread in sent_by[:3])
+
+
+def test_a_small_line_that_fails_on_the_callers_thread_raises_there():
+    lane = EncodingLane(lambda line: None)
+
+    def encode():
+        raise ValueError("blocks.0.hook_resid_pre contains NaN")
+
+    with pytest.raises(ValueError, match="contains NaN"):
+        lane.put(Small(encode))
+    lane.finish()
+
+
+def test_a_compare_streams_tag_keeps_a_small_line_small():
+    from llmviz.server.passes import tagged
+
+    line = tagged(Small(lambda: b'{"type":"tensor"}\n'), "main")
+    assert isinstance(line, Small)
+    assert line() == b'{"type":"tensor","pass":"main"}\n'
