@@ -289,6 +289,7 @@ class App {
             this.ui.setTokens([...this.pass.header.tokens, output.sampled], promptCount);
             if (this.chatting()) this.ui.setAnswer(answerText(generated));
           }
+          return this.paintThenRead();  // the whole pass, with its output, before the next pass empties the blocks
         },
         onDone: (done) => {
           this.timing.doneMs = performance.now() - submitted;
@@ -380,10 +381,16 @@ class App {
       this.lastStatus = performance.now();
       this.showStatus("status.streaming", { done: filled, total: expected });
     }
-    // A whole pass is in: paint it before reading on (a generation's next pass is already arriving). Within a later
-    // pass, a task boundary as often keeps the page answering the reader (Stop) without asking for a frame.
-    if (filled !== expected && performance.now() - this.lastPaint < STREAM_SLICE_MS) return null;
-    if (filled !== expected && later) return nextTask().then(() => { this.lastPaint = performance.now(); });
+    // A whole pass is in: its output line comes right behind it, and the pass is painted with it (onOutput), so the
+    // scene and the token chips change in one frame of the window, not two. Within a later pass, a task boundary
+    // every slice keeps the page answering the reader (Stop) without asking for a frame.
+    if (filled === expected || performance.now() - this.lastPaint < STREAM_SLICE_MS) return null;
+    if (later) return nextTask().then(() => { this.lastPaint = performance.now(); });
+    return this.paintThenRead();
+  }
+
+  /** Waits for a paint of what the page shows now, before the stream reads on (a generation's next pass is arriving). */
+  paintThenRead() {
     return nextPaint().then(() => { this.lastPaint = performance.now(); });
   }
 

@@ -170,7 +170,7 @@ function wholeTensor(rows, line) {
  * POST a trace or generate request and hand every line to `handlers` as it is read:
  * onHeader(header), onTensor(tensor, pass), onLens(lens), onOutput(output), onDone(done); `pass` is the compare
  * tag ("reference" | "main") or undefined. An `error` line throws ApiError.
- * onTensor may return a promise: reading waits for it, so the page can paint between tensors.
+ * onTensor and onOutput may return a promise: reading waits for it, so the page can paint between tensors and passes.
  */
 export async function stream(endpoint, body, handlers, signal) {
   // A generated pass's changed rows, merged into the pass before (arrays keep room for them from the first pass on).
@@ -186,7 +186,7 @@ export async function stream(endpoint, body, handlers, signal) {
       case "header": handlers.onHeader(line); break;
       case "tensor": await handlers.onTensor(wholeTensor(rows, line), line.pass); break;  // the page may pause to paint
       case "lens": handlers.onLens?.(line); break;  // logit lens of one block (protocol 2, logit_lens: true)
-      case "output": handlers.onOutput(line); break;
+      case "output": await handlers.onOutput(line); break;  // the page paints the finished pass first
       case "done": handlers.onDone(line); break;
       case "error": throw new ApiError(line.message, line.status);
       default: throw new ApiError(`the server sent an unknown line type "${line.type}"`);

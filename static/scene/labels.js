@@ -51,6 +51,12 @@ export class LabelLayer {
     this.labels = [];
     this.sorted = 0;
     this.lang = "en";  // kept across clear(): a new scene's labels come in the page's language
+    this.inOrder = [];  // the labels as they were added
+    // The labels clear() took away, in the order they were added, for the next add()s to take up in place: a
+    // generated token's pass adds the same ~8,000 labels again, a little elsewhere, and making each anew (its
+    // object, its words translated and measured) was ~15 ms a token of the cores the engine needs.
+    this.retired = [];
+    this.readded = 0;
     // Elements of cleared labels, by look and text, for the next scene's labels to take over: a generated token's
     // pass builds the same labels again, and a new element is a new compositor layer whose text is rasterised anew
     // (in software, on the cores the engine needs). Whatever the next frame does not take is removed then.
@@ -63,6 +69,18 @@ export class LabelLayer {
    */
   add({ text, at, style = "block", anchor = "above", extent = 1, minPx = 40, focusMinPx = minPx, priority = 0, frame = null,
     owner = null, fitTo = 0, translate = true }) {
+    const old = this.retired[this.readded];
+    this.readded += 1;
+    if (old && old.given === text && old.style === style && old.frame === frame && old.lang === this.lang
+      && (old.source !== null) === translate) {
+      this.retired[this.readded - 1] = null;
+      old.at.set(at.x, at.y, at.z);
+      old.anchor = ANCHORS[anchor];
+      [old.extent, old.minPx, old.focusMinPx, old.priority, old.owner, old.fitTo] = [extent, minPx, focusMinPx, priority, owner, fitTo];
+      this.labels.push(old);
+      this.inOrder.push(old);
+      return old;
+    }
     const look = STYLES[style];
     const shown = translate ? sceneText(text, this.lang) : text;
     const label = {
@@ -71,10 +89,11 @@ export class LabelLayer {
       at: new THREE.Vector3(at.x, at.y, at.z), anchor: ANCHORS[anchor], extent, minPx, focusMinPx, priority, owner,
       width: estimateWidth(shown, look.size, style), height: look.size * 1.25 + (style === "block" ? 4 : 0),
       shown: false, x: NaN, y: NaN, opacity: "1", text: shown, source: translate ? text : null, style,
-      fontSize: look.size, fitTo,
+      fontSize: look.size, fitTo, given: text, frame, lang: this.lang,
     };
     if (look.vertical) [label.width, label.height] = [label.height, label.width];
     this.labels.push(label);
+    this.inOrder.push(label);
     return label;
   }
 
@@ -104,6 +123,7 @@ export class LabelLayer {
   setLanguage(lang) {
     this.lang = lang;
     for (const label of this.labels) {
+      label.lang = lang;
       if (label.source === null) continue;
       label.text = sceneText(label.source, lang);
       if (label.el) label.el.textContent = label.text;
@@ -114,18 +134,31 @@ export class LabelLayer {
     }
   }
 
-  /** Removes the labels `which(label)` picks (all by default). */
+  /**
+   * Removes the labels `which(label)` picks (all by default). The labels added next take them up in order: one
+   * added with the same words and look as the one at its turn is that label, moved (add()).
+   */
   clear(which = () => true) {
+    this.retireLeftovers();
     const [gone, kept] = [[], []];
-    for (const label of this.labels) (which(label) ? gone : kept).push(label);
-    for (const label of gone) {
-      if (!label.el) continue;
+    for (const label of this.inOrder) (which(label) ? gone : kept).push(label);
+    this.retired = gone;
+    this.readded = 0;
+    this.inOrder = kept;
+    this.labels = this.labels.filter((label) => !which(label));
+    this.sorted = 0;
+  }
+
+  /** The elements of retired labels nothing took up become spares, for any label that looks alike (element()). */
+  retireLeftovers() {
+    for (const label of this.retired) {
+      if (!label?.el) continue;
       const key = elementKey(label);
       if (!this.spare.has(key)) this.spare.set(key, []);
       this.spare.get(key).push(label.el);
     }
-    this.labels = kept;
-    this.sorted = 0;
+    this.retired = [];
+    this.readded = 0;
   }
 
   /** Removes the spare elements no label took over. */
@@ -139,6 +172,7 @@ export class LabelLayer {
    * block a label names is faded or is what the narration talks about (its labels show sooner).
    */
   update(camera, width, height, state) {
+    if (this.retired.length) this.retireLeftovers();
     const dimmed = state.dimmed;
     const pxPerUnitAt1 = height / (2 * Math.tan(THREE.MathUtils.degToRad(camera.fov) / 2));
     const placed = [];

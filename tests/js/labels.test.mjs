@@ -46,3 +46,37 @@ test("a scene built again takes over the elements of its labels: none is made an
   assert.deepEqual(layer.root.children, [one]);
   assert.equal(one.style.opacity, "1");
 });
+
+test("labels added again in the same order are the same labels, moved; one with other words is made anew", () => {
+  const layer = new LabelLayer(new FakeElement());
+  const build = (y, third = "T = 32") => [
+    layer.add({ text: "Block 1", at: { x: -2, y, z: 0 }, extent: 3, minPx: 1, owner: "a", translate: false }),
+    layer.add({ text: "Block 1", at: { x: 2, y, z: 0 }, extent: 3, minPx: 1, owner: "b", translate: false }),
+    layer.add({ text: third, at: { x: 0, y: y - 2, z: 0 }, style: "axis", extent: 3, minPx: 1, owner: "b" }),
+  ];
+  const first = build(0);
+  update(layer);
+  const elements = first.map((label) => label.el);
+
+  layer.clear();
+  const again = build(1, "T = 33");
+  assert.equal(again[0], first[0], "the same object, taken up at its turn");
+  assert.equal(again[1], first[1], "twins keep their own places, not each other's");
+  assert.deepEqual([again[0].at.y, again[0].owner, again[1].owner], [1, "a", "b"]);
+  assert.notEqual(again[2], first[2], "other words: a new label");
+  assert.equal(again[2].text, "T = 33");
+  update(layer);
+  assert.deepEqual(again.slice(0, 2).map((label) => label.el), elements.slice(0, 2));
+  assert.equal(layer.root.children.length, 3, "the old axis label's element was taken over or removed");
+  assert.deepEqual(shown(layer).map((el) => el.textContent).sort(), ["Block 1", "Block 1", "T = 33"]);
+  assert.equal(again[0].el.style.transform, "translate(" + Math.round(again[0].x) + "px, " + Math.round(again[0].y) + "px)");
+  assert.equal(layer.labels.length, 3);
+
+  layer.clear();
+  const english = layer.add({ text: "Block 1", at: { x: -2, y: 0, z: 0 }, extent: 3, minPx: 1, owner: "a" });
+  layer.clear();
+  layer.setLanguage("ko");  // a label taken up is in the page's language
+  const korean = layer.add({ text: "Block 1", at: { x: -2, y: 0, z: 0 }, extent: 3, minPx: 1, owner: "a" });
+  assert.notEqual(korean, english);
+  assert.notEqual(korean.text, english.text);
+});
