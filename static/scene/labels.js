@@ -71,12 +71,17 @@ export class LabelLayer {
     owner = null, fitTo = 0, translate = true }) {
     const old = this.retired[this.readded];
     this.readded += 1;
-    if (old && old.given === text && old.style === style && old.frame === frame && old.lang === this.lang
-      && (old.source !== null) === translate) {
+    if (old && old.style === style && old.frame === frame && old.lang === this.lang && (old.source !== null) === translate) {
       this.retired[this.readded - 1] = null;
+      if (old.given !== text) this.retext(old, text);  // an axis that counts the tokens: "T = 33" after "T = 32"
       old.at.set(at.x, at.y, at.z);
       old.anchor = ANCHORS[anchor];
-      [old.extent, old.minPx, old.focusMinPx, old.priority, old.owner, old.fitTo] = [extent, minPx, focusMinPx, priority, owner, fitTo];
+      old.extent = extent;
+      old.minPx = minPx;
+      old.focusMinPx = focusMinPx;
+      old.priority = priority;
+      old.owner = owner;
+      old.fitTo = fitTo;
       this.labels.push(old);
       this.inOrder.push(old);
       return old;
@@ -95,6 +100,17 @@ export class LabelLayer {
     this.labels.push(label);
     this.inOrder.push(label);
     return label;
+  }
+
+  /** A label taken up with other words: its text, its measured size and its element's text follow. */
+  retext(label, text) {
+    label.given = text;
+    label.source = label.source === null ? null : text;
+    label.text = label.source === null ? text : sceneText(text, this.lang);
+    if (label.el) label.el.textContent = label.text;
+    const width = estimateWidth(label.text, label.fontSize, label.style);
+    if (STYLES[label.style].vertical) label.height = width;
+    else label.width = width;
   }
 
   /** The label's element, made and attached on first use. */

@@ -21,14 +21,22 @@ export function softmaxStats(data, rows, n, { mask = null, scale = 1, known = nu
     for (let i = r * n; i < (r + 1) * n; i++) if (!(mask && mask[i]) && data[i] * scale > m) m = data[i] * scale;
     let s = 0;
     for (let i = r * n; i < (r + 1) * n; i++) if (!(mask && mask[i])) s += Math.exp(data[i] * scale - m);
-    [max[r], sum[r]] = [m, s];
+    max[r] = m;
+    sum[r] = s;
   }
   return { max, sum };
 }
 
 function tensorOf(name, shape, data) {
-  let [min, max, total] = [Infinity, -Infinity, 0];
-  for (const v of data) [min, max, total] = [Math.min(min, v), Math.max(max, v), total + v];
+  let min = Infinity;  // plain variables: a destructured array per value was ~2 MB of garbage a generated pass
+  let max = -Infinity;
+  let total = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+    total += v;
+  }
   return { name, shape, data, mask: null, stats: { min, max, mean: total / data.length } };
 }
 

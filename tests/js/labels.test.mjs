@@ -47,7 +47,7 @@ test("a scene built again takes over the elements of its labels: none is made an
   assert.equal(one.style.opacity, "1");
 });
 
-test("labels added again in the same order are the same labels, moved; one with other words is made anew", () => {
+test("labels added again in the same order are the same labels, moved, with their words when these changed", () => {
   const layer = new LabelLayer(new FakeElement());
   const build = (y, third = "T = 32") => [
     layer.add({ text: "Block 1", at: { x: -2, y, z: 0 }, extent: 3, minPx: 1, owner: "a", translate: false }),
@@ -63,14 +63,24 @@ test("labels added again in the same order are the same labels, moved; one with 
   assert.equal(again[0], first[0], "the same object, taken up at its turn");
   assert.equal(again[1], first[1], "twins keep their own places, not each other's");
   assert.deepEqual([again[0].at.y, again[0].owner, again[1].owner], [1, "a", "b"]);
-  assert.notEqual(again[2], first[2], "other words: a new label");
+  assert.equal(again[2], first[2], "other words, the same look: the same label");
   assert.equal(again[2].text, "T = 33");
+  assert.equal(again[2].el.textContent, "T = 33", "its element says the new words");
+  assert.equal(again[2].width, first[2].width, "as wide: one digit for another");
   update(layer);
-  assert.deepEqual(again.slice(0, 2).map((label) => label.el), elements.slice(0, 2));
-  assert.equal(layer.root.children.length, 3, "the old axis label's element was taken over or removed");
+  assert.deepEqual(again.map((label) => label.el), elements);
+  assert.equal(layer.root.children.length, 3);
   assert.deepEqual(shown(layer).map((el) => el.textContent).sort(), ["Block 1", "Block 1", "T = 33"]);
   assert.equal(again[0].el.style.transform, "translate(" + Math.round(again[0].x) + "px, " + Math.round(again[0].y) + "px)");
   assert.equal(layer.labels.length, 3);
+
+  layer.clear();
+  const longer = layer.add({ text: "Block 1", at: { x: -2, y: 0, z: 0 }, extent: 3, minPx: 1, owner: "a", translate: false });
+  assert.equal(longer, first[0]);
+  layer.add({ text: "Block 22", at: { x: 2, y: 0, z: 0 }, extent: 3, minPx: 1, owner: "b", translate: false });
+  assert.ok(first[1].width > again[0].width, "longer words, a wider label");
+  assert.equal(first[1].text, "Block 22");
+  layer.add({ text: "T = 33", at: { x: 0, y: -2, z: 0 }, extent: 3, minPx: 1, owner: "b" });  // the same look again
 
   layer.clear();
   const english = layer.add({ text: "Block 1", at: { x: -2, y: 0, z: 0 }, extent: 3, minPx: 1, owner: "a" });
