@@ -48,10 +48,21 @@ def test_zeros_added_to_earlier_rows_equal_a_scan_of_the_grown_rows(rng):
     assert_close(summary(stats), scanned(grown))
 
 
+def test_a_single_row_is_measured_as_one_among_many(rng):
+    """A generated token's new row (its own shorter path) gets the numbers it would get among other rows."""
+    rows = (rng.standard_normal((3, 50)) * 2 + 7).astype(np.float32)
+    rows[2, 40:] = -np.inf  # a row with hidden cells, alone too
+    together = measure(rows, "x")
+    for r in range(3):
+        assert measure(rows[r:r + 1], "x").tolist() == together[r:r + 1].tolist()
+    assert measure(rows[2:], "x")[0, COUNT] == 40
+
+
+@pytest.mark.parametrize("rows", [2, 1])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_nan_or_plus_inf_in_a_measured_row_is_refused(bad):
-    values = np.ones((2, 3), np.float32)
-    values[1, 2] = bad
+def test_nan_or_plus_inf_in_a_measured_row_is_refused(bad, rows):
+    values = np.ones((rows, 3), np.float32)
+    values[-1, 2] = bad
     with pytest.raises(NonFiniteTensor, match="x contains NaN"):
         measure(values, "x")
 
