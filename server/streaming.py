@@ -25,8 +25,11 @@ from llmviz.server.errors import error_body, error_response
 
 log = logging.getLogger("llmviz.server")
 _END = object()
-GATHER_SECONDS = 0.005  # a line waits at most this long for others to go out with it: well under a frame
-GATHER_BYTES = 1 << 16  # ... and not once this much is waiting: big lines gain nothing from company
+# A line waits at most this long for others to go out with it (under a frame), and not once this much is waiting (big
+# lines gain nothing from company). Each write wakes the event loop, which takes Python's lock from the engine's
+# thread: 10 ms and 256 KB against 5 ms and 64 KB brought a generated pass ~0.05x closer to the engine's (bench).
+GATHER_SECONDS = 0.01
+GATHER_BYTES = 1 << 18
 
 
 class PassCancelled(Exception):
