@@ -74,10 +74,20 @@ def header_line(bundle: ModelBundle, tokens: list[int], sampling: Sampling, prec
     }
 
 
+def top_indices(values: np.ndarray, k: int) -> np.ndarray:
+    """The first k of `np.argsort(-values, kind="stable")` (largest first, ties in index order), without sorting
+    all of `values`: a generated token's output line looks for 10 of a 50k vocabulary every pass."""
+    if k >= values.size:
+        return np.argsort(-values, kind="stable")
+    threshold = values[np.argpartition(-values, k - 1)[:k]].min()
+    candidates = np.flatnonzero(values >= threshold)  # every tie at the threshold, in index order
+    return candidates[np.argsort(-values[candidates], kind="stable")][:k]
+
+
 def output_line(bundle: ModelBundle, choice: Choice, position: int, step: int, logits=None) -> dict:
     """`logits` [T, V], when given, adds `row_best`: each position's most likely next token, so the page
     can name the pieces of every row's prediction (a BPE vocabulary is not sent to the page)."""
-    order = np.argsort(-choice.distribution, kind="stable")[:TOP_CANDIDATES]
+    order = top_indices(choice.distribution, TOP_CANDIDATES)
     top = [{**token_entry(bundle, i), "prob": float(choice.distribution[i])} for i in order if choice.distribution[i] > 0]
     line = {"type": "output", "step": step, "position": position, "top": top,
             "sampled": token_entry(bundle, choice.sampled), "greedy": token_entry(bundle, choice.greedy)}

@@ -241,3 +241,22 @@ def test_checked_options_cannot_be_changed_afterwards():
     options = Sampling(temperature=0.7, top_k=3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.temperature = -1.0  # would skip the checks __post_init__ made
+
+
+def test_an_unfiltered_distribution_is_the_filtered_one_with_nothing_filtered():
+    logits = np.random.default_rng(3).standard_normal(500).astype(np.float32)
+    for temperature in (0.7, 1.0, 2.0):
+        plain = next_token_distribution(logits, Sampling(temperature=temperature))
+        everything = next_token_distribution(logits, Sampling(temperature=temperature, top_k=500, top_p=1.0))
+        assert plain.tolist() == everything.tolist()
+
+
+def test_top_indices_are_the_stable_sorts_first_ones():
+    from llmviz.server.passes import top_indices
+
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        values = rng.integers(0, 6, size=int(rng.integers(1, 40))).astype(np.float64)  # many ties
+        values[rng.random(values.size) < 0.3] = 0.0
+        for k in (1, 3, 10, 50):
+            assert top_indices(values, k).tolist() == np.argsort(-values, kind="stable")[:k].tolist(), (values, k)
