@@ -346,7 +346,7 @@ class App {
     this.errorKey = null;
     this.ui.showFatal(null);
     if (!keepSteps || !this.steps.length) this.steps = this.buildSteps(this.narrationInput(), this.lang);
-    this.loadWeights();
+    if (!keepSteps) this.loadWeights();  // a generation's later pass has the same weights (~6 ms a pass to check)
   }
 
   /** Fills the tensor's block; every STREAM_SLICE_MS returns a promise that waits for a paint, so the

@@ -514,7 +514,7 @@ export class TensorBlock {
     this.earlier = this.encoded;  // drawn in this same rectangle (earlier.region): upload() writes only what changed
     this.setSpec(spec);
     if (spec.kind === "weight") return;
-    this.clearValues();
+    this.clearValues({ keepLook: true });
   }
 
   get cellCount() {
@@ -639,11 +639,19 @@ export class TensorBlock {
     this.setHasHighlight(false);
   }
 
-  /** Back to an empty activation block, ready for the next pass; weight blocks keep their values. */
-  clearValues() {
+  /**
+   * Back to an empty activation block, ready for the next pass; weight blocks keep their values. `keepLook`: a
+   * generated token's pass keeps the block dimmed or in focus as it was (the reader's step stays), so re-applying
+   * the step's focus changes nothing: no fade of thousands of blocks back to where they were, every token.
+   */
+  clearValues({ keepLook = false } = {}) {
     const u = this.uniforms;
-    this.dimTween?.cancel();
-    [u.uDim.value, u.uFocus.value, u.uReveal.value] = [0, 0, 1];
+    if (!keepLook) {
+      this.dimTween?.cancel();
+      u.uDim.value = 0;
+      u.uFocus.value = 0;
+    }
+    u.uReveal.value = 1;
     this.clearHighlight();
     if (this.spec.kind === "weight") return;
     u.uFilled.value = 0;  // the rectangle stays the block's: the next pass has the same shape

@@ -286,7 +286,8 @@ export class Viewer {
     const dim = dimOthers && chosen.size > 0;
     for (const block of this.blocks.values()) {
       const u = block.uniforms;
-      const [fromDim, toDim] = [u.uDim.value, chosen.has(block) || !dim ? 0 : 1];
+      const fromDim = u.uDim.value;
+      const toDim = chosen.has(block) || !dim ? 0 : 1;
       u.uFocus.value = chosen.has(block) ? 1 : 0;
       block.dimTween?.cancel();  // a quick second focus() must not fight the first one's fade
       if (fromDim !== toDim) block.dimTween = this.tween(350, (t) => { u.uDim.value = fromDim + (toDim - fromDim) * t; });

@@ -279,3 +279,21 @@ test("a folded block stored with room beside each segment grows in place, and re
   const weight = layoutAfter.blocks.find((b) => b.fold?.axis === "rows" && b.kind === "weight");
   assert.equal(foldStride(weight, [weight.texWidth * 2, weight.texHeight], 1), 0, "weights never grow");
 });
+
+test("a block grown by a generated token keeps its look (dimmed, in focus) and loses its values", async () => {
+  const { BlockBatch } = await import("../../static/scene/blocks.js");
+  const batch = new BlockBatch({ initTexture() {} }, layout.blocks.slice(0, 3));
+  const [dimmed, focused] = batch.blocks.filter((b) => b.spec.kind !== "weight");
+  dimmed.uniforms.uDim.value = 1;
+  focused.uniforms.uFocus.value = 1;
+  for (const block of [dimmed, focused]) {
+    block.tensor = { data: new Float32Array(block.cellCount) };
+    block.uniforms.uFilled.value = 1;
+    block.grow(block.spec);
+  }
+  assert.equal(dimmed.uniforms.uDim.value, 1, "still dimmed: re-applying the reader's step changes nothing");
+  assert.equal(focused.uniforms.uFocus.value, 1);
+  assert.deepEqual([dimmed.tensor, dimmed.uniforms.uFilled.value], [null, 0], "empty until the pass's tensor comes");
+  dimmed.clearValues();  // a new pass over other tokens: the step is applied afresh
+  assert.equal(dimmed.uniforms.uDim.value, 0);
+});
