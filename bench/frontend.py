@@ -105,13 +105,17 @@ def moving_fps(page) -> tuple[float, float]:
     return walking, statistics.mean(samples)
 
 
+SETTLE_MS = 300  # after a pass or a generation, before the engine is timed beside the page
+
+
 def generated_pass_ratios(page, models: str, prompt: str, clicks: int) -> tuple[list[float], list[float], list[float]]:
     """Per Generate click in the current view: the median time between one generated token's pass being fully drawn
     (every block on screen showing its values) and the next's, what a reader waits per token; the engine's pass at
-    that generation's middle length, measured just before the click; and their ratio. Every generation starts from
-    `prompt` (submitted again first), so each measures the same lengths. The engine is timed beside each generation,
-    not once for all: this machine's speed drifts by 10-20% and more within the hour, and a reference taken at
-    another moment would put that drift into the ratio."""
+    that generation's middle length, timed just before the click and just after the generation (the median of
+    both); and their ratio. Every generation starts from `prompt` (submitted again first), so each measures the
+    same lengths. The engine is timed beside each generation, not once for all: this machine's speed drifts by
+    10-20% and more within the hour, and a reference taken at another moment would put that drift into the ratio;
+    taken on both sides, it is the machine's speed around the generation rather than at one moment before it."""
     gaps, engines, ratios = [], [], []
     for _ in range(clicks):
         before = page.evaluate("() => window.__llmviz.finishedRuns")
@@ -121,11 +125,15 @@ def generated_pass_ratios(page, models: str, prompt: str, clicks: int) -> tuple[
         wait_ready(page, 300_000)
         before = page.evaluate("() => window.__llmviz.finishedRuns")
         length = len(page.evaluate("() => window.__llmviz.tokens"))
-        engine = engine_seconds(models, prompt, length + GENERATED_TOKENS // 2, runs=3)
+        page.wait_for_timeout(SETTLE_MS)  # the page's own work after a pass (narration, a last frame) is not timed with it
+        engine_before = engine_times(models, prompt, length + GENERATED_TOKENS // 2, runs=3)
         page.locator("#generate-button").click()
         page.wait_for_function(f"() => window.__llmviz.finishedRuns > {before}", timeout=300_000)
         page.wait_for_function("() => window.__llmviz.timing.passes.every((p) => p.allDrawnMs !== undefined)",
                                timeout=60_000)
+        page.wait_for_timeout(SETTLE_MS)
+        timed = engine_before + engine_times(models, prompt, length + GENERATED_TOKENS // 2, runs=3)
+        engine = statistics.median(timed) if timed else None
         drawn = [p["allDrawnMs"] for p in page.evaluate("() => window.__llmviz.timing.passes")]
         apart = [b - a for a, b in zip(drawn[1:], drawn[2:])]  # from the second generated pass on: both sent as new rows
         gaps += apart
@@ -148,13 +156,19 @@ def engine_seconds(models: str, prompt: str, length: int | None = None, runs: in
     """Median wall time of the engine's recorded pass over `prompt` (repeated to `length` tokens) in this process,
     one BLAS thread as the server runs it: the reference for "a generated token's pass fully drawn within 1.5× its
     engine time" (issue 9)."""
+    times = engine_times(models, prompt, length, runs)
+    return statistics.median(times) if times else None
+
+
+def engine_times(models: str, prompt: str, length: int | None = None, runs: int = 7) -> list[float]:
+    """`runs` wall times of that pass (after one warm-up run), or none when the case has no engine bundle."""
     from threadpoolctl import threadpool_limits
 
     from llmviz.model.engine import trace
 
     bundle = engine_bundle(models)
     if bundle is None:
-        return None
+        return []
     tokens = bundle.tokenizer.encode(prompt)
     tokens = (tokens * (1 + (length or 0) // max(1, len(tokens))))[:length or len(tokens)]
     times = []
@@ -163,7 +177,7 @@ def engine_seconds(models: str, prompt: str, length: int | None = None, runs: in
             started = time.perf_counter()
             trace(bundle.params, bundle.config, tokens)
             times.append(time.perf_counter() - started)
-    return statistics.median(times[1:])
+    return times[1:]
 
 
 def measure(browser, name: str, runs: int) -> dict:
@@ -210,7 +224,7 @@ def measure(browser, name: str, runs: int) -> dict:
         if ratios:
             print(f"  generated token's pass drawn   {statistics.median(gaps):8.1f} ms apart in the home view; "
                   f"{statistics.median(ratios):.2f}x the engine's pass (median over {len(ratios)} generations of "
-                  f"{GENERATED_TOKENS} tokens, each against the engine timed just before it at its middle length)")
+                  f"{GENERATED_TOKENS} tokens, each against the engine timed around it at its middle length)")
             print(f"  per generation                 {' '.join(f'{r:.2f}x' for r in ratios)} "
                   f"(engine {' '.join(f'{e:.0f}' for e in engines)} ms)")
             print(f"  generated passes drawn apart   {[round(g) for g in gaps]} ms")
