@@ -102,7 +102,7 @@ export class LabelLayer {
     return label;
   }
 
-  /** A label taken up with other words: its text, its measured size and its element's text follow. */
+  /** A label with other words (or the same in the page's language): its text, size and element's text follow. */
   retext(label, text) {
     label.given = text;
     label.source = label.source === null ? null : text;
@@ -141,11 +141,7 @@ export class LabelLayer {
     for (const label of this.labels) {
       label.lang = lang;
       if (label.source === null) continue;
-      label.text = sceneText(label.source, lang);
-      if (label.el) label.el.textContent = label.text;
-      const width = estimateWidth(label.text, label.fontSize, label.style);
-      if (STYLES[label.style].vertical) label.height = width;
-      else label.width = width;
+      this.retext(label, label.source);
       label.x = NaN;  // placed afresh on the next frame
     }
   }
@@ -161,7 +157,7 @@ export class LabelLayer {
     this.retired = gone;
     this.readded = 0;
     this.inOrder = kept;
-    this.labels = this.labels.filter((label) => !which(label));
+    this.labels = [...kept];  // sorted by priority again at the next update
     this.sorted = 0;
   }
 
