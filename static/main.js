@@ -663,6 +663,7 @@ class App {
       focused: [...(this.viewer?.focused ?? [])],
       stats: this.viewer?.stats() ?? null,
       cellToScreen: (id, row, col) => this.viewer?.cellToScreen(id, row, col) ?? null,
+      shownLabels: () => this.viewer?.labels.shownBoxes() ?? [],  // the scene's labels in the last frame (viewer px)
       cellOf: (name, index) => this.cellOf(name, index),
       inspection: this.inspector?.snapshot() ?? null,
     });

@@ -9,6 +9,7 @@ import { explainCell } from "./hover.js";
 import { derivedTensors } from "./softmaxstats.js";
 import { CellValues, MIN_CELL_PX } from "./cellvalues.js";
 import { LabelLayer } from "./labels.js";
+import { LabelSprites } from "./labelsprites.js";
 import { TOKEN_CELL, VIEW_FOV, cellToTexel, computeLayout, frame, tensorIndexToCell, texelToCell } from "./layout.js";
 import { playAnimation } from "./animations.js";
 import { MouseLook, WalkKeys } from "./walk.js";
@@ -60,7 +61,8 @@ export class Viewer {
       this.currentAnimation?.cancel();
     });
     this.cellValues = new CellValues(container);
-    this.labels = new LabelLayer(container);
+    this.labels = new LabelLayer(new LabelSprites(this.renderer));
+    this.scene.add(this.labels.sprites.mesh);
     this.walk = new WalkKeys(() => this.noteInput());
     this.look = new MouseLook(canvas, this.camera, this.controls, () => {
       this.flight?.cancel();
@@ -682,12 +684,13 @@ export class Viewer {
     this.camera.updateMatrixWorld();  // the culling below needs this frame's camera, not the last one's
     this.cullBlocks();
     const uploadsLeft = this.uploadVisible();
+    // The size resize() saw: reading clientWidth here would lay the page out again after every DOM change.
+    const [width, height] = [this.viewWidth ?? this.container.clientWidth, this.viewHeight ?? this.container.clientHeight];
+    this.labels.update(this.camera, width, height, { dimmed: (id) => this.isDimmed(id), focused: (id) => this.focused.has(id) });
     this.renderer.render(this.scene, this.camera);
     if (!uploadsLeft && this.drawnWaiters.length) for (const resolve of this.drawnWaiters.splice(0)) resolve(now);
     this.renderInfo = { ...this.renderer.info.render };
-    const { clientWidth: width, clientHeight: height } = this.container;
     this.cellValues.update(this.camera, width, height, this.blocksWithReadableCells());
-    this.labels.update(this.camera, width, height, { dimmed: (id) => this.isDimmed(id), focused: (id) => this.focused.has(id) });
     this.frameTimes.push(now);
     while (this.frameTimes.length && this.frameTimes[0] < now - 1000) this.frameTimes.shift();
     // Blocks still waiting for their values draw next frame at once: a throttled frame would hold the pass back.
@@ -780,6 +783,7 @@ export class Viewer {
   resize() {
     const { clientWidth: width, clientHeight: height } = this.container;
     if (!width || !height) return;
+    this.viewWidth = width;
     this.viewHeight = height;
     this.renderer.setSize(width, height, false);
     this.camera.aspect = width / height;
@@ -789,7 +793,7 @@ export class Viewer {
 
   // ---- outputs -----------------------------------------------------------------------------------
 
-  /** PNG of the current view, labels included. */
+  /** PNG of the current view, labels included (the scene draws them; the cell values are DOM, copied on). */
   snapshotPNG() {
     this.fitClipPlanes();
     this.camera.updateMatrixWorld();
@@ -802,7 +806,6 @@ export class Viewer {
     const g = canvas.getContext("2d");
     g.drawImage(source, 0, 0);
     this.cellValues.drawInto(g, canvas.width / this.container.clientWidth);
-    this.labels.drawInto(g, canvas.width / this.container.clientWidth);
     return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   }
 

@@ -36,10 +36,10 @@ def labels_under_controls(page) -> list:
         const controls = [".token-strip", ".inspect-bar"].map((s) => document.querySelector(s))
             .filter(Boolean).map((e) => e.getBoundingClientRect());
         const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
-        const labels = [...document.querySelectorAll("#viewer div[style*='will-change']")]
-            .filter((e) => e.style.display !== "none" && e.textContent);
-        return labels.filter((e) => controls.some((c) => meets(e.getBoundingClientRect(), c)))
-            .map((e) => e.textContent);
+        const view = document.querySelector("#viewer").getBoundingClientRect();
+        const labels = window.__llmviz.shownLabels().map((l) => ({ text: l.text,
+            box: { left: view.left + l.x, right: view.left + l.x + l.width, top: view.top + l.y, bottom: view.top + l.y + l.height } }));
+        return labels.filter((l) => controls.some((c) => meets(l.box, c))).map((l) => l.text);
     }""")
 
 
@@ -62,6 +62,7 @@ def test_every_screen_shows_prompt_narration_and_step_buttons(browser, live_serv
         assert all(extra <= 1 for _, extra in overflow), overflow
         canvas = box_of(page, "#viewer canvas")
         assert canvas["height"] >= 0.3 * viewport["height"], "the scene keeps a real share of the screen"
+        assert page.evaluate("() => window.__llmviz.shownLabels().length") > 0, "the home view names what it shows"
         covered = labels_under_controls(page)
         assert covered == [], f"the home view puts labels under the floating controls: {covered}"
         page.locator("#next-button").click()
