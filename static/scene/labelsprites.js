@@ -2,7 +2,8 @@
 // texture, and every label shown in a frame is one quad of a single instanced draw, in the same canvas as the
 // blocks. As DOM elements, each shown label was a compositor layer of its own, and a software compositor draws
 // every layer separately each frame: ~0.09 ms a label a frame in SwiftShader, ~3.5 ms of a 30-layer model's
-// home view (40 labels), which set how far its frame rate fell behind a small model's.
+// home view (40 labels), which set how far its frame rate fell behind a small model's. The quads are plain
+// vertices, not instances: SwiftShader runs an instanced draw as one internal draw per instance.
 import * as THREE from "three";
 import { Atlas } from "./atlas.js";
 
@@ -31,6 +32,7 @@ export function chrome(look) {
 const SIDE = 2048;  // texels: room for ~1,000 labels' looks at a ratio of 1; when full it starts again
 
 const vertexShader = /* glsl */ `
+  // position.xy: which corner of its quad the vertex is, (0|1, 0|1); the label's values repeat on its 4 vertices
   attribute vec4 aRect;   // where on screen, in drawing-buffer pixels from the top left: x, y, width, height
   attribute vec4 aUv;     // where in the texture, in texels: x, y, width, height
   attribute float aAlpha;
@@ -66,9 +68,7 @@ export class LabelSprites {
     const material = new THREE.ShaderMaterial({ uniforms: this.uniforms, vertexShader, fragmentShader,
       transparent: true, premultipliedAlpha: true, depthTest: false, depthWrite: false });
     material.toneMapped = false;
-    this.geometry = new THREE.InstancedBufferGeometry();
-    this.geometry.setAttribute("position", new THREE.Float32BufferAttribute([0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 1, 0], 3));
-    this.geometry.setIndex([0, 2, 1, 1, 2, 3]);
+    this.geometry = new THREE.BufferGeometry();
     this.mesh = new THREE.Mesh(this.geometry, material);
     this.mesh.frustumCulled = false;  // placed in screen space by the shader
     this.mesh.renderOrder = 1e9;  // over every block
@@ -158,35 +158,49 @@ export class LabelSprites {
     const rects = this.geometry.getAttribute("aRect");
     const uvs = this.geometry.getAttribute("aUv");
     const alphas = this.geometry.getAttribute("aAlpha");
-    const [r, u] = [rects.array, uvs.array];
+    const [r, u, a] = [rects.array, uvs.array, alphas.array];
     for (let pass = 0; pass < 2; pass++) {  // a look painted after the texture started again moves the earlier ones
       const generation = this.generation;
       for (let i = 0; i < count; i++) {
         const glyph = this.glyph(this.shown[4 * i]);
-        r[4 * i] = Math.round(this.shown[4 * i + 1] * ratio);
-        r[4 * i + 1] = Math.round(this.shown[4 * i + 2] * ratio);
-        r[4 * i + 2] = u[4 * i + 2] = glyph.w;
-        r[4 * i + 3] = u[4 * i + 3] = glyph.h;
-        u[4 * i] = glyph.x;
-        u[4 * i + 1] = glyph.y;
-        alphas.array[i] = this.shown[4 * i + 3];
+        const x = Math.round(this.shown[4 * i + 1] * ratio);
+        const y = Math.round(this.shown[4 * i + 2] * ratio);
+        for (let v = 4 * i; v < 4 * i + 4; v++) {
+          r[4 * v] = x;
+          r[4 * v + 1] = y;
+          r[4 * v + 2] = u[4 * v + 2] = glyph.w;
+          r[4 * v + 3] = u[4 * v + 3] = glyph.h;
+          u[4 * v] = glyph.x;
+          u[4 * v + 1] = glyph.y;
+          a[v] = this.shown[4 * i + 3];
+        }
       }
       if (generation === this.generation) break;
     }
     for (const attribute of [rects, uvs, alphas]) {
       attribute.clearUpdateRanges();
-      attribute.addUpdateRange(0, Math.max(1, count * attribute.itemSize));
+      attribute.addUpdateRange(0, Math.max(1, 4 * count * attribute.itemSize));
       attribute.needsUpdate = true;
     }
-    this.geometry.instanceCount = count;
+    this.geometry.setDrawRange(0, 6 * count);
     this.mesh.visible = count > 0;
     this.renderer.getDrawingBufferSize(this.uniforms.uView.value);
   }
 
+  /** Room for `capacity` labels: 4 vertices each (their corners, and the label's values repeated), 2 triangles. */
   grow(capacity) {
     this.capacity = capacity;
+    this.geometry.dispose();  // the smaller buffers leave the GPU; the new ones are uploaded at the next draw
+    const corners = new Float32Array(capacity * 12);
+    const index = new Uint32Array(capacity * 6);
+    for (let i = 0; i < capacity; i++) {
+      corners.set([0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 1, 0], 12 * i);
+      index.set([0, 2, 1, 1, 2, 3].map((k) => 4 * i + k), 6 * i);
+    }
+    this.geometry.setAttribute("position", new THREE.BufferAttribute(corners, 3));
+    this.geometry.setIndex(new THREE.BufferAttribute(index, 1));
     for (const [name, size] of [["aRect", 4], ["aUv", 4], ["aAlpha", 1]]) {
-      const attribute = new THREE.InstancedBufferAttribute(new Float32Array(capacity * size), size);
+      const attribute = new THREE.BufferAttribute(new Float32Array(4 * capacity * size), size);
       attribute.setUsage(THREE.DynamicDrawUsage);
       this.geometry.setAttribute(name, attribute);
     }

@@ -41,14 +41,18 @@ const camera = new THREE.PerspectiveCamera(40, 16 / 9, 0.1, 1000);
 camera.position.set(0, 0, 10);
 camera.updateMatrixWorld();
 const update = (layer, dimmed = () => false) => layer.update(camera, 1280, 720, { dimmed, focused: () => false });
-/** What the GPU draws this frame: per shown label, its screen box and texture box (drawing-buffer px), its alpha. */
+/** What the GPU draws this frame: per shown label (its quad's 4 vertices alike), its screen box and texture box
+ * (drawing-buffer px), its alpha. */
 function drawn(sprites) {
   const rects = sprites.geometry.getAttribute("aRect").array;
   const uvs = sprites.geometry.getAttribute("aUv").array;
   const alphas = sprites.geometry.getAttribute("aAlpha").array;
-  return Array.from({ length: sprites.geometry.instanceCount }, (_, i) => ({
-    rect: Array.from(rects.slice(4 * i, 4 * i + 4)), uv: Array.from(uvs.slice(4 * i, 4 * i + 4)), alpha: alphas[i],
-  }));
+  return Array.from({ length: sprites.geometry.drawRange.count / 6 }, (_, i) => {
+    const corners = [0, 1, 2, 3].map((k) => [...rects.slice(16 * i + 4 * k, 16 * i + 4 * k + 4),
+      ...uvs.slice(16 * i + 4 * k, 16 * i + 4 * k + 4), alphas[4 * i + k]].join());
+    assert.equal(new Set(corners).size, 1, "a quad's corners carry the same label");
+    return { rect: Array.from(rects.slice(16 * i, 16 * i + 4)), uv: Array.from(uvs.slice(16 * i, 16 * i + 4)), alpha: alphas[4 * i] };
+  });
 }
 const block = (layer, text, x, y, owner, extra = {}) => layer.add({ text, at: { x, y, z: 0 }, extent: 3, minPx: 1, owner,
   translate: false, ...extra });
@@ -88,7 +92,7 @@ test("the labels shown are drawn where they were placed, faded ones at 0.35, eac
   look(5000);  // so far that no block is worth naming: nothing drawn, nothing shown
   update(layer);
   look(10);
-  assert.equal(layer.sprites.geometry.instanceCount, 0);
+  assert.equal(layer.sprites.geometry.drawRange.count, 0);
   assert.equal(layer.sprites.mesh.visible, false);
   assert.deepEqual(layer.shownBoxes(), []);
 });
@@ -182,4 +186,15 @@ test("when the texture is full it starts again, and every label of the frame is 
       assert.ok(current.has(`${f.uv[0]},${f.uv[1]}`), `${count}: label ${i} is drawn from a place painted since then`);
     }
   }
+});
+
+test("more labels than the buffers hold: they grow, and every label shown is drawn", () => {
+  const layer = new LabelLayer(new LabelSprites(fakeRenderer()));
+  const labels = Array.from({ length: 150 }, (_, i) => block(layer, `L${i}`, -6 + (i % 10) * 1.2, 3 - Math.floor(i / 10) * 0.4,
+    `b${i}`));
+  update(layer);
+  assert.equal(labels.filter((label) => label.shown).length, 150);
+  assert.ok(layer.sprites.capacity >= 150);
+  const frame = drawn(layer.sprites);
+  assert.deepEqual(frame.map((f) => f.rect.slice(0, 2).join()).sort(), labels.map((l) => `${l.x},${l.y}`).sort());
 });
