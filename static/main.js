@@ -249,6 +249,7 @@ class App {
     const abort = (this.abort = new AbortController());
     this.stopPlaying();
     this.state = "streaming";
+    this.viewer.holdIdleFill();
     this.ui.setBusy(true);
     this.ui.hideTooltip();
     this.showStatus("status.loading");
@@ -397,6 +398,7 @@ class App {
   /** Rebuilds the narration with every number in, staying on the step the reader is on now. */
   finishPass(camera) {
     this.state = "ready";
+    this.viewer.fillWhenIdle();  // the blocks not yet seen, before the reader turns the camera to them
     this.finishedRuns += 1;
     this.ui.setBusy(false);
     const current = this.steps[this.stepIndex]?.id;
@@ -659,6 +661,7 @@ class App {
       settled: this.flight === null,
       playing: this.playing,
       generating: Boolean(this.generating),
+      weightsLoading: Boolean(this.weightLoader),  // the model's weights are still being fetched after the pass
       camera: this.viewer?.cameraState() ?? null,
       focused: [...(this.viewer?.focused ?? [])],
       stats: this.viewer?.stats() ?? null,

@@ -304,3 +304,18 @@ def test_a_text_model_shows_its_bpe_pieces_and_keeps_generating(page):
     assert page.locator("#prompt-input").input_value() == state["prompt"]
     assert page.problems == []
 
+
+
+def test_blocks_out_of_view_are_filled_while_the_page_is_idle(page):
+    # A step's view shows a few blocks; the others' values wait for them to come into view, or for idle moments.
+    state = open_page(page, f"?prompt={PROMPT}&lang=en&step=embedding.sum")
+    camera = state["camera"]
+    page.wait_for_function("() => window.__llmviz.stats.waiting === 0", timeout=10_000)
+    state = app_state(page)
+    assert state["camera"] == camera, "filled without the camera moving"
+    assert state["stats"]["cellBytes"] > 0
+    # A generation's passes leave the blocks out of view waiting (their idle moments belong to the engine's next
+    # pass); after the last one they are filled again.
+    run_and_wait(page, lambda: page.locator("#generate-button").click())
+    page.wait_for_function("() => window.__llmviz.stats.waiting === 0", timeout=10_000)
+    assert page.problems == []
