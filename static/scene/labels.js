@@ -29,8 +29,11 @@ export class LabelLayer {
   /** `sprites` draws the labels shown (LabelSprites: glyph(label), begin(), push(label, x, y, opacity), end()). */
   constructor(sprites) {
     this.sprites = sprites;
-    this.labels = [];
-    this.sorted = 0;
+    this.labels = [];  // in the order they were added
+    this.sorted = 0;  // how many labels byReach was made from
+    this.byReach = [];  // the labels, those that can show from farthest away first
+    this.bounds = new THREE.Box3();  // around every label's anchor
+    this.shownLast = [];
     this.lang = "en";  // kept across clear(): a new scene's labels come in the page's language
     this.inOrder = [];  // the labels as they were added
     // The labels clear() took away, in the order they were added, for the next add()s to take up in place: a
@@ -119,7 +122,7 @@ export class LabelLayer {
     this.retired = gone;
     this.readded = 0;
     this.inOrder = kept;
-    this.labels = [...kept];  // sorted by priority again at the next update
+    this.labels = [...kept];  // ordered by reach again at the next update
     this.sorted = 0;
   }
 
@@ -134,21 +137,24 @@ export class LabelLayer {
     const dimmed = state.dimmed;
     const pxPerUnitAt1 = height / (2 * Math.tan(THREE.MathUtils.degToRad(camera.fov) / 2));
     const placed = [];
-    if (this.sorted !== this.labels.length) {  // priorities are fixed, so the order is sorted once
-      this.labels.sort((a, b) => b.priority - a.priority);
-      this.sorted = this.labels.length;
+    if (this.sorted !== this.labels.length) this.sortByReach();
+    for (const label of this.shownLast) label.shown = false;
+    this.shownLast.length = 0;
+    // Only labels near enough to be big enough are looked at closely: a deep model has ~10,000 labels and a far
+    // view shows a few dozen. In order of reach, the walk stops at the first label that could not show even at
+    // the anchor nearest the camera; the ones before it get one distance test each before any lookup or layout.
+    const nearest = this.bounds.distanceToPoint(camera.position);
+    const near = [];
+    for (const label of this.byReach) {
+      const reach = label.reach * pxPerUnitAt1;
+      if (reach < nearest) break;
+      if (label.at.distanceToSquared(camera.position) <= reach * reach) near.push(label);
     }
-    // Only labels near enough to be big enough are looked at closely: a deep model has ~10,000 labels and
-    // a far view shows a few dozen, so the rest are passed over after one distance test (no lookups, no layout).
+    near.sort((a, b) => b.priority - a.priority || a.order - b.order);  // who is placed first when two would meet
+    // Labels of faded blocks come after all others, so they never push a bright label away.
     const bright = [];
     const faded = [];
-    for (const label of this.labels) {
-      label.shown = false;
-      const reach = label.extent * pxPerUnitAt1 / Math.min(label.minPx, label.focusMinPx);
-      if (label.at.distanceToSquared(camera.position) > reach * reach) continue;
-      // Labels of faded blocks come after all others, so they never push a bright label away.
-      (label.owner && dimmed(label.owner) ? faded : bright).push(label);
-    }
+    for (const label of near) (label.owner && dimmed(label.owner) ? faded : bright).push(label);
     this.sprites.begin();
     for (const label of bright.concat(faded)) {
       _v.copy(label.at);
@@ -173,12 +179,25 @@ export class LabelLayer {
       if (!onScreen || placed.some((p) => overlaps(p, rect))) continue;
       placed.push(rect);
       label.shown = true;
+      this.shownLast.push(label);
       label.x = x;
       label.y = y;
       label.opacity = label.owner && dimmed(label.owner) ? 0.35 : 1;
       this.sprites.push(label, x, y, label.opacity);
     }
     this.sprites.end();
+  }
+
+  /** Orders the labels by how far away they can show (their extent over the smallest size they show at). */
+  sortByReach() {
+    this.bounds.makeEmpty();
+    this.labels.forEach((label, order) => {
+      label.order = order;
+      label.reach = label.extent / Math.min(label.minPx, label.focusMinPx);  // in units of pixels per unit at 1
+      this.bounds.expandByPoint(label.at);
+    });
+    this.byReach = [...this.labels].sort((a, b) => b.reach - a.reach);
+    this.sorted = this.labels.length;
   }
 
   /** Token pieces and titles scale with the space they have: font size follows it. */

@@ -198,3 +198,24 @@ test("more labels than the buffers hold: they grow, and every label shown is dra
   const frame = drawn(layer.sprites);
   assert.deepEqual(frame.map((f) => f.rect.slice(0, 2).join()).sort(), labels.map((l) => `${l.x},${l.y}`).sort());
 });
+
+test("from far away, a label shows exactly when what it names is big enough on screen (the walk by reach stops right)", () => {
+  const layer = new LabelLayer(new LabelSprites(fakeRenderer()));
+  // Labels on a grid far apart (none meets another), each naming something of another size, at another depth.
+  const labels = Array.from({ length: 40 }, (_, i) => block(layer, `B${i}`, -6 + (i % 8) * 1.6, -3 + Math.floor(i / 8) * 1.5, `b${i}`,
+    { extent: 0.05 * (1 + (i * 7) % 40), minPx: 20 + (i % 3) * 10 }));
+  labels.forEach((label, i) => { label.at.z = -(i % 5) * 0.5; });
+  const look = (z) => {
+    camera.position.set(0, 0, z);
+    camera.updateMatrixWorld();
+  };
+  const pxPerUnitAt1 = 720 / (2 * Math.tan(THREE.MathUtils.degToRad(camera.fov) / 2));
+  for (const z of [12, 18, 25]) {  // far enough to drop some, near enough that none meets another
+    look(z);
+    update(layer);
+    const expected = labels.filter((label) => label.extent * pxPerUnitAt1 / label.at.distanceTo(camera.position) >= label.minPx);
+    assert.ok(expected.length > 0 && expected.length < labels.length, `at ${z}: ${expected.length} big enough`);
+    assert.deepEqual(labels.filter((label) => label.shown), expected, `at ${z}`);
+  }
+  look(10);
+});
