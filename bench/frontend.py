@@ -7,7 +7,8 @@ Prints, per model: time from submit to the first filled block and to every block
 --runs passes), how long drawing the pass took against the server's own time for it, how far apart a
 generation's passes are fully drawn (each after the first sends only its new rows) against the engine's pass, frames per second while
 the camera glides (held keys) and while orbiting (mouse drag), draw calls per frame, textures and their memory,
-and the page's JS heap; then each model's fps and draw calls as ratios to nano-sort's, measured in the same run.
+and the page's JS heap; then each model's fps and draw calls as ratios to nano-sort's, measured in the same run, and
+the orbit's again with the models taking turns (--orbit-rounds), the ratios taken within each round.
 The GPT-2-small shape (12 layers, width 768, vocabulary 50257, 16 tokens) and the SmolLM2-135M shape (a Llama:
 30 layers, width 576, 9 query heads sharing 3 KV heads, MLP 1536, vocabulary 49152, 32 tokens) use random weights.
 """
@@ -35,6 +36,8 @@ CASES = {  # name -> (serve.py --models, model id, prompt)
     "smollm2-shape": ("smollm2-shape", "smollm2-shape", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"),
 }
 MOTION_SECONDS = 4.0
+ORBIT_ROUNDS = 3  # turns the models take at orbiting, for their ratios to nano-sort's
+LOADED = "() => { const s = window.__llmviz; return !s.weightsLoading && s.stats.waiting === 0; }"
 GENERATE_CLICKS = 5  # generations, each of GENERATED_TOKENS
 GENERATED_TOKENS = 8  # the page's default answer length for a model without one of its own
 
@@ -200,6 +203,7 @@ def measure(browser, name: str, runs: int) -> dict:
             framed.append(state["timing"]["firstFrameMs"])
             full.append(state["timing"]["allFilledMs"])
             drawn.append(state["timing"]["allFilledMs"] / state["timing"]["serverMs"])
+        page.wait_for_function(LOADED, timeout=300_000)
         page.locator("#home-button").click()  # the whole model in view: the most blocks drawn at once
         page.wait_for_timeout(500)
         stats = page.evaluate("() => window.__llmviz.stats")
@@ -241,11 +245,40 @@ def measure(browser, name: str, runs: int) -> dict:
         process.wait(timeout=10)
 
 
+def orbit_rounds(browser, names: list[str], rounds: int) -> dict[str, list[float]]:
+    """Orbit fps per model, the models taking turns `rounds` times, each on a fresh page once it is fully loaded
+    (its pass, its weights, every block's texture) and after gliding (moving_fps): a ratio between two models is
+    then taken within one round, a minute apart, not across the several minutes of the whole run over which this
+    machine's speed drifts by 10% and more."""
+    servers = {name: start_server(CASES[name][0]) for name in names}
+    try:
+        fps = {name: [] for name in names}
+        for _ in range(rounds):
+            for name in names:
+                _, model_id, prompt = CASES[name]
+                page = browser.new_page(viewport={"width": 1280, "height": 720})
+                page.emulate_media(reduced_motion="reduce")
+                page.goto(f"{servers[name][1]}/?model={model_id}&prompt={prompt}&lang=en")
+                wait_ready(page, 300_000)
+                page.wait_for_function(LOADED, timeout=300_000)
+                page.locator("#home-button").click()
+                page.wait_for_timeout(500)
+                fps[name].append(moving_fps(page)[1])
+                page.close()
+        return fps
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(CASES))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--renderer", choices=sorted(RENDERERS), default="swiftshader")
+    parser.add_argument("--orbit-rounds", type=int, default=ORBIT_ROUNDS,
+                        help="turns the models take at orbiting for the ratios to nano-sort's (0: none)")
     args = parser.parse_args()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=RENDERERS[args.renderer] + ["--no-sandbox"])
@@ -257,6 +290,15 @@ def main() -> None:
                     print(f"{name} / nano-sort: orbit fps {result['fps'] / base['fps']:.2f}x, "
                           f"gliding fps {result['glide'] / base['glide']:.2f}x, "
                           f"draw calls {result['calls'] / max(1, base['calls']):.2f}x")
+            if base and len(results) > 1 and args.orbit_rounds > 0:
+                fps = orbit_rounds(browser, list(results), args.orbit_rounds)
+                print(f"orbiting in turns ({args.orbit_rounds} rounds, each model on a fully loaded page):")
+                for name, values in fps.items():
+                    print(f"  {name:<18} {' '.join(f'{v:5.1f}' for v in values)} fps")
+                    if name != "nano-sort":
+                        ratios = [v / b for v, b in zip(values, fps["nano-sort"])]
+                        print(f"  {name} / nano-sort  {' '.join(f'{r:.2f}x' for r in ratios)}, "
+                              f"median {statistics.median(ratios):.2f}x")
         finally:
             browser.close()
 

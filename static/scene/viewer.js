@@ -270,9 +270,11 @@ export class Viewer {
   }
 
   /**
-   * From now until holdIdleFill(), the blocks still waiting for their texture (off screen, or too small on screen
-   * so far) are filled in the browser's idle moments, a few at a time. Otherwise the first turn of the camera after
-   * a pass pays for them frame by frame: ~160 blocks of SmolLM2's home view, its first orbit ~15% slower.
+   * From now until holdIdleFill(), the small blocks still waiting for their texture (off screen, or too small on
+   * screen so far) are filled in the browser's idle moments, a few at a time. Otherwise the first turn of the camera
+   * after a pass pays for them frame by frame: ~160 blocks of SmolLM2's home view, its first orbit ~15% slower.
+   * Large blocks (over EAGER_UPLOAD_CELLS) still wait until they are big on screen: filling them all would take
+   * more texture pages (SmolLM2: 3 instead of 2, 25 instead of 11 MiB of cells).
    */
   fillWhenIdle() {
     this.idleFillAllowed = true;
@@ -291,7 +293,7 @@ export class Viewer {
     this.idleFill = requestIdleCallback((deadline) => {
       this.idleFill = null;
       for (const block of this.blocks.values()) {
-        if (!block.dirty) continue;
+        if (!block.dirty || block.cellCount > EAGER_UPLOAD_CELLS) continue;  // large ones still wait to be seen
         if (deadline.timeRemaining() < IDLE_FILL_MS) {
           this.scheduleIdleFill();
           return;
@@ -846,10 +848,11 @@ export class Viewer {
 
   stats() {
     let cellBytes = 0;
-    let waiting = 0;
+    let [waiting, waitingToBeSeen] = [0, 0];
     for (const block of this.blocks.values()) {
       cellBytes += block.textureBytes;
-      if (block.dirty) waiting += 1;
+      if (block.dirty && block.cellCount > EAGER_UPLOAD_CELLS) waitingToBeSeen += 1;
+      else if (block.dirty) waiting += 1;
     }
     return {
       drawCalls: this.renderInfo?.calls ?? 0,
@@ -857,7 +860,8 @@ export class Viewer {
       textures: this.renderer.info.memory.textures,
       textureBytes: this.batch?.textureBytes ?? 0,  // the texture pages on the GPU
       cellBytes,  // the part of them holding cell values
-      waiting,  // blocks whose values came but are not in their texture yet (filled when seen, or when idle)
+      waiting,  // small blocks whose values came but are not in their texture yet (filled when seen, or when idle)
+      waitingToBeSeen,  // large blocks whose values came, filled once they are big on screen
       grownScenes: this.grownScenes,  // generated passes drawn by growing the scene in place
       fps: this.frameTimes.filter((t) => t > performance.now() - 1000).length,  // 0 when idle: nothing is drawn
     };
