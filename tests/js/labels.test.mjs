@@ -202,8 +202,9 @@ test("more labels than the buffers hold: they grow, and every label shown is dra
 test("from far away, a label shows exactly when what it names is big enough on screen (the walk by reach stops right)", () => {
   const layer = new LabelLayer(new LabelSprites(fakeRenderer()));
   // Labels on a grid far apart (none meets another), each naming something of another size, at another depth.
-  const labels = Array.from({ length: 40 }, (_, i) => block(layer, `B${i}`, -6 + (i % 8) * 1.6, -3 + Math.floor(i / 8) * 1.5, `b${i}`,
-    { extent: 0.05 * (1 + (i * 7) % 40), minPx: 20 + (i % 3) * 10 }));
+  const build = (size) => Array.from({ length: 40 }, (_, i) => block(layer, `B${i}`, -6 + (i % 8) * 1.6,
+    -3 + Math.floor(i / 8) * 1.5, `b${i}`, { extent: 0.05 * (1 + (size(i) * 7) % 40), minPx: 20 + (i % 3) * 10 }));
+  let labels = build((i) => i);
   labels.forEach((label, i) => { label.at.z = -(i % 5) * 0.5; });
   const look = (z) => {
     camera.position.set(0, 0, z);
@@ -216,6 +217,11 @@ test("from far away, a label shows exactly when what it names is big enough on s
     const expected = labels.filter((label) => label.extent * pxPerUnitAt1 / label.at.distanceTo(camera.position) >= label.minPx);
     assert.ok(expected.length > 0 && expected.length < labels.length, `at ${z}: ${expected.length} big enough`);
     assert.deepEqual(labels.filter((label) => label.shown), expected, `at ${z}`);
+    if (z === 18) {  // the same labels taken up again, each naming something of another size: sorted again
+      layer.clear();
+      labels = build((i) => 39 - i);
+      labels.forEach((label, i) => { label.at.z = -(i % 5) * 0.5; });
+    }
   }
   look(10);
 });
