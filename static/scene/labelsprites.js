@@ -115,11 +115,12 @@ export class LabelSprites {
     const across = Math.ceil(label.fontSize * LINE_HEIGHT + extra.y);
     const [width, height] = look.vertical ? [across, along] : [along, across];
     const [w, h] = [Math.ceil(width * ratio), Math.ceil(height * ratio)];
+    const nothing = { x: 0, y: 0, w: 0, h: 0, width, height, generation: this.generation };
+    if (w < 1 || h < 1 || w > SIDE || h > SIDE) return nothing;  // no words, or more than the texture holds
     let spot = this.atlas.place(w, h);
     if (!spot) {  // full: start again (this frame's earlier labels are painted again in end())
       this.startAgain();
       spot = this.atlas.place(w, h);
-      if (!spot) return { x: 0, y: 0, w: 0, h: 0, width, height, generation: this.generation };  // bigger than the texture
     }
     this.canvas.width = w;  // also clears it and resets its state
     this.canvas.height = h;

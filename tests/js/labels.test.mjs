@@ -225,3 +225,15 @@ test("from far away, a label shows exactly when what it names is big enough on s
   }
   look(10);
 });
+
+test("a label with no words or more words than the texture holds is drawn as nothing, and the texture is kept", () => {
+  const renderer = fakeRenderer();
+  const sprites = new LabelSprites(renderer);
+  const layer = new LabelLayer(sprites);
+  block(layer, "Block 1", -2, 0, "a");
+  layer.add({ text: "", at: { x: 2, y: 0, z: 0 }, style: "axis", extent: 3, minPx: 1, owner: "b", translate: false });
+  block(layer, "x".repeat(400), 0, -2, "c");  // ~2,800 px wide
+  for (let frame = 0; frame < 3; frame++) update(layer);
+  assert.equal(sprites.generation, 1, "never started again");
+  assert.equal(renderer.uploads.length, 1, "only Block 1 painted, once");
+});
