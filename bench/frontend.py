@@ -183,14 +183,20 @@ def engine_times(models: str, prompt: str, length: int | None = None, runs: int 
     return times[1:]
 
 
+def open_page(browser, base_url: str, name: str):
+    """A 1280×720 page on the model's prompt, once its pass is in: (page, wait_ready's state)."""
+    _, model_id, prompt = CASES[name]
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.emulate_media(reduced_motion="reduce")  # no camera flights between runs
+    page.goto(f"{base_url}/?model={model_id}&prompt={prompt}&lang=en")
+    return page, wait_ready(page, 300_000)
+
+
 def measure(browser, name: str, runs: int) -> dict:
-    models, model_id, prompt = CASES[name]
+    models, _, prompt = CASES[name]
     process, base_url = start_server(models)
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.emulate_media(reduced_motion="reduce")  # no camera flights between runs
-        page.goto(f"{base_url}/?model={model_id}&prompt={prompt}&lang=en")
-        state = wait_ready(page, 300_000)
+        page, state = open_page(browser, base_url, name)
         header, first, framed, full, drawn = [], [], [], [], []
         for _ in range(runs):
             before = page.evaluate("() => window.__llmviz.finishedRuns")
@@ -255,11 +261,7 @@ def orbit_rounds(browser, names: list[str], rounds: int) -> dict[str, list[float
         fps = {name: [] for name in names}
         for _ in range(rounds):
             for name in names:
-                _, model_id, prompt = CASES[name]
-                page = browser.new_page(viewport={"width": 1280, "height": 720})
-                page.emulate_media(reduced_motion="reduce")
-                page.goto(f"{servers[name][1]}/?model={model_id}&prompt={prompt}&lang=en")
-                wait_ready(page, 300_000)
+                page, _ = open_page(browser, servers[name][1], name)
                 page.wait_for_function(LOADED, timeout=300_000)
                 page.locator("#home-button").click()
                 page.wait_for_timeout(500)

@@ -35,7 +35,6 @@ export class LabelLayer {
     this.bounds = new THREE.Box3();  // around every label's anchor
     this.shownLast = [];
     this.lang = "en";  // kept across clear(): a new scene's labels come in the page's language
-    this.inOrder = [];  // the labels as they were added
     // The labels clear() took away, in the order they were added, for the next add()s to take up in place: a
     // generated token's pass adds the same ~8,000 labels again, a little elsewhere, and making each anew (its
     // object, its words translated and measured) was ~15 ms a token of the cores the engine needs.
@@ -63,7 +62,6 @@ export class LabelLayer {
       old.owner = owner;
       old.fitTo = fitTo;
       this.labels.push(old);
-      this.inOrder.push(old);
       return old;
     }
     const look = LOOKS[style];
@@ -76,7 +74,6 @@ export class LabelLayer {
     };
     this.estimateSize(label);
     this.labels.push(label);
-    this.inOrder.push(label);
     return label;
   }
 
@@ -107,7 +104,6 @@ export class LabelLayer {
       label.lang = lang;
       if (label.source === null) continue;
       this.retext(label, label.source);
-      label.x = NaN;  // placed afresh on the next frame
     }
   }
 
@@ -117,13 +113,12 @@ export class LabelLayer {
    */
   clear(which = () => true) {
     const [gone, kept] = [[], []];
-    for (const label of this.inOrder) (which(label) ? gone : kept).push(label);
+    for (const label of this.labels) (which(label) ? gone : kept).push(label);
     for (const label of gone) label.shown = false;
     this.retired = gone;
     this.readded = 0;
-    this.inOrder = kept;
-    this.labels = [...kept];  // ordered by reach again at the next update
-    this.sorted = 0;
+    this.labels = kept;
+    this.sorted = 0;  // ordered by reach again at the next update
   }
 
   /**
